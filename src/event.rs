@@ -1,0 +1,98 @@
+//! One received callback, as everything downstream sees it: stamped by the receiver with a
+//! sequence number and arrival time, with its verdict, raw body and the answer sent.
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::auth::AuthVerdict;
+use crate::protocol::{Callback, Rejection};
+use crate::query::QueryParams;
+
+/// What roomwatch made of a callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Authenticated and parsed; a known command.
+    Accepted,
+    /// Refused with a 4xx; never touches room state.
+    Rejected,
+    /// Acknowledged, but no command roomwatch knows (e.g. TRTC events on the same URL).
+    Unrecognized,
+}
+
+/// The body as received: JSON when it parsed, the text otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Body {
+    Json(Value),
+    Text(String),
+}
+
+impl Body {
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        match serde_json::from_slice(bytes) {
+            Ok(value) => Self::Json(value),
+            Err(_) => Self::Text(String::from_utf8_lossy(bytes).into_owned()),
+        }
+    }
+}
+
+/// The HTTP answer roomwatch sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A received callback.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Arrival order, from 1; assigned by the hub.
+    pub seq: u64,
+    /// Arrival time, Unix milliseconds.
+    pub received_at_ms: i64,
+    pub method: String,
+    pub path: String,
+    pub query: QueryParams,
+    pub remote: Option<String>,
+    /// The command name as received (body first, then query).
+    pub command: Option<String>,
+    pub room_id: Option<String>,
+    pub verdict: Verdict,
+    pub error: Option<Rejection>,
+    pub auth: Option<AuthVerdict>,
+    pub body: Body,
+    /// Size of the body as received, in bytes.
+    pub body_len: usize,
+    #[serde(skip)]
+    pub callback: Option<Callback>,
+    pub reply: Reply,
+}
+
+impl Event {
+    /// A stable digest of the body's JSON, used to spot repeated deliveries and to break ties
+    /// between updates that carry the same `EventTime`.
+    pub fn fingerprint(&self) -> u64 {
+        let text = match &self.body {
+            Body::Json(value) => value.to_string(),
+            Body::Text(text) => text.clone(),
+        };
+        let digest = Sha256::digest(text.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+
+    /// The time the event happened by its own account, else when it arrived (Unix ms).
+    pub fn event_time_ms(&self) -> i64 {
+        self.callback
+            .as_ref()
+            .and_then(|c| c.event_time_ms)
+            .unwrap_or(self.received_at_ms)
+    }
+
+    pub fn operator(&self) -> Option<&str> {
+        self.callback.as_ref().and_then(|c| c.operator.as_deref())
+    }
+}

@@ -1,0 +1,61 @@
+//! Where events meet state: the hub numbers each event, applies it to the authoritative store
+//! and broadcasts it, all under one lock so that sequence, state and broadcast agree.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::broadcast;
+
+use crate::event::Event;
+use crate::store::{LogEntry, RoomStore};
+
+/// Shared by the receiver (writer) and every subscriber (UI, headless printer, tests).
+pub struct Hub {
+    store: Mutex<RoomStore>,
+    tx: broadcast::Sender<LogEntry>,
+}
+
+impl Hub {
+    /// `channel_capacity` bounds how far a subscriber may fall behind before it lags.
+    pub fn new(log_capacity: usize, channel_capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(channel_capacity.max(1));
+        Self {
+            store: Mutex::new(RoomStore::new(log_capacity)),
+            tx,
+        }
+    }
+
+    /// Numbers, applies and broadcasts one event. Never waits on subscribers.
+    pub fn publish(&self, mut event: Event) -> Arc<Event> {
+        let mut store = self.lock();
+        event.seq = store.last_seq() + 1;
+        let event = Arc::new(event);
+        if let Some(effect) = store.apply(Arc::clone(&event)) {
+            // Having no subscriber yet is not an error.
+            let _ = self.tx.send(LogEntry {
+                event: Arc::clone(&event),
+                effect,
+            });
+        }
+        event
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LogEntry> {
+        self.tx.subscribe()
+    }
+
+    /// A copy of the whole state, for a subscriber that lagged and must resynchronise.
+    pub fn snapshot(&self) -> RoomStore {
+        self.lock().clone()
+    }
+
+    /// Runs `f` with the store locked; keep it short, the receiver waits on this lock.
+    pub fn read<T>(&self, f: impl FnOnce(&RoomStore) -> T) -> T {
+        f(&self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RoomStore> {
+        // The store is plain data; a panic elsewhere cannot leave it half-written in a way
+        // that matters more than losing the receiver, so keep going.
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

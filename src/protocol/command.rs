@@ -1,0 +1,177 @@
+//! The callback command names Tencent sends, with the spellings the docs disagree on.
+
+use std::fmt;
+
+/// Every callback command roomwatch understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Command {
+    CreateRoom,
+    DestroyRoom,
+    UpdateRoomInfo,
+    SetMetadata,
+    DelMetadata,
+    CreateRoomReachingThreshold,
+    MemberStateChanged,
+    ChangeOwner,
+    ModifyAdmin,
+    SeatInfoChanged,
+    CreateBattle,
+    StartBattle,
+    EndBattle,
+    BeforeSendGift,
+    BeforeCallBackNotBlock,
+    BeforeSendMsg,
+    AfterSendMsg,
+    FollowAdd,
+    FollowDelete,
+    CloudRecordingChanged,
+    RoomCreateRoom,
+    RoomDestroyRoom,
+    RoomUpdateRoomInfo,
+    RoomMemberEnter,
+    RoomMemberLeave,
+}
+
+/// Canonical name first; the other spellings seen in the docs follow.
+const NAMES: &[(Command, &[&str])] = &[
+    (Command::CreateRoom, &["Live.CallbackAfterCreateRoom"]),
+    (Command::DestroyRoom, &["Live.CallbackAfterDestroyRoom"]),
+    (Command::UpdateRoomInfo, &["Live.CallbackAfterUpdateRoomInfo"]),
+    (Command::SetMetadata, &["Live.CallbackAfterSetMetadata"]),
+    (Command::DelMetadata, &["Live.CallbackAfterDelMetadata"]),
+    (
+        Command::CreateRoomReachingThreshold,
+        &["Live.CallbackAfterCreateRoomReachingThreshold"],
+    ),
+    (
+        Command::MemberStateChanged,
+        &[
+            "Live.CallbackAfterMemberStateChanged",
+            "Live.CallbackMemberStateChanged",
+        ],
+    ),
+    (Command::ChangeOwner, &["Live.CallbackAfterChangeOwner"]),
+    (Command::ModifyAdmin, &["Live.CallbackAfterModifyAdmin"]),
+    (Command::SeatInfoChanged, &["Mic.CallbackAfterSeatInfoChanged"]),
+    (Command::CreateBattle, &["Live.CallbackAfterCreateBattle"]),
+    (Command::StartBattle, &["Live.CallbackAfterStartBattle"]),
+    (Command::EndBattle, &["Live.CallbackAfterEndBattle"]),
+    (Command::BeforeSendGift, &["Live.CallbackBeforeSendGift"]),
+    (
+        Command::BeforeCallBackNotBlock,
+        &["Live.CallbackBeforeCallBackNotBlock"],
+    ),
+    (Command::BeforeSendMsg, &["Group.CallbackBeforeSendMsg"]),
+    (Command::AfterSendMsg, &["Group.CallbackAfterSendMsg"]),
+    (Command::FollowAdd, &["Follow.CallbackAfterFollowAdd"]),
+    (Command::FollowDelete, &["Follow.CallbackAfterFollowDelete"]),
+    (
+        Command::CloudRecordingChanged,
+        &[
+            "Live.CallbackAfterCloudRecordingChanged",
+            "Follow.CallbackAfterCloudRecordingChanged",
+        ],
+    ),
+    (Command::RoomCreateRoom, &["Room.CallbackAfterCreateRoom"]),
+    (Command::RoomDestroyRoom, &["Room.CallbackAfterDestroyRoom"]),
+    (
+        Command::RoomUpdateRoomInfo,
+        &["Room.CallbackAfterUpdateRoomInfo", "Room.CallbackUpdateRoomInfo"],
+    ),
+    (Command::RoomMemberEnter, &["Room.CallbackAfterMemberEnter"]),
+    (Command::RoomMemberLeave, &["Room.CallbackAfterMemberLeave"]),
+];
+
+impl Command {
+    /// Looks a command up by any of its spellings, ignoring ASCII case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let name = name.trim();
+        NAMES
+            .iter()
+            .find(|(_, names)| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            .map(|(command, _)| *command)
+    }
+
+    /// The name the current docs use.
+    pub fn name(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(command, _)| *command == self)
+            .map_or("?", |(_, names)| names[0])
+    }
+
+    /// All commands, in catalog order.
+    pub fn all() -> impl Iterator<Item = Self> {
+        NAMES.iter().map(|(command, _)| *command)
+    }
+
+    /// "Before" callbacks ask the app to allow or deny an action; roomwatch always allows.
+    pub fn is_before(self) -> bool {
+        matches!(
+            self,
+            Self::BeforeSendGift | Self::BeforeCallBackNotBlock | Self::BeforeSendMsg
+        )
+    }
+
+    /// A short label for narrow columns: the name without prefix and `CallbackAfter`.
+    pub fn short(self) -> &'static str {
+        short_name(self.name())
+    }
+}
+
+/// Shortens any command name, known or not, for the log's command column.
+pub fn short_name(name: &str) -> &str {
+    let tail = name.rsplit_once('.').map_or(name, |(_, t)| t);
+    for prefix in ["CallbackAfter", "CallbackBefore", "Callback"] {
+        if let Some(rest) = tail.strip_prefix(prefix) {
+            if !rest.is_empty() {
+                return rest;
+            }
+        }
+    }
+    tail
+}
+
+impl serde::Serialize for Command {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_round_trips() {
+        for command in Command::all() {
+            assert_eq!(Command::from_name(command.name()), Some(command));
+        }
+    }
+
+    #[test]
+    fn variants_and_case_are_accepted() {
+        assert_eq!(
+            Command::from_name("live.callbackmemberstatechanged"),
+            Some(Command::MemberStateChanged)
+        );
+        assert_eq!(
+            Command::from_name("Follow.CallbackAfterCloudRecordingChanged"),
+            Some(Command::CloudRecordingChanged)
+        );
+        assert_eq!(Command::from_name("Live.CallbackAfterNothing"), None);
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(Command::UpdateRoomInfo.short(), "UpdateRoomInfo");
+        assert_eq!(Command::BeforeSendGift.short(), "SendGift");
+        assert_eq!(short_name("Trtc.Event"), "Event");
+    }
+}

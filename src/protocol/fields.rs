@@ -1,0 +1,121 @@
+//! Lenient field access over raw JSON: real payloads differ from the docs in key case
+//! (`opType`/`OpType`) and in types (ids as numbers, booleans as strings).
+
+use serde_json::{Map, Value};
+
+/// A JSON object viewed through lenient getters.
+#[derive(Clone, Copy)]
+pub struct Fields<'a>(pub &'a Map<String, Value>);
+
+impl<'a> Fields<'a> {
+    /// Exact key first, then any key equal ignoring ASCII case.
+    pub fn get(self, key: &str) -> Option<&'a Value> {
+        self.0.get(key).or_else(|| {
+            self.0
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+    }
+
+    /// A string, or a number written as text; null and empty objects are unknown.
+    pub fn string(self, key: &str) -> Option<String> {
+        self.get(key).and_then(as_string)
+    }
+
+    /// An integer, or a string holding one.
+    pub fn int(self, key: &str) -> Option<i64> {
+        self.get(key).and_then(as_int)
+    }
+
+    /// A boolean, or `"true"`/`"false"`/`0`/`1`.
+    pub fn bool(self, key: &str) -> Option<bool> {
+        self.get(key).and_then(as_bool)
+    }
+
+    /// A nested object.
+    pub fn object(self, key: &str) -> Option<Fields<'a>> {
+        self.get(key).and_then(Value::as_object).map(Fields)
+    }
+
+    /// An array; a single value where an array was expected counts as one element.
+    pub fn list(self, key: &str) -> Vec<&'a Value> {
+        match self.get(key) {
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(Value::Null) | None => Vec::new(),
+            Some(other) => vec![other],
+        }
+    }
+
+    /// An array of strings (ids), dropping entries of other types.
+    pub fn strings(self, key: &str) -> Option<Vec<String>> {
+        self.get(key)?;
+        Some(self.list(key).into_iter().filter_map(as_string).collect())
+    }
+
+    /// An array of integers.
+    pub fn ints(self, key: &str) -> Option<Vec<i64>> {
+        self.get(key)?;
+        Some(self.list(key).into_iter().filter_map(as_int).collect())
+    }
+
+    /// Objects in an array, skipping anything that is not an object.
+    pub fn objects(self, key: &str) -> Vec<Fields<'a>> {
+        self.list(key)
+            .into_iter()
+            .filter_map(Value::as_object)
+            .map(Fields)
+            .collect()
+    }
+}
+
+pub fn as_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+pub fn as_int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_u64().map(|u| i64::try_from(u).unwrap_or(i64::MAX)))
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub fn as_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_i64().map(|i| i != 0),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Some(true),
+            "false" | "0" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lenient_types_and_case() {
+        let value = json!({"RoomID": 42, "opType": "add", "Flag": "false", "N": "7", "One": "x"});
+        let fields = Fields(value.as_object().expect("object"));
+        assert_eq!(fields.string("RoomId").as_deref(), Some("42"));
+        assert_eq!(fields.string("OpType").as_deref(), Some("add"));
+        assert_eq!(fields.bool("Flag"), Some(false));
+        assert_eq!(fields.int("N"), Some(7));
+        assert_eq!(fields.strings("One"), Some(vec!["x".to_string()]));
+        assert_eq!(fields.strings("Missing"), None);
+    }
+}

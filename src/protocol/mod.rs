@@ -1,0 +1,93 @@
+//! The wire protocol: command names, typed callbacks, and the answers roomwatch sends.
+//! Pure: no I/O, no clock, no async runtime.
+
+mod callback;
+mod command;
+mod fields;
+mod reply;
+
+pub use callback::{
+    AdminOp, BattleRoom, Callback, Payload, RoomInfo, Seat, SeatMode, Statistic, parse_callback,
+};
+pub use command::{Command, short_name};
+pub use fields::Fields;
+pub use reply::{ACK_OK, Rejection};
+
+use serde_json::Value;
+
+/// A body that passed the JSON checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The command as named by the body, or else by the query.
+    pub command_name: Option<String>,
+    /// The typed callback when the command is one roomwatch knows.
+    pub callback: Option<Callback>,
+    pub body: Value,
+}
+
+/// Parses a callback body. `query_command` is the `CallbackCommand` from the URL, if any;
+/// the body's own `CallbackCommand` wins when the query has none, and a disagreement between
+/// the two is an error.
+pub fn parse(query_command: Option<&str>, body: &[u8]) -> Result<Parsed, Rejection> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Rejection::EmptyBody);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| Rejection::NotJson {
+        message: json_error_message(&e),
+        line: e.line(),
+        column: e.column(),
+    })?;
+    let Value::Object(object) = &value else {
+        return Err(Rejection::NotObject {
+            found: json_kind(&value).to_string(),
+        });
+    };
+    let body_command = Fields(object).string("CallbackCommand");
+    let query_command = query_command.map(str::trim).filter(|c| !c.is_empty());
+    if let (Some(query), Some(body)) = (query_command, body_command.as_deref()) {
+        if !same_command(query, body) {
+            return Err(Rejection::CommandMismatch {
+                query: query.to_string(),
+                body: body.to_string(),
+            });
+        }
+    }
+    let command_name = body_command.or_else(|| query_command.map(str::to_string));
+    let callback = command_name
+        .as_deref()
+        .and_then(Command::from_name)
+        .map(|command| parse_callback(command, object));
+    Ok(Parsed {
+        command_name,
+        callback,
+        body: value,
+    })
+}
+
+/// Two spellings name the same command when they resolve to one, or match ignoring case.
+fn same_command(a: &str, b: &str) -> bool {
+    match (Command::from_name(a), Command::from_name(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.eq_ignore_ascii_case(b),
+    }
+}
+
+/// serde_json's message without its trailing " at line L column C", which we report apart.
+fn json_error_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

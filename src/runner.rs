@@ -1,0 +1,146 @@
+//! Wires the parts together for one run: bind, serve, pick a mode, wait for the end.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::AuthConfig;
+use crate::cli::{Cli, Commands, RunArgs};
+use crate::headless;
+use crate::hub::Hub;
+use crate::receiver::{self, ReceiverState};
+
+/// How far a subscriber may fall behind before it must catch up from the store.
+const CHANNEL_CAPACITY: usize = 4096;
+
+/// Everything the screen shows about how roomwatch was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub listen: SocketAddr,
+    pub sdkappid: Option<String>,
+    pub token_auth: bool,
+    pub demo: bool,
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Commands::Send(_args)) => {
+            eprintln!("roomwatch: send is not available yet");
+            ExitCode::FAILURE
+        }
+        None => match serve_and_watch(cli.run).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("roomwatch: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
+    let headless = args.headless || (!args.tui && !std::io::stdout().is_terminal());
+    init_tracing(&args, headless)?;
+    // Bind before anything touches the terminal, so "address in use" reads as a plain error.
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let listen = listener.local_addr().map_err(|e| e.to_string())?;
+    let hub = Arc::new(Hub::new(args.history, CHANNEL_CAPACITY));
+    let state = Arc::new(ReceiverState {
+        hub: Arc::clone(&hub),
+        auth: AuthConfig {
+            sdkappid: args.sdkappid.clone(),
+            token: args.token.clone(),
+            window_s: args.sign_window,
+        },
+        body_limit: args.max_body,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(receiver::serve(listener, state, wait_for(stop_rx.clone())));
+    let info = RunInfo {
+        listen,
+        sdkappid: args.sdkappid.clone(),
+        token_auth: args.token.is_some(),
+        demo: args.demo,
+    };
+    if !listen.ip().is_loopback() && args.token.is_none() {
+        eprintln!("roomwatch: listening on {listen} without --token: anyone who can reach it can post callbacks");
+    }
+    if headless {
+        if !args.headless {
+            eprintln!("roomwatch: stdout is not a terminal, so printing NDJSON (use --tui to force the dashboard)");
+        }
+        eprintln!("roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)");
+        let rx = hub.subscribe();
+        let printer_hub = Arc::clone(&hub);
+        std::thread::spawn(move || {
+            let stdout = std::io::stdout();
+            // A closed stdout (e.g. `| head`) ends printing; the receiver goes on answering.
+            let _ = headless::print_events(&printer_hub, rx, stdout.lock());
+        });
+        shutdown_signal().await;
+    } else {
+        let _ = info;
+        eprintln!("roomwatch: the dashboard is not available yet; use --headless");
+        return Err("no dashboard".into());
+    }
+    let _ = stop_tx.send(true);
+    match server.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("receiver failed: {e}")),
+        Err(e) => Err(format!("receiver task failed: {e}")),
+    }
+}
+
+/// Resolves once the flag turns true.
+async fn wait_for(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let hup = signal(SignalKind::hangup());
+    match (term, hup) {
+        (Ok(mut term), Ok(mut hup)) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn init_tracing(args: &RunArgs, headless: bool) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ROOMWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if let Some(path) = &args.log_file {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(Arc::new(file))
+            .init();
+    } else if headless {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    Ok(())
+}

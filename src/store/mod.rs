@@ -1,0 +1,378 @@
+//! The authoritative state: rooms folded from callbacks, and a capped log of every event.
+//! Pure: reads no clock, does no I/O; time comes from the events themselves.
+
+mod battle;
+mod room;
+mod versioned;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use battle::{Battle, BattlePhase};
+pub use room::{
+    Ending, FieldChange, GiftTally, LastChange, Presence, Room, SeatState, show_bool, show_list,
+    show_public,
+};
+pub use versioned::{Stamp, Versioned, Write, known};
+
+use room::WriteLog;
+use versioned::write;
+
+use crate::event::{Event, Verdict};
+use crate::protocol::{AdminOp, Callback, Payload};
+
+/// What applying an event did to the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// State took the event in.
+    Applied,
+    /// Some of what it says is older than what is known; that part was ignored.
+    Stale,
+    /// The same callback was delivered before; not applied twice.
+    Duplicate,
+    /// Nothing to apply: rejected, unrecognized, or no room named.
+    NoState,
+}
+
+impl Effect {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Stale => "stale",
+            Self::Duplicate => "duplicate",
+            Self::NoState => "",
+        }
+    }
+}
+
+/// An event with what it did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub event: Arc<Event>,
+    pub effect: Effect,
+}
+
+/// Running totals over every event applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub unrecognized: u64,
+    pub stale: u64,
+    pub duplicate: u64,
+}
+
+/// The last room-count alert (`CreateRoomReachingThreshold`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThresholdAlert {
+    pub current: Option<i64>,
+    pub max: Option<i64>,
+    pub at_ms: i64,
+}
+
+/// Rooms, battles, counters and the recent log.
+#[derive(Debug, Clone)]
+pub struct RoomStore {
+    rooms: BTreeMap<String, Room>,
+    battles: BTreeMap<String, Battle>,
+    log: VecDeque<LogEntry>,
+    log_capacity: usize,
+    counters: Counters,
+    threshold: Option<ThresholdAlert>,
+    follows: u64,
+    last_seq: u64,
+    dropped_log_entries: u64,
+}
+
+impl RoomStore {
+    pub fn new(log_capacity: usize) -> Self {
+        Self {
+            rooms: BTreeMap::new(),
+            battles: BTreeMap::new(),
+            log: VecDeque::new(),
+            log_capacity: log_capacity.max(1),
+            counters: Counters::default(),
+            threshold: None,
+            follows: 0,
+            last_seq: 0,
+            dropped_log_entries: 0,
+        }
+    }
+
+    pub fn rooms(&self) -> &BTreeMap<String, Room> {
+        &self.rooms
+    }
+
+    pub fn room(&self, id: &str) -> Option<&Room> {
+        self.rooms.get(id)
+    }
+
+    pub fn battles(&self) -> &BTreeMap<String, Battle> {
+        &self.battles
+    }
+
+    pub fn log(&self) -> &VecDeque<LogEntry> {
+        &self.log
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn threshold(&self) -> Option<&ThresholdAlert> {
+        self.threshold.as_ref()
+    }
+
+    pub fn follows(&self) -> u64 {
+        self.follows
+    }
+
+    /// The highest sequence number applied so far.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Log entries that fell off the front because of the cap.
+    pub fn dropped_log_entries(&self) -> u64 {
+        self.dropped_log_entries
+    }
+
+    /// Entries with a sequence number above `seq`, oldest first.
+    pub fn log_after(&self, seq: u64) -> impl Iterator<Item = &LogEntry> {
+        let start = self.log.partition_point(|entry| entry.event.seq <= seq);
+        self.log.range(start..)
+    }
+
+    /// Applies one event and records it in the log. An event whose sequence number was
+    /// already applied (a replica catching up after a resync) is skipped and returns `None`.
+    pub fn apply(&mut self, event: Arc<Event>) -> Option<Effect> {
+        if event.seq != 0 && event.seq <= self.last_seq {
+            return None;
+        }
+        self.last_seq = self.last_seq.max(event.seq);
+        let effect = self.fold(&event);
+        match event.verdict {
+            Verdict::Accepted => self.counters.accepted += 1,
+            Verdict::Rejected => self.counters.rejected += 1,
+            Verdict::Unrecognized => self.counters.unrecognized += 1,
+        }
+        match effect {
+            Effect::Stale => self.counters.stale += 1,
+            Effect::Duplicate => self.counters.duplicate += 1,
+            Effect::Applied | Effect::NoState => {}
+        }
+        if self.log.len() == self.log_capacity {
+            self.log.pop_front();
+            self.dropped_log_entries += 1;
+        }
+        self.log.push_back(LogEntry { event, effect });
+        Some(effect)
+    }
+
+    fn fold(&mut self, event: &Event) -> Effect {
+        let (Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback) else {
+            return Effect::NoState;
+        };
+        let stamp = Stamp {
+            time_ms: event.event_time_ms(),
+            tiebreak: event.fingerprint(),
+        };
+        match &callback.payload {
+            Payload::Threshold { current, max, .. } => {
+                if self.threshold.as_ref().is_none_or(|t| t.at_ms <= stamp.time_ms) {
+                    self.threshold = Some(ThresholdAlert {
+                        current: *current,
+                        max: *max,
+                        at_ms: stamp.time_ms,
+                    });
+                }
+                return Effect::Applied;
+            }
+            Payload::Follow { .. } => {
+                self.follows += 1;
+                return Effect::Applied;
+            }
+            _ => {}
+        }
+        let rooms: Vec<String> = callback.room_ids().into_iter().map(str::to_string).collect();
+        if rooms.is_empty() {
+            return Effect::NoState;
+        }
+        let mut effect = Effect::Applied;
+        for room_id in &rooms {
+            let room = self
+                .rooms
+                .entry(room_id.clone())
+                .or_insert_with(|| Room::new(room_id));
+            let key = (callback.command, stamp.tiebreak);
+            if room.seen.contains(&key) {
+                effect = Effect::Duplicate;
+                continue;
+            }
+            room.seen.insert(key);
+            *room.counts.entry(callback.command).or_default() += 1;
+            room.last_event_ms = Some(room.last_event_ms.map_or(stamp.time_ms, |t| t.max(stamp.time_ms)));
+            let log = apply_to_room(room, callback, stamp);
+            if log.stale {
+                effect = Effect::Stale;
+            }
+            let newest = room.last_change.as_ref().is_none_or(|c| c.stamp <= stamp);
+            if !log.changes.is_empty() && newest {
+                room.last_change = Some(LastChange {
+                    stamp,
+                    seq: event.seq,
+                    command: callback.command,
+                    operator: callback.operator.clone(),
+                    changes: log.changes,
+                });
+            }
+        }
+        if let Some(id) = battle_id(&callback.payload) {
+            for room_id in &rooms {
+                if let Some(room) = self.rooms.get_mut(room_id) {
+                    room.battles.insert(id.to_string());
+                }
+            }
+            self.battles
+                .entry(id.to_string())
+                .or_insert_with(|| Battle::new(id.to_string()))
+                .apply(&callback.payload, stamp);
+        }
+        effect
+    }
+}
+
+fn battle_id(payload: &Payload) -> Option<&str> {
+    match payload {
+        Payload::CreateBattle { battle_id, .. }
+        | Payload::StartBattle { battle_id, .. }
+        | Payload::EndBattle { battle_id, .. } => battle_id.as_deref(),
+        _ => None,
+    }
+}
+
+/// The per-room part of the reducer.
+fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog {
+    let mut log = WriteLog::default();
+    match &callback.payload {
+        Payload::CreateRoom(info) => {
+            log.field("created", &mut room.created, Some(callback.operator.clone()), stamp, |by| {
+                by.clone().unwrap_or_else(|| "yes".into())
+            });
+            room.write_info(info, stamp, &mut log);
+        }
+        Payload::UpdateRoomInfo(info) => room.write_info(info, stamp, &mut log),
+        Payload::DestroyRoom {
+            cause,
+            room: info,
+            statistic,
+            ..
+        } => {
+            let ending = Ending {
+                by: callback.operator.clone(),
+                cause: cause.clone(),
+                statistic: statistic.clone(),
+            };
+            log.field("ended", &mut room.destroyed, Some(ending), stamp, |e| {
+                e.cause.clone().unwrap_or_else(|| "destroyed".into())
+            });
+            if let Some(info) = info {
+                room.write_info(info, stamp, &mut log);
+            }
+        }
+        Payload::SetMetadata { pairs, .. } => {
+            for (key, value) in pairs {
+                let mut field = room.metadata.get(key).cloned();
+                log.field("metadata", &mut field, Some(Some(value.clone())), stamp, |v| {
+                    format!("{key}={}", v.as_deref().unwrap_or("(deleted)"))
+                });
+                if let Some(field) = field {
+                    room.metadata.insert(key.clone(), field);
+                }
+            }
+        }
+        Payload::DelMetadata { keys, .. } => {
+            for key in keys {
+                let mut field = room.metadata.get(key).cloned();
+                log.field("metadata", &mut field, Some(None), stamp, |v| match v {
+                    Some(value) => format!("{key}={value}"),
+                    None => format!("{key} deleted"),
+                });
+                if let Some(field) = field {
+                    room.metadata.insert(key.clone(), field);
+                }
+            }
+        }
+        Payload::MemberState {
+            online: Some(online),
+            cause,
+            members,
+            ..
+        } => {
+            // Presence changes are frequent and noisy: they update state without entering
+            // the "what changed" list.
+            for member in members {
+                let presence = Presence {
+                    online: *online,
+                    cause: cause.clone(),
+                };
+                let mut field = room.members.get(member).cloned();
+                match write(&mut field, Some(presence), stamp) {
+                    Write::Stale => log.stale = true,
+                    _ => log.wrote = true,
+                }
+                if let Some(field) = field {
+                    room.members.insert(member.clone(), field);
+                }
+            }
+        }
+        Payload::ChangeOwner { current, .. } => {
+            log.field("owner", &mut room.owner, current.clone(), stamp, String::clone);
+        }
+        Payload::ModifyAdmin {
+            admins,
+            op: Some(op),
+            ..
+        } => {
+            let granted = *op == AdminOp::Add;
+            for account in admins {
+                let mut field = room.admins.get(account).cloned();
+                log.field("admin", &mut field, Some(granted), stamp, |g| {
+                    format!("{account} {}", if *g { "added" } else { "removed" })
+                });
+                if let Some(field) = field {
+                    room.admins.insert(account.clone(), field);
+                }
+            }
+        }
+        Payload::SeatInfo { seats, .. } => {
+            for seat in seats {
+                let state = SeatState {
+                    member: seat.member.clone(),
+                    locked: seat.locked,
+                    video_disabled: seat.video_disabled,
+                    audio_disabled: seat.audio_disabled,
+                };
+                let mut field = room.seats.get(&seat.index).cloned();
+                let index = seat.index;
+                log.field("seat", &mut field, Some(state), stamp, |s| {
+                    format!("#{index} {}", s.member.as_deref().unwrap_or("empty"))
+                });
+                if let Some(field) = field {
+                    room.seats.insert(seat.index, field);
+                }
+            }
+        }
+        Payload::Gift { count, coins, .. } => {
+            room.gifts.gifts += 1;
+            room.gifts.items += count.unwrap_or(1);
+            room.gifts.coins += coins.unwrap_or(0) * count.unwrap_or(1);
+        }
+        Payload::Message { before: false, .. } => room.messages += 1,
+        _ => {}
+    }
+    log
+}

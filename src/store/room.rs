@@ -1,0 +1,255 @@
+//! Everything the callbacks reveal about one room. Each field is a register that is `None`
+//! until some callback tells us its value.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::versioned::{Stamp, Versioned, Write, known, write};
+use crate::protocol::{Command, RoomInfo, SeatMode, Statistic};
+
+/// A seat as last reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeatState {
+    pub member: Option<String>,
+    pub locked: Option<bool>,
+    pub video_disabled: Option<bool>,
+    pub audio_disabled: Option<bool>,
+}
+
+/// A member's presence as last reported, with the reason given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Presence {
+    pub online: bool,
+    pub cause: Option<String>,
+}
+
+/// How a room ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ending {
+    pub by: Option<String>,
+    /// `DestroyByUser` or `DestroyBySystem`, when said.
+    pub cause: Option<String>,
+    pub statistic: Option<Statistic>,
+}
+
+/// One field's change in the latest update that changed anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    /// `None` when the old value was unknown.
+    pub before: Option<String>,
+    pub after: String,
+}
+
+/// What the most recent state-changing callback did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastChange {
+    pub stamp: Stamp,
+    pub seq: u64,
+    pub command: Command,
+    pub operator: Option<String>,
+    pub changes: Vec<FieldChange>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GiftTally {
+    pub gifts: u64,
+    pub items: i64,
+    pub coins: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Room {
+    pub id: String,
+    pub name: Option<Versioned<String>>,
+    pub room_type: Option<Versioned<String>>,
+    pub owner: Option<Versioned<String>>,
+    pub max_member_count: Option<Versioned<i64>>,
+    pub message_disabled: Option<Versioned<bool>>,
+    pub custom_info: Option<Versioned<String>>,
+    pub seat_enabled: Option<Versioned<bool>>,
+    pub max_seat_count: Option<Versioned<i64>>,
+    pub seat_mode: Option<Versioned<SeatMode>>,
+    pub create_time_s: Option<Versioned<i64>>,
+    pub public: Option<Versioned<bool>>,
+    pub cover_url: Option<Versioned<String>>,
+    pub category: Option<Versioned<Vec<i64>>>,
+    pub activity_status: Option<Versioned<i64>>,
+    pub view_count: Option<Versioned<i64>>,
+    pub background_url: Option<Versioned<String>>,
+    pub unlimited: Option<Versioned<bool>>,
+    /// Set by a create callback: who created it.
+    pub created: Option<Versioned<Option<String>>>,
+    pub destroyed: Option<Versioned<Ending>>,
+    /// Accounts whose admin status we were told of; `true` = admin now.
+    pub admins: BTreeMap<String, Versioned<bool>>,
+    pub members: BTreeMap<String, Versioned<Presence>>,
+    pub seats: BTreeMap<i64, Versioned<SeatState>>,
+    /// Key to value; `None` once deleted.
+    pub metadata: BTreeMap<String, Versioned<Option<String>>>,
+    pub battles: BTreeSet<String>,
+    pub gifts: GiftTally,
+    pub messages: u64,
+    /// Latest `EventTime` seen for this room (Unix ms).
+    pub last_event_ms: Option<i64>,
+    /// Callbacks applied per command, duplicates not counted.
+    pub counts: BTreeMap<Command, u64>,
+    /// Body digests already applied, to spot repeated deliveries.
+    #[serde(skip)]
+    pub seen: BTreeSet<(Command, u64)>,
+    /// Not part of the converged state: it depends on arrival order by nature.
+    pub last_change: Option<LastChange>,
+}
+
+/// Records field writes and what they changed, for the "what changed" view.
+#[derive(Default)]
+pub struct WriteLog {
+    pub changes: Vec<FieldChange>,
+    pub stale: bool,
+    pub wrote: bool,
+}
+
+impl WriteLog {
+    pub fn field<T: PartialEq + Clone>(
+        &mut self,
+        name: &'static str,
+        field: &mut Option<Versioned<T>>,
+        value: Option<T>,
+        stamp: Stamp,
+        show: impl Fn(&T) -> String,
+    ) {
+        let before = known(field).map(&show);
+        match write(field, value, stamp) {
+            Write::Changed => {
+                self.wrote = true;
+                if let Some(after) = known(field).map(&show) {
+                    self.changes.push(FieldChange { field: name, before, after });
+                }
+            }
+            Write::Same => self.wrote = true,
+            Write::Stale => self.stale = true,
+            Write::Absent => {}
+        }
+    }
+}
+
+pub fn show_bool(value: &bool) -> String {
+    if *value { "yes" } else { "no" }.to_string()
+}
+
+pub fn show_public(value: &bool) -> String {
+    if *value { "public" } else { "private" }.to_string()
+}
+
+pub fn show_list(values: &[i64]) -> String {
+    values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+}
+
+impl Room {
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.to_string(),
+            name: None,
+            room_type: None,
+            owner: None,
+            max_member_count: None,
+            message_disabled: None,
+            custom_info: None,
+            seat_enabled: None,
+            max_seat_count: None,
+            seat_mode: None,
+            create_time_s: None,
+            public: None,
+            cover_url: None,
+            category: None,
+            activity_status: None,
+            view_count: None,
+            background_url: None,
+            unlimited: None,
+            created: None,
+            destroyed: None,
+            admins: BTreeMap::new(),
+            members: BTreeMap::new(),
+            seats: BTreeMap::new(),
+            metadata: BTreeMap::new(),
+            battles: BTreeSet::new(),
+            gifts: GiftTally::default(),
+            messages: 0,
+            last_event_ms: None,
+            counts: BTreeMap::new(),
+            seen: BTreeSet::new(),
+            last_change: None,
+        }
+    }
+
+    /// Copies every field a room snapshot carries.
+    pub fn write_info(&mut self, info: &RoomInfo, stamp: Stamp, log: &mut WriteLog) {
+        let text = String::clone;
+        log.field("name", &mut self.name, info.name.clone(), stamp, text);
+        log.field("type", &mut self.room_type, info.room_type.clone(), stamp, text);
+        log.field("owner", &mut self.owner, info.owner.clone(), stamp, text);
+        log.field("member cap", &mut self.max_member_count, info.max_member_count, stamp, i64::to_string);
+        log.field("messages off", &mut self.message_disabled, info.message_disabled, stamp, show_bool);
+        log.field("custom info", &mut self.custom_info, info.custom_info.clone(), stamp, text);
+        log.field("seats on", &mut self.seat_enabled, info.seat_enabled, stamp, show_bool);
+        log.field("seat count", &mut self.max_seat_count, info.max_seat_count, stamp, i64::to_string);
+        log.field("seat mode", &mut self.seat_mode, info.seat_mode.clone(), stamp, |m| m.label().to_string());
+        log.field("created at", &mut self.create_time_s, info.create_time_s, stamp, i64::to_string);
+        log.field("visibility", &mut self.public, info.public, stamp, show_public);
+        log.field("cover", &mut self.cover_url, info.cover_url.clone(), stamp, text);
+        log.field("category", &mut self.category, info.category.clone(), stamp, |c| show_list(c));
+        log.field("activity", &mut self.activity_status, info.activity_status, stamp, i64::to_string);
+        log.field("views", &mut self.view_count, info.view_count, stamp, i64::to_string);
+        log.field("background", &mut self.background_url, info.background_url.clone(), stamp, text);
+        log.field("unlimited", &mut self.unlimited, info.unlimited, stamp, show_bool);
+    }
+
+    /// A room has ended when its latest lifecycle event is a destroy.
+    pub fn is_ended(&self) -> bool {
+        match (&self.destroyed, &self.created) {
+            (Some(destroyed), Some(created)) => destroyed.stamp > created.stamp,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
+    }
+
+    /// Accounts that are admins now, sorted.
+    pub fn admin_list(&self) -> Vec<&str> {
+        self.admins
+            .iter()
+            .filter(|(_, v)| v.value)
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+
+    /// Members online now, sorted.
+    pub fn online_members(&self) -> Vec<&str> {
+        self.members
+            .iter()
+            .filter(|(_, v)| v.value.online)
+            .map(|(k, _)| k.as_str())
+            .collect()
+    }
+
+    pub fn online_count(&self) -> usize {
+        self.members.values().filter(|v| v.value.online).count()
+    }
+
+    /// Metadata pairs that are set now.
+    pub fn metadata_pairs(&self) -> Vec<(&str, &str)> {
+        self.metadata
+            .iter()
+            .filter_map(|(k, v)| v.value.as_deref().map(|value| (k.as_str(), value)))
+            .collect()
+    }
+
+    /// The room with its arrival-order history cleared: two rooms fed the same callbacks in
+    /// any order compare equal this way.
+    pub fn converged(&self) -> Self {
+        Self {
+            last_change: None,
+            ..self.clone()
+        }
+    }
+}
