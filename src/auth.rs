@@ -38,7 +38,11 @@ pub fn sign(token: &str, request_time: &str) -> String {
 }
 
 /// Checks SdkAppid, then the signature when a token is configured. `now_s` is Unix seconds.
-pub fn verify(config: &AuthConfig, query: &QueryParams, now_s: i64) -> Result<AuthVerdict, Rejection> {
+pub fn verify(
+    config: &AuthConfig,
+    query: &QueryParams,
+    now_s: i64,
+) -> Result<AuthVerdict, Rejection> {
     if let Some(expected) = &config.sdkappid {
         match query.get("SdkAppid") {
             None | Some("") => return Err(Rejection::SdkAppidMissing),
@@ -54,7 +58,10 @@ pub fn verify(config: &AuthConfig, query: &QueryParams, now_s: i64) -> Result<Au
     let Some(token) = &config.token else {
         return Ok(AuthVerdict::Unchecked);
     };
-    let sign_given = query.get("Sign").filter(|s| !s.is_empty()).ok_or(Rejection::SignMissing)?;
+    let sign_given = query
+        .get("Sign")
+        .filter(|s| !s.is_empty())
+        .ok_or(Rejection::SignMissing)?;
     let request_time = query
         .get("RequestTime")
         .filter(|s| !s.is_empty())
@@ -110,7 +117,10 @@ mod tests {
         let q = query(
             "sdkappid=1400000001&sign=17773BC39A671D7B9AA835458704D2A6DB81360A5940292B587D6D760D484061&requesttime=1669872112",
         );
-        assert_eq!(verify(&config(Some("xxxxyyyy")), &q, NOW + 59), Ok(AuthVerdict::Signed));
+        assert_eq!(
+            verify(&config(Some("xxxxyyyy")), &q, NOW + 59),
+            Ok(AuthVerdict::Signed)
+        );
     }
 
     #[test]
@@ -122,29 +132,55 @@ mod tests {
             verify(&c, &query("SdkAppid=1"), NOW),
             Err(Rejection::SdkAppidMismatch { .. })
         ));
-        assert_eq!(verify(&c, &query("SdkAppid=1400000001"), NOW), Err(Rejection::SignMissing));
+        assert_eq!(
+            verify(&c, &query("SdkAppid=1400000001"), NOW),
+            Err(Rejection::SignMissing)
+        );
         assert_eq!(
             verify(&c, &query(&format!("SdkAppid=1400000001&Sign={good}")), NOW),
             Err(Rejection::RequestTimeMissing)
         );
         assert!(matches!(
-            verify(&c, &query(&format!("SdkAppid=1400000001&Sign={good}&RequestTime=soon")), NOW),
+            verify(
+                &c,
+                &query(&format!("SdkAppid=1400000001&Sign={good}&RequestTime=soon")),
+                NOW
+            ),
             Err(Rejection::RequestTimeMalformed(_))
         ));
         assert_eq!(
-            verify(&c, &query(&format!("SdkAppid=1400000001&Sign={good}&RequestTime=1669872112")), NOW + 61),
-            Err(Rejection::RequestTimeStale { skew_s: 61, window_s: 60 })
+            verify(
+                &c,
+                &query(&format!(
+                    "SdkAppid=1400000001&Sign={good}&RequestTime=1669872112"
+                )),
+                NOW + 61
+            ),
+            Err(Rejection::RequestTimeStale {
+                skew_s: 61,
+                window_s: 60
+            })
         );
         assert_eq!(
-            verify(&c, &query("SdkAppid=1400000001&Sign=00&RequestTime=1669872112"), NOW),
+            verify(
+                &c,
+                &query("SdkAppid=1400000001&Sign=00&RequestTime=1669872112"),
+                NOW
+            ),
             Err(Rejection::SignMismatch)
         );
     }
 
     #[test]
     fn no_token_means_unchecked_and_no_sdkappid_means_any() {
-        let open = AuthConfig { window_s: 60, ..AuthConfig::default() };
+        let open = AuthConfig {
+            window_s: 60,
+            ..AuthConfig::default()
+        };
         assert_eq!(verify(&open, &query(""), NOW), Ok(AuthVerdict::Unchecked));
-        assert_eq!(verify(&config(None), &query("SdkAppId=1400000001"), NOW), Ok(AuthVerdict::Unchecked));
+        assert_eq!(
+            verify(&config(None), &query("SdkAppId=1400000001"), NOW),
+            Ok(AuthVerdict::Unchecked)
+        );
     }
 }

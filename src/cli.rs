@@ -25,7 +25,12 @@ pub enum Commands {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Address to listen on. Loopback by default; use 0.0.0.0:PORT to accept from other hosts.
-    #[arg(short, long, env = "ROOMWATCH_LISTEN", default_value = "127.0.0.1:9000")]
+    #[arg(
+        short,
+        long,
+        env = "ROOMWATCH_LISTEN",
+        default_value = "127.0.0.1:9000"
+    )]
     pub listen: SocketAddr,
 
     /// The app's SDKAppID. Callbacks for any other app are rejected (403). Unset: accept any.
@@ -124,7 +129,9 @@ pub struct SendArgs {
 /// Parses `1048576`, `512K`, `512KiB`, `1M`, `1MiB` (binary units either way).
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: usize = number
         .parse()
@@ -144,7 +151,9 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000.0 => Ok(rate),
-        _ => Err(format!("{text:?} is not a rate between 0 and 10000 per second")),
+        _ => Err(format!(
+            "{text:?} is not a rate between 0 and 10000 per second"
+        )),
     }
 }
 

@@ -46,7 +46,11 @@ pub fn rfc3339(ms: i64) -> String {
 /// Prints every event from `rx` to `out` until the channel closes or `out` breaks.
 /// After a lag it replays what it missed from the hub's log, and says on stderr if the log
 /// no longer held some of it. Blocking: run it on its own thread.
-pub fn print_events(hub: &Arc<Hub>, mut rx: broadcast::Receiver<LogEntry>, mut out: impl Write) -> io::Result<()> {
+pub fn print_events(
+    hub: &Arc<Hub>,
+    mut rx: broadcast::Receiver<LogEntry>,
+    mut out: impl Write,
+) -> io::Result<()> {
     let mut last_printed = 0u64;
     loop {
         match rx.blocking_recv() {
@@ -58,7 +62,8 @@ pub fn print_events(hub: &Arc<Hub>, mut rx: broadcast::Receiver<LogEntry>, mut o
                 }
             }
             Err(RecvError::Lagged(_)) => {
-                let missed: Vec<LogEntry> = hub.read(|store| store.log_after(last_printed).cloned().collect());
+                let missed: Vec<LogEntry> =
+                    hub.read(|store| store.log_after(last_printed).cloned().collect());
                 if let Some(first) = missed.first() {
                     if first.event.seq > last_printed + 1 {
                         eprintln!(

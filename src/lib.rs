@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod query;
 pub mod receiver;
 pub mod runner;
+pub mod samples;
 pub mod store;
 
 pub use runner::run;

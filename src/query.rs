@@ -30,7 +30,11 @@ impl QueryParams {
         self.0
             .iter()
             .map(|(k, v)| {
-                let value = if k.eq_ignore_ascii_case("Sign") { "…".to_string() } else { v.clone() };
+                let value = if k.eq_ignore_ascii_case("Sign") {
+                    "…".to_string()
+                } else {
+                    v.clone()
+                };
                 (k.clone(), value)
             })
             .collect()

@@ -90,7 +90,13 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
         Err(prefix) => {
             event.body_len = prefix.len();
             event.body = Body::Text(String::from_utf8_lossy(&prefix).into_owned());
-            return reject(&state, event, Rejection::BodyTooLarge { limit: state.body_limit });
+            return reject(
+                &state,
+                event,
+                Rejection::BodyTooLarge {
+                    limit: state.body_limit,
+                },
+            );
         }
     };
     event.body_len = bytes.len();
@@ -172,7 +178,9 @@ async fn read_limited(
     let mut over = declared_too_large;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else { break };
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         seen = seen.saturating_add(data.len());
         if seen > limit {
             over = true;

@@ -70,13 +70,19 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         demo: args.demo,
     };
     if !listen.ip().is_loopback() && args.token.is_none() {
-        eprintln!("roomwatch: listening on {listen} without --token: anyone who can reach it can post callbacks");
+        eprintln!(
+            "roomwatch: listening on {listen} without --token: anyone who can reach it can post callbacks"
+        );
     }
     if headless {
         if !args.headless {
-            eprintln!("roomwatch: stdout is not a terminal, so printing NDJSON (use --tui to force the dashboard)");
+            eprintln!(
+                "roomwatch: stdout is not a terminal, so printing NDJSON (use --tui to force the dashboard)"
+            );
         }
-        eprintln!("roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)");
+        eprintln!(
+            "roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)"
+        );
         let rx = hub.subscribe();
         let printer_hub = Arc::clone(&hub);
         std::thread::spawn(move || {
@@ -124,7 +130,8 @@ pub async fn shutdown_signal() {
 
 fn init_tracing(args: &RunArgs, headless: bool) -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ROOMWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("ROOMWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     if let Some(path) = &args.log_file {
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -278,11 +278,15 @@ impl Callback {
 pub fn parse_callback(command: Command, body: &Map<String, Value>) -> Callback {
     let f = Fields(body);
     let payload = match command {
-        Command::CreateRoom | Command::RoomCreateRoom => {
-            Payload::CreateRoom(f.object("RoomInfo").map(RoomInfo::parse).unwrap_or_default())
-        }
+        Command::CreateRoom | Command::RoomCreateRoom => Payload::CreateRoom(
+            f.object("RoomInfo")
+                .map(RoomInfo::parse)
+                .unwrap_or_default(),
+        ),
         Command::UpdateRoomInfo | Command::RoomUpdateRoomInfo => Payload::UpdateRoomInfo(
-            f.object("RoomInfo").map(RoomInfo::parse).unwrap_or_default(),
+            f.object("RoomInfo")
+                .map(RoomInfo::parse)
+                .unwrap_or_default(),
         ),
         Command::DestroyRoom | Command::RoomDestroyRoom => Payload::DestroyRoom {
             room_id: f.string("RoomId"),
@@ -301,7 +305,12 @@ pub fn parse_callback(command: Command, body: &Map<String, Value>) -> Callback {
             pairs: f
                 .objects("Metadata")
                 .into_iter()
-                .filter_map(|pair| Some((pair.string("Key")?, pair.string("Value").unwrap_or_default())))
+                .filter_map(|pair| {
+                    Some((
+                        pair.string("Key")?,
+                        pair.string("Value").unwrap_or_default(),
+                    ))
+                })
                 .collect(),
         },
         Command::DelMetadata => Payload::DelMetadata {
@@ -336,11 +345,13 @@ pub fn parse_callback(command: Command, body: &Map<String, Value>) -> Callback {
         Command::ModifyAdmin => Payload::ModifyAdmin {
             room_id: f.string("RoomId"),
             admins: f.strings("Admin_Account").unwrap_or_default(),
-            op: f.string("opType").and_then(|op| match op.to_ascii_lowercase().as_str() {
-                "add" | "0" => Some(AdminOp::Add),
-                "delete" | "del" | "remove" | "1" => Some(AdminOp::Delete),
-                _ => None,
-            }),
+            op: f
+                .string("opType")
+                .and_then(|op| match op.to_ascii_lowercase().as_str() {
+                    "add" | "0" => Some(AdminOp::Add),
+                    "delete" | "del" | "remove" | "1" => Some(AdminOp::Delete),
+                    _ => None,
+                }),
         },
         Command::SeatInfoChanged => Payload::SeatInfo {
             room_id: f.string("RoomId"),
@@ -385,7 +396,9 @@ pub fn parse_callback(command: Command, body: &Map<String, Value>) -> Callback {
             Payload::Gift {
                 room_id: f.string("RoomId"),
                 from: gift.and_then(|g| g.string("From_Account")),
-                to: gift.and_then(|g| g.strings("To_Account")).unwrap_or_default(),
+                to: gift
+                    .and_then(|g| g.strings("To_Account"))
+                    .unwrap_or_default(),
                 gift_id: gift.and_then(|g| g.string("GiftId")),
                 count: gift.and_then(|g| g.int("Count")),
                 coins: gift.and_then(|g| g.int("Coins")),
@@ -418,11 +431,15 @@ pub fn parse_callback(command: Command, body: &Map<String, Value>) -> Callback {
         Command::CloudRecordingChanged => {
             let info = f.object("EventInfo");
             Payload::Recording {
-                room_id: info.and_then(|i| i.string("RoomId")).or_else(|| f.string("RoomId")),
+                room_id: info
+                    .and_then(|i| i.string("RoomId"))
+                    .or_else(|| f.string("RoomId")),
                 user_id: info.and_then(|i| i.string("UserId")),
                 task_id: info.and_then(|i| i.string("TaskId")),
                 event_type: f.int("EventType"),
-                status: info.and_then(|i| i.object("Payload")).and_then(|p| p.int("Status")),
+                status: info
+                    .and_then(|i| i.object("Payload"))
+                    .and_then(|p| p.int("Status")),
             }
         }
     };
@@ -465,7 +482,10 @@ fn battle_from(f: Fields<'_>) -> Option<BattleRoom> {
 }
 
 fn battle_rooms(f: Fields<'_>) -> Vec<BattleRoom> {
-    f.objects("ToRoomList").into_iter().filter_map(battle_room).collect()
+    f.objects("ToRoomList")
+        .into_iter()
+        .filter_map(battle_room)
+        .collect()
 }
 
 fn message_summary(f: Fields<'_>) -> Option<String> {
@@ -477,7 +497,10 @@ fn message_summary(f: Fields<'_>) -> Option<String> {
     if !texts.is_empty() {
         return Some(texts.join(" "));
     }
-    let kinds: Vec<String> = elements.iter().filter_map(|e| e.string("MsgType")).collect();
+    let kinds: Vec<String> = elements
+        .iter()
+        .filter_map(|e| e.string("MsgType"))
+        .collect();
     (!kinds.is_empty()).then(|| kinds.join(", "))
 }
 
@@ -490,5 +513,9 @@ fn event_time_ms(f: Fields<'_>) -> Option<i64> {
         .or_else(|| f.int("CallbackTs"))
         .or_else(|| f.object("EventInfo").and_then(|i| i.int("EventMsTs")))
         .or_else(|| f.object("GiftWater").and_then(|g| g.int("Time")))?;
-    Some(if raw.abs() < 100_000_000_000 { raw.saturating_mul(1000) } else { raw })
+    Some(if raw.abs() < 100_000_000_000 {
+        raw.saturating_mul(1000)
+    } else {
+        raw
+    })
 }

@@ -36,7 +36,10 @@ pub enum Command {
 const NAMES: &[(Command, &[&str])] = &[
     (Command::CreateRoom, &["Live.CallbackAfterCreateRoom"]),
     (Command::DestroyRoom, &["Live.CallbackAfterDestroyRoom"]),
-    (Command::UpdateRoomInfo, &["Live.CallbackAfterUpdateRoomInfo"]),
+    (
+        Command::UpdateRoomInfo,
+        &["Live.CallbackAfterUpdateRoomInfo"],
+    ),
     (Command::SetMetadata, &["Live.CallbackAfterSetMetadata"]),
     (Command::DelMetadata, &["Live.CallbackAfterDelMetadata"]),
     (
@@ -52,7 +55,10 @@ const NAMES: &[(Command, &[&str])] = &[
     ),
     (Command::ChangeOwner, &["Live.CallbackAfterChangeOwner"]),
     (Command::ModifyAdmin, &["Live.CallbackAfterModifyAdmin"]),
-    (Command::SeatInfoChanged, &["Mic.CallbackAfterSeatInfoChanged"]),
+    (
+        Command::SeatInfoChanged,
+        &["Mic.CallbackAfterSeatInfoChanged"],
+    ),
     (Command::CreateBattle, &["Live.CallbackAfterCreateBattle"]),
     (Command::StartBattle, &["Live.CallbackAfterStartBattle"]),
     (Command::EndBattle, &["Live.CallbackAfterEndBattle"]),
@@ -76,7 +82,10 @@ const NAMES: &[(Command, &[&str])] = &[
     (Command::RoomDestroyRoom, &["Room.CallbackAfterDestroyRoom"]),
     (
         Command::RoomUpdateRoomInfo,
-        &["Room.CallbackAfterUpdateRoomInfo", "Room.CallbackUpdateRoomInfo"],
+        &[
+            "Room.CallbackAfterUpdateRoomInfo",
+            "Room.CallbackUpdateRoomInfo",
+        ],
     ),
     (Command::RoomMemberEnter, &["Room.CallbackAfterMemberEnter"]),
     (Command::RoomMemberLeave, &["Room.CallbackAfterMemberLeave"]),

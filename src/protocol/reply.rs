@@ -116,7 +116,9 @@ mod tests {
                 line: 1,
                 column: 1,
             },
-            Rejection::NotObject { found: "array".into() },
+            Rejection::NotObject {
+                found: "array".into(),
+            },
             Rejection::CommandMismatch {
                 query: "a".into(),
                 body: "b".into(),

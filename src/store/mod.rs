@@ -182,7 +182,11 @@ impl RoomStore {
         };
         match &callback.payload {
             Payload::Threshold { current, max, .. } => {
-                if self.threshold.as_ref().is_none_or(|t| t.at_ms <= stamp.time_ms) {
+                if self
+                    .threshold
+                    .as_ref()
+                    .is_none_or(|t| t.at_ms <= stamp.time_ms)
+                {
                     self.threshold = Some(ThresholdAlert {
                         current: *current,
                         max: *max,
@@ -197,7 +201,11 @@ impl RoomStore {
             }
             _ => {}
         }
-        let rooms: Vec<String> = callback.room_ids().into_iter().map(str::to_string).collect();
+        let rooms: Vec<String> = callback
+            .room_ids()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         if rooms.is_empty() {
             return Effect::NoState;
         }
@@ -214,7 +222,10 @@ impl RoomStore {
             }
             room.seen.insert(key);
             *room.counts.entry(callback.command).or_default() += 1;
-            room.last_event_ms = Some(room.last_event_ms.map_or(stamp.time_ms, |t| t.max(stamp.time_ms)));
+            room.last_event_ms = Some(
+                room.last_event_ms
+                    .map_or(stamp.time_ms, |t| t.max(stamp.time_ms)),
+            );
             let log = apply_to_room(room, callback, stamp);
             if log.stale {
                 effect = Effect::Stale;
@@ -259,9 +270,13 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog
     let mut log = WriteLog::default();
     match &callback.payload {
         Payload::CreateRoom(info) => {
-            log.field("created", &mut room.created, Some(callback.operator.clone()), stamp, |by| {
-                by.clone().unwrap_or_else(|| "yes".into())
-            });
+            log.field(
+                "created",
+                &mut room.created,
+                Some(callback.operator.clone()),
+                stamp,
+                |by| by.clone().unwrap_or_else(|| "yes".into()),
+            );
             room.write_info(info, stamp, &mut log);
         }
         Payload::UpdateRoomInfo(info) => room.write_info(info, stamp, &mut log),
@@ -286,9 +301,13 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog
         Payload::SetMetadata { pairs, .. } => {
             for (key, value) in pairs {
                 let mut field = room.metadata.get(key).cloned();
-                log.field("metadata", &mut field, Some(Some(value.clone())), stamp, |v| {
-                    format!("{key}={}", v.as_deref().unwrap_or("(deleted)"))
-                });
+                log.field(
+                    "metadata",
+                    &mut field,
+                    Some(Some(value.clone())),
+                    stamp,
+                    |v| format!("{key}={}", v.as_deref().unwrap_or("(deleted)")),
+                );
                 if let Some(field) = field {
                     room.metadata.insert(key.clone(), field);
                 }
@@ -330,7 +349,13 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog
             }
         }
         Payload::ChangeOwner { current, .. } => {
-            log.field("owner", &mut room.owner, current.clone(), stamp, String::clone);
+            log.field(
+                "owner",
+                &mut room.owner,
+                current.clone(),
+                stamp,
+                String::clone,
+            );
         }
         Payload::ModifyAdmin {
             admins,

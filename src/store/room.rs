@@ -124,7 +124,11 @@ impl WriteLog {
             Write::Changed => {
                 self.wrote = true;
                 if let Some(after) = known(field).map(&show) {
-                    self.changes.push(FieldChange { field: name, before, after });
+                    self.changes.push(FieldChange {
+                        field: name,
+                        before,
+                        after,
+                    });
                 }
             }
             Write::Same => self.wrote = true,
@@ -143,7 +147,11 @@ pub fn show_public(value: &bool) -> String {
 }
 
 pub fn show_list(values: &[i64]) -> String {
-    values.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    values
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Room {
@@ -187,22 +195,112 @@ impl Room {
     pub fn write_info(&mut self, info: &RoomInfo, stamp: Stamp, log: &mut WriteLog) {
         let text = String::clone;
         log.field("name", &mut self.name, info.name.clone(), stamp, text);
-        log.field("type", &mut self.room_type, info.room_type.clone(), stamp, text);
+        log.field(
+            "type",
+            &mut self.room_type,
+            info.room_type.clone(),
+            stamp,
+            text,
+        );
         log.field("owner", &mut self.owner, info.owner.clone(), stamp, text);
-        log.field("member cap", &mut self.max_member_count, info.max_member_count, stamp, i64::to_string);
-        log.field("messages off", &mut self.message_disabled, info.message_disabled, stamp, show_bool);
-        log.field("custom info", &mut self.custom_info, info.custom_info.clone(), stamp, text);
-        log.field("seats on", &mut self.seat_enabled, info.seat_enabled, stamp, show_bool);
-        log.field("seat count", &mut self.max_seat_count, info.max_seat_count, stamp, i64::to_string);
-        log.field("seat mode", &mut self.seat_mode, info.seat_mode.clone(), stamp, |m| m.label().to_string());
-        log.field("created at", &mut self.create_time_s, info.create_time_s, stamp, i64::to_string);
-        log.field("visibility", &mut self.public, info.public, stamp, show_public);
-        log.field("cover", &mut self.cover_url, info.cover_url.clone(), stamp, text);
-        log.field("category", &mut self.category, info.category.clone(), stamp, |c| show_list(c));
-        log.field("activity", &mut self.activity_status, info.activity_status, stamp, i64::to_string);
-        log.field("views", &mut self.view_count, info.view_count, stamp, i64::to_string);
-        log.field("background", &mut self.background_url, info.background_url.clone(), stamp, text);
-        log.field("unlimited", &mut self.unlimited, info.unlimited, stamp, show_bool);
+        log.field(
+            "member cap",
+            &mut self.max_member_count,
+            info.max_member_count,
+            stamp,
+            i64::to_string,
+        );
+        log.field(
+            "messages off",
+            &mut self.message_disabled,
+            info.message_disabled,
+            stamp,
+            show_bool,
+        );
+        log.field(
+            "custom info",
+            &mut self.custom_info,
+            info.custom_info.clone(),
+            stamp,
+            text,
+        );
+        log.field(
+            "seats on",
+            &mut self.seat_enabled,
+            info.seat_enabled,
+            stamp,
+            show_bool,
+        );
+        log.field(
+            "seat count",
+            &mut self.max_seat_count,
+            info.max_seat_count,
+            stamp,
+            i64::to_string,
+        );
+        log.field(
+            "seat mode",
+            &mut self.seat_mode,
+            info.seat_mode.clone(),
+            stamp,
+            |m| m.label().to_string(),
+        );
+        log.field(
+            "created at",
+            &mut self.create_time_s,
+            info.create_time_s,
+            stamp,
+            i64::to_string,
+        );
+        log.field(
+            "visibility",
+            &mut self.public,
+            info.public,
+            stamp,
+            show_public,
+        );
+        log.field(
+            "cover",
+            &mut self.cover_url,
+            info.cover_url.clone(),
+            stamp,
+            text,
+        );
+        log.field(
+            "category",
+            &mut self.category,
+            info.category.clone(),
+            stamp,
+            |c| show_list(c),
+        );
+        log.field(
+            "activity",
+            &mut self.activity_status,
+            info.activity_status,
+            stamp,
+            i64::to_string,
+        );
+        log.field(
+            "views",
+            &mut self.view_count,
+            info.view_count,
+            stamp,
+            i64::to_string,
+        );
+        log.field(
+            "background",
+            &mut self.background_url,
+            info.background_url.clone(),
+            stamp,
+            text,
+        );
+        log.field(
+            "unlimited",
+            &mut self.unlimited,
+            info.unlimited,
+            stamp,
+            show_bool,
+        );
     }
 
     /// A room has ended when its latest lifecycle event is a destroy.

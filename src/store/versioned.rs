@@ -33,7 +33,11 @@ pub enum Write {
 
 /// Writes `value` into `field` unless a newer stamp holds it. `None` leaves it untouched:
 /// a field missing from a payload is not evidence of anything.
-pub fn write<T: PartialEq>(field: &mut Option<Versioned<T>>, value: Option<T>, stamp: Stamp) -> Write {
+pub fn write<T: PartialEq>(
+    field: &mut Option<Versioned<T>>,
+    value: Option<T>,
+    stamp: Stamp,
+) -> Write {
     let Some(value) = value else {
         return Write::Absent;
     };
