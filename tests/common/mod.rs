@@ -40,3 +40,38 @@ pub fn event(seq: u64, received_at_ms: i64, body: &serde_json::Value) -> Arc<Eve
         },
     })
 }
+
+use roomwatch::auth::AuthConfig;
+use roomwatch::hub::Hub;
+use roomwatch::receiver::{self, ReceiverState};
+
+/// A real receiver on a loopback port; dropped with the test's runtime.
+pub struct TestServer {
+    pub base: String,
+    pub hub: Arc<Hub>,
+}
+
+pub async fn start_server(sdkappid: Option<&str>, token: Option<&str>, body_limit: usize) -> TestServer {
+    let hub = Arc::new(Hub::new(10_000, 4096));
+    let state = Arc::new(ReceiverState {
+        hub: Arc::clone(&hub),
+        auth: AuthConfig {
+            sdkappid: sdkappid.map(Into::into),
+            token: token.map(Into::into),
+            window_s: 60,
+        },
+        body_limit,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(receiver::serve(listener, state, std::future::pending()));
+    TestServer {
+        base: format!("http://{addr}"),
+        hub,
+    }
+}
+
+/// Reads a sample body from assets/callbacks.
+pub fn sample(command: &str) -> String {
+    roomwatch::samples::find(command).unwrap().json.to_string()
+}
