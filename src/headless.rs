@@ -64,14 +64,14 @@ pub fn print_events(
             Err(RecvError::Lagged(_)) => {
                 let missed: Vec<LogEntry> =
                     hub.read(|store| store.log_after(last_printed).cloned().collect());
-                if let Some(first) = missed.first() {
-                    if first.event.seq > last_printed + 1 {
-                        eprintln!(
-                            "roomwatch: output fell behind; events {}..{} left the in-memory log before they could be printed",
-                            last_printed + 1,
-                            first.event.seq - 1
-                        );
-                    }
+                if let Some(first) = missed.first()
+                    && first.event.seq > last_printed + 1
+                {
+                    eprintln!(
+                        "roomwatch: output fell behind; events {}..{} left the in-memory log before they could be printed",
+                        last_printed + 1,
+                        first.event.seq - 1
+                    );
                 }
                 for entry in &missed {
                     writeln!(out, "{}", line(entry))?;

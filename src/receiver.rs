@@ -101,10 +101,10 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
     };
     event.body_len = bytes.len();
     event.body = Body::from_bytes(&bytes);
-    if let Body::Json(value) = &event.body {
-        if let Some(command) = value.get("CallbackCommand").and_then(|c| c.as_str()) {
-            event.command = Some(command.to_string());
-        }
+    if let Body::Json(value) = &event.body
+        && let Some(command) = value.get("CallbackCommand").and_then(|c| c.as_str())
+    {
+        event.command = Some(command.to_string());
     }
     if parts.method != Method::POST {
         let method = parts.method.to_string();

@@ -132,10 +132,10 @@ impl Command {
 pub fn short_name(name: &str) -> &str {
     let tail = name.rsplit_once('.').map_or(name, |(_, t)| t);
     for prefix in ["CallbackAfter", "CallbackBefore", "Callback"] {
-        if let Some(rest) = tail.strip_prefix(prefix) {
-            if !rest.is_empty() {
-                return rest;
-            }
+        if let Some(rest) = tail.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            return rest;
         }
     }
     tail

@@ -44,13 +44,13 @@ pub fn parse(query_command: Option<&str>, body: &[u8]) -> Result<Parsed, Rejecti
     };
     let body_command = Fields(object).string("CallbackCommand");
     let query_command = query_command.map(str::trim).filter(|c| !c.is_empty());
-    if let (Some(query), Some(body)) = (query_command, body_command.as_deref()) {
-        if !same_command(query, body) {
-            return Err(Rejection::CommandMismatch {
-                query: query.to_string(),
-                body: body.to_string(),
-            });
-        }
+    if let (Some(query), Some(body)) = (query_command, body_command.as_deref())
+        && !same_command(query, body)
+    {
+        return Err(Rejection::CommandMismatch {
+            query: query.to_string(),
+            body: body.to_string(),
+        });
     }
     let command_name = body_command.or_else(|| query_command.map(str::to_string));
     let callback = command_name

@@ -344,6 +344,7 @@ impl Room {
 
     /// The room with its arrival-order history cleared: two rooms fed the same callbacks in
     /// any order compare equal this way.
+    #[must_use]
     pub fn converged(&self) -> Self {
         Self {
             last_change: None,

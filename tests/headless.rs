@@ -1,0 +1,207 @@
+//! Headless mode: the real binary printing NDJSON, and the printer catching up after a lag.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use roomwatch::headless::print_events;
+use roomwatch::hub::Hub;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roomwatch");
+
+/// Starts roomwatch on a free port and returns it with its address, read from its stderr.
+/// Callers wait on the child.
+#[allow(clippy::zombie_processes)]
+fn spawn(args: &[&str]) -> (Child, String, BufReader<std::process::ChildStderr>) {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--sdkappid", "1400000001"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "roomwatch exited early: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split('/').next().unwrap().to_string();
+            return (child, addr, stderr);
+        }
+    }
+}
+
+fn post(addr: &str, query: &str, body: &str) -> u16 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("http://{addr}/callback?{query}"))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn without_a_terminal_it_falls_back_to_ndjson_and_exits_cleanly_on_sigterm() {
+    let (mut child, addr, _stderr) = spawn(&[]);
+    let body = common::sample("Live.CallbackAfterCreateRoom");
+    assert_eq!(
+        post(
+            &addr,
+            "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom",
+            &body
+        ),
+        200
+    );
+    assert_eq!(post(&addr, "SdkAppid=1400000001", "{not json"), 400);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        lines.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    let accepted = &lines[0];
+    assert_eq!(accepted["seq"], 1);
+    assert_eq!(accepted["verdict"], "accepted");
+    assert_eq!(accepted["command"], "Live.CallbackAfterCreateRoom");
+    assert_eq!(accepted["room_id"], "live_9001");
+    assert_eq!(accepted["error"], Value::Null);
+    assert_eq!(accepted["body"]["RoomInfo"]["RoomName"], "Evening jazz");
+    let received_at = accepted["received_at"].as_str().unwrap();
+    assert!(
+        time::OffsetDateTime::parse(received_at, &time::format_description::well_known::Rfc3339)
+            .is_ok()
+    );
+    let rejected = &lines[1];
+    assert_eq!(rejected["verdict"], "rejected");
+    assert_eq!(rejected["room_id"], Value::Null);
+    assert_eq!(rejected["body"], "{not json", "the raw text is kept");
+    assert!(
+        rejected["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("body is not JSON")
+    );
+    terminate(&child);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn the_fallback_is_announced_on_stderr() {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(first.contains("stdout is not a terminal"), "{first}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn an_address_in_use_is_a_plain_error_and_a_failure_exit() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Command::new(BIN)
+        .args(["--headless", "--listen", &addr])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing on stdout");
+}
+
+#[test]
+fn unknown_flags_are_refused_with_usage() {
+    let output = Command::new(BIN).arg("--frobnicate").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("--frobnicate")
+    );
+}
+
+/// A writer the test can read while the printer thread still holds it.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_printer_that_lags_past_the_channel_capacity_still_prints_every_event_in_order() {
+    let hub = Arc::new(Hub::new(1_000, 4));
+    let rx = hub.subscribe();
+    for i in 0..50 {
+        let body = json!({"CallbackCommand":"Live.CallbackAfterMemberStateChanged","RoomId":"r1",
+            "EventType":"Online","EventCause":"Enter","MemberList":[{"Member_Account":format!("v{i}")}],"EventTime":1_735_691_000_000_i64 + i});
+        let mut event = (*common::event(0, 0, &body)).clone();
+        event.seq = 0;
+        hub.publish(event);
+    }
+    let buffer = SharedBuffer::default();
+    let printer_hub = Arc::clone(&hub);
+    let out = buffer.clone();
+    std::thread::spawn(move || print_events(&printer_hub, rx, out));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= 50 || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+    hub.read(|store| assert_eq!(store.room("r1").unwrap().online_count(), 50));
+}
