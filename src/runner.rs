@@ -29,10 +29,7 @@ pub struct RunInfo {
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Some(Commands::Send(_args)) => {
-            eprintln!("roomwatch: send is not available yet");
-            ExitCode::FAILURE
-        }
+        Some(Commands::Send(args)) => crate::send::run(args).await,
         None => match serve_and_watch(cli.run).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -63,6 +60,10 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(receiver::serve(listener, state, wait_for(stop_rx.clone())));
+    let demo = args.demo.then(|| {
+        let options = crate::demo::DemoOptions::from_args(&args, listen);
+        tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
+    });
     let info = RunInfo {
         listen,
         sdkappid: args.sdkappid.clone(),
@@ -97,6 +98,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         return Err("no dashboard".into());
     }
     let _ = stop_tx.send(true);
+    if let Some(demo) = demo {
+        let _ = demo.await;
+    }
     match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("receiver failed: {e}")),

@@ -52,8 +52,8 @@ const RENAME_SUFFIXES: &[&str] = &[
     " unplugged",
 ];
 const HOSTS: &[&str] = &[
-    "lin", "mei", "kai", "ana", "raj", "sora", "noah", "lea", "yuki", "omar", "ivy", "zoe",
-    "chen", "mila",
+    "lin", "mei", "kai", "ana", "raj", "sora", "noah", "lea", "yuki", "omar", "ivy", "zoe", "chen",
+    "mila",
 ];
 const VIEWERS: &[&str] = &[
     "mia", "leo", "wei", "aiko", "sam", "nina", "tomas", "priya", "jin", "olga", "ravi", "emma",
@@ -83,10 +83,19 @@ const GIFTS: &[(&str, i64)] = &[
     ("castle", 1888),
 ];
 const METADATA: &[(&str, &[&str])] = &[
-    ("pinned_msg", &["Welcome!", "Be kind 🙏", "Q&A at the top of the hour"]),
+    (
+        "pinned_msg",
+        &["Welcome!", "Be kind 🙏", "Q&A at the top of the hour"],
+    ),
     ("theme", &["dark", "neon", "sunset"]),
     ("topic", &["requests open", "chill", "tournament final"]),
-    ("poll", &["{\"q\":\"next song?\",\"a\":[\"A\",\"B\"]}", "{\"q\":\"encore?\"}"]),
+    (
+        "poll",
+        &[
+            "{\"q\":\"next song?\",\"a\":[\"A\",\"B\"]}",
+            "{\"q\":\"encore?\"}",
+        ],
+    ),
 ];
 const SEAT_MODES: &[&str] = &["FreeToTake", "ApplyToTake", "None"];
 const CLIENT_PLATFORMS: &[&str] = &["Android", "iOS", "Web", "Mac", "Windows"];
@@ -164,6 +173,8 @@ struct SimRoom {
     /// Left; may come back.
     gone: Vec<String>,
     seats: Vec<SimSeat>,
+    /// Whether a seat callback was sent yet (before it, the receiver knows no seats).
+    seats_reported: bool,
     metadata: BTreeMap<String, String>,
     ended: bool,
     in_battle: bool,
@@ -204,6 +215,7 @@ impl SimRoom {
             seats: self
                 .seats
                 .iter()
+                .take(if self.seats_reported { usize::MAX } else { 0 })
                 .enumerate()
                 .map(|(i, s)| {
                     (
@@ -343,7 +355,10 @@ pub struct Simulator {
     next_room: u64,
     next_user: u64,
     name_cursor: usize,
-    queue: VecDeque<Delivery>,
+    /// Generated, not yet handed out; each with the view of its room right after it.
+    queue: VecDeque<(Delivery, Option<(String, RoomView)>)>,
+    /// The truth as far as the deliveries handed out so far tell it.
+    delivered: BTreeMap<String, RoomView>,
     generated: u64,
     counts: DeliveryCounts,
     battle: Option<SimBattle>,
@@ -376,6 +391,7 @@ impl Simulator {
             next_user: 1,
             name_cursor,
             queue: VecDeque::new(),
+            delivered: BTreeMap::new(),
             generated: 0,
             counts: DeliveryCounts::default(),
             battle: None,
@@ -394,7 +410,10 @@ impl Simulator {
     /// The next request to make, in the order it must be sent.
     pub fn next_delivery(&mut self) -> Delivery {
         loop {
-            if let Some(delivery) = self.queue.pop_front() {
+            if let Some((delivery, view)) = self.queue.pop_front() {
+                if let Some((id, view)) = view {
+                    self.delivered.insert(id, view);
+                }
                 self.counts.total += 1;
                 match delivery.kind {
                     DeliveryKind::Normal => self.counts.normal += 1,
@@ -413,19 +432,10 @@ impl Simulator {
         &self.counts
     }
 
-    /// The truth so far, per room id, including callbacks still queued (use it after the
-    /// last delivery of a run, or compare only once everything queued was sent).
+    /// The truth told by the deliveries handed out so far, per room id: what a receiver
+    /// that took them all in must show, whatever order they arrived in.
     pub fn model(&self) -> BTreeMap<String, RoomView> {
-        self.rooms
-            .iter()
-            .map(|(id, room)| (id.clone(), room.view()))
-            .collect()
-    }
-
-    /// True when every callback generated so far has been handed out, so the model and the
-    /// deliveries agree.
-    pub fn settled(&self) -> bool {
-        self.queue.is_empty()
+        self.delivered.clone()
     }
 
     fn step(&mut self) {
@@ -447,7 +457,7 @@ impl Simulator {
             return;
         }
         if self.battle.is_some() {
-            if self.rng.chance(10) {
+            if self.rng.chance(5) {
                 self.advance_battle();
                 return;
             }
@@ -517,7 +527,17 @@ impl Simulator {
         }
     }
 
+    /// Queues a delivery that tells the current state of its room.
     fn push(&mut self, delivery: Delivery) {
+        let view = delivery
+            .room_id
+            .as_ref()
+            .and_then(|id| Some((id.clone(), self.rooms.get(id)?.view())));
+        self.push_with(delivery, view);
+    }
+
+    /// Queues a delivery with the room view it leaves behind (`None`: changes nothing).
+    fn push_with(&mut self, delivery: Delivery, view: Option<(String, RoomView)>) {
         self.generated += 1;
         if delivery.kind == DeliveryKind::Normal
             && delivery.room_id.is_some()
@@ -528,7 +548,7 @@ impl Simulator {
             }
             self.recent.push_back(delivery.clone());
         }
-        self.queue.push_back(delivery);
+        self.queue.push_back((delivery, view));
     }
 
     fn send(&mut self, command: &'static str, room: Option<&str>, via: Via, body: Value) {
@@ -573,13 +593,21 @@ impl Simulator {
     }
 
     fn seat_changed(&mut self, id: &str, operator: &str) {
-        let Some(room) = self.room(id) else { return };
+        let Some(room) = self.room_mut(id) else {
+            return;
+        };
+        room.seats_reported = true;
         let body = json!({
             "Operator_Account": operator,
             "RoomId": id,
             "SeatList": room.seat_list(),
         });
-        self.send("Mic.CallbackAfterSeatInfoChanged", Some(id), Via::Client, body);
+        self.send(
+            "Mic.CallbackAfterSeatInfoChanged",
+            Some(id),
+            Via::Client,
+            body,
+        );
     }
 
     fn info_updated(&mut self, id: &str, operator: &str) -> Option<Delivery> {
@@ -634,7 +662,6 @@ impl Simulator {
             };
             seat_count
         ];
-        seats[0].member = Some(owner.clone());
         let mut category = vec![self.rng.range(1, 12)];
         if self.rng.chance(40) {
             let extra = self.rng.range(1, 12);
@@ -660,11 +687,12 @@ impl Simulator {
             lost: BTreeSet::new(),
             gone: Vec::new(),
             seats,
+            seats_reported: false,
             metadata: BTreeMap::new(),
             ended: false,
             in_battle: false,
             steps: 0,
-            lifetime: 40 + self.rng.below(80) as u32,
+            lifetime: 25 + self.rng.below(60) as u32,
             viewers_total: 0,
             gifts: 0,
             coins: 0,
@@ -673,12 +701,7 @@ impl Simulator {
         let body = json!({ "Operator_Account": owner, "RoomInfo": room.info_on_create() });
         self.rooms.insert(id.clone(), room);
         self.live.push(id.clone());
-        self.send(
-            "Live.CallbackAfterCreateRoom",
-            Some(&id),
-            Via::Client,
-            body,
-        );
+        self.send("Live.CallbackAfterCreateRoom", Some(&id), Via::Client, body);
         if self.live.len() >= THRESHOLD_AT && self.threshold_armed {
             self.threshold_armed = false;
             let body = json!({
@@ -698,7 +721,12 @@ impl Simulator {
             room.viewers_total += 1;
         }
         self.member_state(&id, true, "Enter", std::slice::from_ref(&owner));
+        if let Some(room) = self.room_mut(&id) {
+            room.seats[0].member = Some(owner.clone());
+        }
         self.seat_changed(&id, &owner);
+        // The first viewers arrive right away.
+        self.members_enter(&id);
     }
 
     fn end_room(&mut self, id: &str) {
@@ -711,16 +739,16 @@ impl Simulator {
             .filter(|m| by_system || **m != owner)
             .cloned()
             .collect();
-        if let Some(room) = self.room_mut(id) {
-            for member in &leaving {
-                room.online.remove(member);
-            }
-        }
         // Viewers drift out in a couple of bursts.
         let half = leaving.len().div_ceil(2);
-        let (first, second) = leaving.split_at(half);
-        self.member_state(id, false, "Leave", first);
-        self.member_state(id, false, "Leave", second);
+        for burst in [&leaving[..half], &leaving[half..]] {
+            if let Some(room) = self.room_mut(id) {
+                for member in burst {
+                    room.online.remove(member);
+                }
+            }
+            self.member_state(id, false, "Leave", burst);
+        }
         let Some(room) = self.room(id) else { return };
         let statistic = json!({
             "TotalViewers": room.viewers_total,
@@ -770,8 +798,13 @@ impl Simulator {
             73..=84 => self.gift(id),
             _ => self.chat(id),
         };
-        if !done && !self.chat(id) {
-            self.members_enter(id);
+        if !done {
+            // Nothing to do that way (an empty room, no free seat...): someone drops in, or
+            // the room chats.
+            let small = self.room(id).is_none_or(|r| r.audience().len() < 3);
+            if small || !self.chat(id) {
+                self.members_enter(id);
+            }
         }
     }
 
@@ -1191,10 +1224,7 @@ impl Simulator {
             self.gift_second = second;
             self.gift_keys.clear();
         }
-        while !self
-            .gift_keys
-            .insert(format!("{id}/{from}/{gift}/{count}"))
-        {
+        while !self.gift_keys.insert(format!("{id}/{from}/{gift}/{count}")) {
             count += 1;
         }
         if let Some(room) = self.room_mut(id) {
@@ -1418,7 +1448,7 @@ impl Simulator {
         };
         older.kind = DeliveryKind::Late;
         self.push(newer);
-        self.push(older);
+        self.push_with(older, None);
         true
     }
 
@@ -1428,6 +1458,7 @@ impl Simulator {
             .recent
             .iter()
             .filter(|d| d.room_id.as_deref().is_some_and(|r| self.room(r).is_some()))
+            .filter(|d| !d.command.starts_with("Group."))
             .cloned()
             .collect();
         if candidates.is_empty() {
@@ -1435,7 +1466,7 @@ impl Simulator {
         }
         let mut copy = self.rng.pick(&candidates).clone();
         copy.kind = DeliveryKind::Duplicate;
-        self.push(copy);
+        self.push_with(copy, None);
         true
     }
 
@@ -1459,7 +1490,7 @@ impl Simulator {
         }
         delivery.body.truncate(cut);
         delivery.kind = DeliveryKind::Malformed;
-        self.push(delivery);
+        self.push_with(delivery, None);
         true
     }
 }
