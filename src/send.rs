@@ -263,7 +263,7 @@ fn load_body(what: &str) -> Result<(Value, Option<String>), SendError> {
 
 /// Moves every timestamp the body carries to `now_ms`, in the unit each one uses.
 pub fn refresh_times(body: &mut Value, now_ms: i64) {
-    let now_s = now_ms / 1000;
+    let seconds = now_ms / 1000;
     let set = |value: &mut Value, key: &str, to: i64| {
         if let Some(slot) = value.get_mut(key) {
             *slot = Value::from(to);
@@ -271,15 +271,15 @@ pub fn refresh_times(body: &mut Value, now_ms: i64) {
     };
     set(body, "EventTime", now_ms);
     set(body, "CallbackTs", now_ms);
-    set(body, "MsgTime", now_s);
+    set(body, "MsgTime", seconds);
     if let Some(info) = body.get_mut("RoomInfo") {
         set(info, "EventTime", now_ms);
     }
     if let Some(gift) = body.get_mut("GiftWater") {
-        set(gift, "Time", now_s);
+        set(gift, "Time", seconds);
     }
     if let Some(info) = body.get_mut("EventInfo") {
-        set(info, "EventTs", now_s);
+        set(info, "EventTs", seconds);
         set(info, "EventMsTs", now_ms);
     }
 }

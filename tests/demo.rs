@@ -53,7 +53,7 @@ async fn start(token: Option<&str>) -> Server {
 impl Server {
     /// Waits (with a deadline, never a fixed sleep) until the hub has numbered `n` events.
     async fn wait_for_events(&self, n: u64) -> RoomStore {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
         loop {
             let seen = self.hub.read(RoomStore::last_seq);
             if seen >= n {

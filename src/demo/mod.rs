@@ -19,7 +19,7 @@ use crate::cli::RunArgs;
 use crate::receiver::now_ms;
 use crate::send::{self, Origin};
 
-/// The SdkAppid the demo claims when `--sdkappid` is not set.
+/// The `SdkAppid` the demo claims when `--sdkappid` is not set.
 pub const DEMO_SDKAPPID: &str = "1400000001";
 
 /// How to run the demo.

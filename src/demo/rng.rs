@@ -1,6 +1,6 @@
 //! A tiny deterministic PRNG (SplitMix64): the same seed always tells the same story.
 
-/// SplitMix64, by Sebastiano Vigna: fast, well mixed, and plenty for a simulation.
+/// `SplitMix64`, by Sebastiano Vigna: fast, well mixed, and plenty for a simulation.
 #[derive(Debug, Clone)]
 pub struct SplitMix64 {
     state: u64,

@@ -97,6 +97,7 @@ const METADATA: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+const BATTLE_ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const SEAT_MODES: &[&str] = &["FreeToTake", "ApplyToTake", "None"];
 const CLIENT_PLATFORMS: &[&str] = &["Android", "iOS", "Web", "Mac", "Windows"];
 
@@ -153,6 +154,7 @@ struct SimSeat {
 }
 
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)] // independent facts, not a state machine
 struct SimRoom {
     id: String,
     base_name: String,
@@ -654,7 +656,7 @@ impl Simulator {
             owner = format!("{owner}{}", self.rng.range(2, 99));
         }
         let seat_count = *self.rng.pick(&[4usize, 6, 8]);
-        let mut seats = vec![
+        let seats = vec![
             SimSeat {
                 member: None,
                 locked: false,
@@ -674,7 +676,7 @@ impl Simulator {
             name: base_name.clone(),
             base_name,
             owner: owner.clone(),
-            seat_mode: *self.rng.pick(SEAT_MODES),
+            seat_mode: SEAT_MODES[self.rng.index(SEAT_MODES.len())],
             public: self.rng.chance(80),
             cover_url: format!("https://cdn.example.com/covers/{id}-1.jpg"),
             category,
@@ -825,10 +827,8 @@ impl Simulator {
                 }
                 _ => Some(self.new_viewer()),
             };
-            if let Some(who) = who {
-                if !entering.contains(&who) {
-                    entering.push(who);
-                }
+            if let Some(who) = who.filter(|w| !entering.contains(w)) {
+                entering.push(who);
             }
         }
         let Some(room) = self.room_mut(id) else {
@@ -1157,7 +1157,7 @@ impl Simulator {
             return false;
         };
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for _ in 0..1 + self.rng.index(2) {
+        for _ in 0..=self.rng.index(2) {
             let (key, values) = *self.rng.pick(METADATA);
             let value = *self.rng.pick(values);
             if !pairs.iter().any(|(k, _)| k == key) {
@@ -1232,13 +1232,15 @@ impl Simulator {
             room.coins += coins * count;
             room.senders.insert(from.clone());
         }
-        if let Some(battle) = &mut self.battle {
-            if battle.phase == BattlePhase::Started {
-                if battle.from == id {
-                    battle.scores.0 += coins * count;
-                } else if battle.to == id {
-                    battle.scores.1 += coins * count;
-                }
+        if let Some(battle) = self
+            .battle
+            .as_mut()
+            .filter(|b| b.phase == BattlePhase::Started)
+        {
+            if battle.from == id {
+                battle.scores.0 += coins * count;
+            } else if battle.to == id {
+                battle.scores.1 += coins * count;
             }
         }
         let body = json!({
@@ -1319,9 +1321,8 @@ impl Simulator {
         };
         self.battles += 1;
         let mut tag = String::new();
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         for _ in 0..7 {
-            tag.push(char::from(*self.rng.pick(ALPHABET)));
+            tag.push(char::from(*self.rng.pick(BATTLE_ID_ALPHABET)));
         }
         let id = format!("b-{tag}=");
         let duration_ms = *self.rng.pick(&[120_000i64, 180_000, 300_000]);
