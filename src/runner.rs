@@ -86,12 +86,17 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         );
         let rx = hub.subscribe();
         let printer_hub = Arc::clone(&hub);
+        let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             let stdout = std::io::stdout();
-            // A closed stdout (e.g. `| head`) ends printing; the receiver goes on answering.
             let _ = headless::print_events(&printer_hub, rx, stdout.lock());
+            let _ = printer_done.send(());
         });
-        shutdown_signal().await;
+        // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
+        tokio::select! {
+            () = shutdown_signal() => {}
+            _ = printer_ended => {}
+        }
     } else {
         let _ = info;
         eprintln!("roomwatch: the dashboard is not available yet; use --headless");

@@ -42,7 +42,8 @@ impl DemoOptions {
     /// The demo for a run of roomwatch listening on `listen`. Without `--demo-seed` the seed
     /// comes from the clock.
     pub fn from_args(args: &RunArgs, listen: SocketAddr) -> Self {
-        let start_ms = now_ms();
+        // Callbacks arrive a moment after the events they report.
+        let start_ms = now_ms() - 1000;
         Self {
             target: listen,
             sdkappid: args
