@@ -100,9 +100,9 @@ pub fn error_chain(error: &dyn StdError) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error(
-        "unknown callback command {0:?}: run `roomwatch send --list` for the built-in samples, or give a .json file"
+        "unknown callback command {given:?}{hint}: run `roomwatch send --list` for the built-in samples, or give a .json file"
     )]
-    UnknownCommand(String),
+    UnknownCommand { given: String, hint: String },
     #[error("cannot read {path}: {message}")]
     Unreadable { path: String, message: String },
     #[error("{path} is not JSON: {message}")]
@@ -211,9 +211,10 @@ fn parse_target(to: &str) -> Result<Url, SendError> {
         given: to.to_string(),
         reason,
     };
-    let url = Url::parse(to).map_err(|e| bad(e.to_string()))?;
+    const EXAMPLE: &str = "give a full URL such as http://127.0.0.1:9000/callback";
+    let url = Url::parse(to).map_err(|e| bad(format!("{e}; {EXAMPLE}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("only http:// and https:// URLs are supported".into()));
+        return Err(bad(format!("not an http:// or https:// URL; {EXAMPLE}")));
     }
     if url.host().is_none() {
         return Err(bad("no host".into()));
@@ -240,7 +241,10 @@ fn load_body(what: &str) -> Result<(Value, Option<String>), SendError> {
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))
         || what.contains(std::path::MAIN_SEPARATOR);
     if !looks_like_file {
-        let sample = samples::find(what).ok_or_else(|| SendError::UnknownCommand(what.into()))?;
+        let sample = samples::find(what).ok_or_else(|| SendError::UnknownCommand {
+            given: what.into(),
+            hint: suggestion(what),
+        })?;
         let body = serde_json::from_str(sample.json).map_err(|e| SendError::NotJson {
             path: format!("built-in sample {}", sample.command),
             message: e.to_string(),
@@ -259,6 +263,25 @@ fn load_body(what: &str) -> Result<(Value, Option<String>), SendError> {
         return Err(SendError::NotObject(what.to_string()));
     }
     Ok((body, None))
+}
+
+/// " (did you mean ...?)" naming the samples whose name contains `given`, if any.
+fn suggestion(given: &str) -> String {
+    let wanted = given.trim().to_ascii_lowercase();
+    if wanted.len() < 3 {
+        return String::new();
+    }
+    let close: Vec<&str> = SAMPLES
+        .iter()
+        .map(|s| s.command)
+        .filter(|c| c.to_ascii_lowercase().contains(&wanted))
+        .take(3)
+        .collect();
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", close.join(" or "))
+    }
 }
 
 /// Moves every timestamp the body carries to `now_ms`, in the unit each one uses.

@@ -299,6 +299,14 @@ async fn bad_input_fails_with_a_clear_message() {
         "{stderr}"
     );
 
+    let out = roomwatch(&["send", "CreateBattle", "--to", &url]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("did you mean Live.CallbackAfterCreateBattle?"),
+        "{}",
+        text(&out.stderr)
+    );
+
     let file = temp_file("broken.json", "{\"CallbackCommand\": ");
     let out = roomwatch(&["send", file.to_str().unwrap(), "--to", &url]).await;
     std::fs::remove_file(&file).ok();
