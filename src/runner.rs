@@ -60,6 +60,8 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(receiver::serve(listener, state, wait_for(stop_rx.clone())));
+    // Subscribe before the demo posts its first callback, so the printer sees it.
+    let headless_rx = headless.then(|| hub.subscribe());
     let demo = args.demo.then(|| {
         let options = crate::demo::DemoOptions::from_args(&args, listen);
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
@@ -84,7 +86,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         eprintln!(
             "roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)"
         );
-        let rx = hub.subscribe();
+        let rx = headless_rx.unwrap_or_else(|| hub.subscribe());
         let printer_hub = Arc::clone(&hub);
         let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {

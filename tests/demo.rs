@@ -250,3 +250,63 @@ async fn any_seed_stopped_anywhere_still_converges() {
         server.stop().await;
     }
 }
+
+/// The real binary: `--demo --headless` prints every demo callback from the first one on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_prints_the_demo_from_its_first_callback() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    const EVENTS: usize = 80;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+        .args(["--demo", "--headless", "--listen", "127.0.0.1:0"])
+        .args(["--demo-rate", "2000", "--demo-seed", "11", "--token", "tok"])
+        .args(["--demo-events", &EVENTS.to_string()])
+        .env_remove("ROOMWATCH_SDKAPPID")
+        .env_remove("ROOMWATCH_TOKEN")
+        .env("ROOMWATCH_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let read = async {
+        while seen.len() < EVENTS {
+            let line = lines.next_line().await.unwrap().unwrap();
+            seen.push(serde_json::from_str::<serde_json::Value>(&line).unwrap());
+        }
+    };
+    tokio::time::timeout(Duration::from_mins(1), read)
+        .await
+        .expect("the demo's lines within a minute");
+    child.kill().await.unwrap();
+    let seqs: Vec<u64> = seen.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=EVENTS as u64).collect::<Vec<_>>());
+    assert_eq!(seen[0]["command"], "Live.CallbackAfterCreateRoom");
+    let rejected: Vec<_> = seen.iter().filter(|l| l["verdict"] == "rejected").collect();
+    assert_eq!(rejected.len(), 1, "only the malformed one");
+    assert_eq!(rejected[0]["status"], 400);
+    assert!(
+        seen.iter()
+            .filter(|l| l["verdict"] == "accepted")
+            .all(|l| l["auth"] == "signed")
+    );
+    let query: Vec<&str> = seen[0]["query"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| pair[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        query,
+        [
+            "SdkAppid",
+            "CallbackCommand",
+            "contenttype",
+            "ClientIP",
+            "OptPlatform",
+            "Sign",
+            "RequestTime"
+        ]
+    );
+}
