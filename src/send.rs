@@ -207,11 +207,11 @@ async fn send(args: &SendArgs) -> Result<(), SendError> {
 }
 
 fn parse_target(to: &str) -> Result<Url, SendError> {
+    const EXAMPLE: &str = "give a full URL such as http://127.0.0.1:9000/callback";
     let bad = |reason: String| SendError::BadUrl {
         given: to.to_string(),
         reason,
     };
-    const EXAMPLE: &str = "give a full URL such as http://127.0.0.1:9000/callback";
     let url = Url::parse(to).map_err(|e| bad(format!("{e}; {EXAMPLE}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad(format!("not an http:// or https:// URL; {EXAMPLE}")));
