@@ -235,7 +235,8 @@ fn is_loopback(url: &Url) -> bool {
 /// The body to send, from a built-in sample or a file, with the sample's command name.
 fn load_body(what: &str) -> Result<(Value, Option<String>), SendError> {
     let path = Path::new(what);
-    let looks_like_file = path.is_file()
+    let looks_like_file = what == "-"
+        || path.is_file()
         || Path::new(what)
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -251,7 +252,7 @@ fn load_body(what: &str) -> Result<(Value, Option<String>), SendError> {
         })?;
         return Ok((body, Some(sample.command.to_string())));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| SendError::Unreadable {
+    let text = read_text(what).map_err(|e| SendError::Unreadable {
         path: what.to_string(),
         message: e.to_string(),
     })?;
@@ -263,6 +264,15 @@ fn load_body(what: &str) -> Result<(Value, Option<String>), SendError> {
         return Err(SendError::NotObject(what.to_string()));
     }
     Ok((body, None))
+}
+
+/// A file's text, or standard input's for `-`.
+fn read_text(what: &str) -> std::io::Result<String> {
+    if what == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(what)
+    }
 }
 
 /// " (did you mean ...?)" naming the samples whose name contains `given`, if any.

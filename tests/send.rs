@@ -393,3 +393,29 @@ async fn a_non_2xx_answer_fails() {
     );
     assert_eq!(rec.seen.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_body_can_come_from_stdin() {
+    use tokio::io::AsyncWriteExt;
+    let (url, rec) = recorder(StatusCode::OK, ACK_OK).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+        .args(["send", "-", "--to", &url, "--keep-time"])
+        .env_remove("ROOMWATCH_SDKAPPID")
+        .env_remove("ROOMWATCH_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let body = r#"{"CallbackCommand":"Live.CallbackAfterDelMetadata","RoomId":"live_1","Keys":["theme"],"EventTime":5}"#;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(body.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let seen = rec.seen.lock().unwrap().clone();
+    assert_eq!(
+        serde_json::from_str::<Value>(&seen[0].body).unwrap(),
+        serde_json::from_str::<Value>(body).unwrap()
+    );
+}
