@@ -88,7 +88,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// A command name (e.g. Live.CallbackAfterCreateRoom) for its built-in sample, or a JSON file.
+    /// A command name (e.g. Live.CallbackAfterCreateRoom) for its built-in sample, a JSON
+    /// file, or - to read the body from standard input.
     #[arg(required_unless_present = "list")]
     pub what: Option<String>,
 

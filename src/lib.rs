@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod demo;
 pub mod event;
 pub mod headless;
 pub mod hub;
@@ -14,6 +15,7 @@ pub mod query;
 pub mod receiver;
 pub mod runner;
 pub mod samples;
+pub mod send;
 pub mod store;
 
 pub use runner::run;

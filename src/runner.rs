@@ -29,10 +29,7 @@ pub struct RunInfo {
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Some(Commands::Send(_args)) => {
-            eprintln!("roomwatch: send is not available yet");
-            ExitCode::FAILURE
-        }
+        Some(Commands::Send(args)) => crate::send::run(args).await,
         None => match serve_and_watch(cli.run).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -63,6 +60,12 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(receiver::serve(listener, state, wait_for(stop_rx.clone())));
+    // Subscribe before the demo posts its first callback, so the printer sees it.
+    let headless_rx = headless.then(|| hub.subscribe());
+    let demo = args.demo.then(|| {
+        let options = crate::demo::DemoOptions::from_args(&args, listen);
+        tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
+    });
     let info = RunInfo {
         listen,
         sdkappid: args.sdkappid.clone(),
@@ -83,20 +86,28 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         eprintln!(
             "roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)"
         );
-        let rx = hub.subscribe();
+        let rx = headless_rx.unwrap_or_else(|| hub.subscribe());
         let printer_hub = Arc::clone(&hub);
+        let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             let stdout = std::io::stdout();
-            // A closed stdout (e.g. `| head`) ends printing; the receiver goes on answering.
             let _ = headless::print_events(&printer_hub, rx, stdout.lock());
+            let _ = printer_done.send(());
         });
-        shutdown_signal().await;
+        // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
+        tokio::select! {
+            () = shutdown_signal() => {}
+            _ = printer_ended => {}
+        }
     } else {
         let _ = info;
         eprintln!("roomwatch: the dashboard is not available yet; use --headless");
         return Err("no dashboard".into());
     }
     let _ = stop_tx.send(true);
+    if let Some(demo) = demo {
+        let _ = demo.await;
+    }
     match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("receiver failed: {e}")),
