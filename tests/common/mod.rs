@@ -1,0 +1,77 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use roomwatch::event::{Body, Event, Reply, Verdict};
+use roomwatch::protocol::{self, ACK_OK};
+use roomwatch::query::QueryParams;
+
+/// An event as the receiver would build it for an accepted body (no HTTP involved).
+pub fn event(seq: u64, received_at_ms: i64, body: &serde_json::Value) -> Arc<Event> {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let parsed = protocol::parse(None, &bytes).unwrap();
+    let verdict = if parsed.callback.is_some() {
+        Verdict::Accepted
+    } else {
+        Verdict::Unrecognized
+    };
+    Arc::new(Event {
+        seq,
+        received_at_ms,
+        method: "POST".into(),
+        path: "/callback".into(),
+        query: QueryParams::default(),
+        remote: None,
+        room_id: parsed
+            .callback
+            .as_ref()
+            .and_then(|c| c.room_id().map(str::to_string)),
+        command: parsed.command_name,
+        verdict,
+        error: None,
+        auth: None,
+        body: Body::Json(parsed.body),
+        body_len: bytes.len(),
+        callback: parsed.callback,
+        reply: Reply {
+            status: 200,
+            body: ACK_OK.into(),
+        },
+    })
+}
+
+use roomwatch::auth::AuthConfig;
+use roomwatch::hub::Hub;
+use roomwatch::receiver::{self, ReceiverState};
+
+/// A real receiver on a loopback port; dropped with the test's runtime.
+pub struct TestServer {
+    pub base: String,
+    pub hub: Arc<Hub>,
+}
+
+pub async fn start_server(sdkappid: Option<&str>, token: Option<&str>, body_limit: usize) -> TestServer {
+    let hub = Arc::new(Hub::new(10_000, 4096));
+    let state = Arc::new(ReceiverState {
+        hub: Arc::clone(&hub),
+        auth: AuthConfig {
+            sdkappid: sdkappid.map(Into::into),
+            token: token.map(Into::into),
+            window_s: 60,
+        },
+        body_limit,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(receiver::serve(listener, state, std::future::pending()));
+    TestServer {
+        base: format!("http://{addr}"),
+        hub,
+    }
+}
+
+/// Reads a sample body from assets/callbacks.
+pub fn sample(command: &str) -> String {
+    roomwatch::samples::find(command).unwrap().json.to_string()
+}
