@@ -7,11 +7,17 @@ use roomwatch::samples::SAMPLES;
 
 #[test]
 fn every_sample_parses_to_its_typed_callback() {
-    assert_eq!(SAMPLES.len(), Command::all().count(), "one sample per command");
+    assert_eq!(
+        SAMPLES.len(),
+        Command::all().count(),
+        "one sample per command"
+    );
     for sample in SAMPLES {
         let parsed = protocol::parse(Some(sample.command), sample.json.as_bytes())
             .unwrap_or_else(|e| panic!("{}: {e}", sample.command));
-        let callback = parsed.callback.unwrap_or_else(|| panic!("{} not typed", sample.command));
+        let callback = parsed
+            .callback
+            .unwrap_or_else(|| panic!("{} not typed", sample.command));
         assert_eq!(Command::from_name(sample.command), Some(callback.command));
         insta::assert_debug_snapshot!(sample.command, callback);
     }
@@ -56,7 +62,11 @@ fn name_variants_in_query_and_body_agree() {
 fn lenient_types_and_key_case() {
     let body = br#"{"CallbackCommand":"Live.CallbackAfterModifyAdmin","RoomId":987,"OpType":"ADD","Admin_Account":"solo","EventTime":1735691300}"#;
     let callback = protocol::parse(None, body).unwrap().callback.unwrap();
-    assert_eq!(callback.event_time_ms, Some(1_735_691_300_000), "seconds scaled to ms");
+    assert_eq!(
+        callback.event_time_ms,
+        Some(1_735_691_300_000),
+        "seconds scaled to ms"
+    );
     assert_eq!(
         callback.payload,
         Payload::ModifyAdmin {
@@ -66,7 +76,12 @@ fn lenient_types_and_key_case() {
         }
     );
     let body = br#"{"CallbackCommand":"Room.CallbackAfterUpdateRoomInfo","RoomInfo":{"RoomId":"m","IsMessageDisabled":"true","TakeSeatMode":"applytotake"}}"#;
-    let Payload::UpdateRoomInfo(info) = protocol::parse(None, body).unwrap().callback.unwrap().payload else {
+    let Payload::UpdateRoomInfo(info) = protocol::parse(None, body)
+        .unwrap()
+        .callback
+        .unwrap()
+        .payload
+    else {
         panic!("not an update");
     };
     assert_eq!(info.message_disabled, Some(true));
@@ -77,8 +92,12 @@ fn lenient_types_and_key_case() {
 
 #[test]
 fn unknown_commands_and_commandless_bodies_are_unrecognized() {
-    let parsed = protocol::parse(Some("Live.CallbackAfterSomethingNew"), br#"{"RoomId":"r"}"#).unwrap();
-    assert_eq!(parsed.command_name.as_deref(), Some("Live.CallbackAfterSomethingNew"));
+    let parsed =
+        protocol::parse(Some("Live.CallbackAfterSomethingNew"), br#"{"RoomId":"r"}"#).unwrap();
+    assert_eq!(
+        parsed.command_name.as_deref(),
+        Some("Live.CallbackAfterSomethingNew")
+    );
     assert!(parsed.callback.is_none());
     let trtc = br#"{"EventGroupId":1,"EventType":103,"CallbackTs":1735696900000,"EventInfo":{"RoomId":"12345","UserId":"u"}}"#;
     let parsed = protocol::parse(None, trtc).unwrap();
@@ -93,7 +112,11 @@ fn bad_bodies_are_rejected_with_their_reason() {
     // The docs' own sample with its missing comma.
     let broken = b"{\"RoomInfo\":{\"RoomId\":\"r\"}\n\"EventTime\":1}";
     match protocol::parse(None, broken) {
-        Err(Rejection::NotJson { line, column, message }) => {
+        Err(Rejection::NotJson {
+            line,
+            column,
+            message,
+        }) => {
             assert_eq!((line, column), (2, 1));
             assert!(message.contains("expected"), "{message}");
         }
@@ -101,11 +124,15 @@ fn bad_bodies_are_rejected_with_their_reason() {
     }
     assert_eq!(
         protocol::parse(None, b"[1,2]"),
-        Err(Rejection::NotObject { found: "array".into() })
+        Err(Rejection::NotObject {
+            found: "array".into()
+        })
     );
     assert_eq!(
         protocol::parse(None, b"null"),
-        Err(Rejection::NotObject { found: "null".into() })
+        Err(Rejection::NotObject {
+            found: "null".into()
+        })
     );
     assert!(matches!(
         protocol::parse(

@@ -50,7 +50,10 @@ async fn post(base: &str, query: &str, body: impl Into<reqwest::Body>) -> Answer
 }
 
 fn now_s() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 #[tokio::test]
@@ -80,7 +83,9 @@ async fn parameter_names_match_in_any_case_and_the_body_names_the_command() {
     assert_eq!(answer.status, 200);
     let answer = post(&server.base, &format!("SdkAppId={APP}"), sample(CREATE)).await;
     assert_eq!(answer.status, 200);
-    server.hub.read(|store| assert_eq!(store.counters().accepted, 2));
+    server
+        .hub
+        .read(|store| assert_eq!(store.counters().accepted, 2));
 }
 
 #[tokio::test]
@@ -101,7 +106,10 @@ async fn unknown_commands_and_commandless_bodies_are_acknowledged_as_unrecognize
     .await;
     assert_eq!((trtc.status, trtc.body.as_str()), (200, ACK_OK));
     server.hub.read(|store| {
-        assert!(store.rooms().is_empty(), "no state from unrecognized callbacks");
+        assert!(
+            store.rooms().is_empty(),
+            "no state from unrecognized callbacks"
+        );
         assert_eq!(store.counters().unrecognized, 2);
         let first = &store.log()[0].event;
         assert_eq!(first.verdict, Verdict::Unrecognized);
@@ -146,7 +154,15 @@ async fn expect_rejection(
         let entry = store.log().back().unwrap();
         assert_eq!(entry.event.verdict, Verdict::Rejected);
         assert_eq!(entry.event.reply.status, status);
-        assert!(entry.event.error.as_ref().unwrap().to_string().contains(reason));
+        assert!(
+            entry
+                .event
+                .error
+                .as_ref()
+                .unwrap()
+                .to_string()
+                .contains(reason)
+        );
         if !body.is_empty() && body.len() < 4096 {
             let kept = match &entry.event.body {
                 Body::Json(v) => v.to_string(),
@@ -162,8 +178,24 @@ async fn expect_rejection(
 async fn sdkappid_checks() {
     let server = start_server(Some(APP), None, 1 << 20).await;
     let body = sample(CREATE);
-    expect_rejection(&server, &format!("CallbackCommand={CREATE}"), &body, 403, 40301, "SdkAppid is missing").await;
-    expect_rejection(&server, "SdkAppid=1400000999", &body, 403, 40302, "not the expected 1400000001").await;
+    expect_rejection(
+        &server,
+        &format!("CallbackCommand={CREATE}"),
+        &body,
+        403,
+        40301,
+        "SdkAppid is missing",
+    )
+    .await;
+    expect_rejection(
+        &server,
+        "SdkAppid=1400000999",
+        &body,
+        403,
+        40302,
+        "not the expected 1400000001",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -173,15 +205,68 @@ async fn signature_checks() {
     let body = sample(CREATE);
     let now = now_s().to_string();
     let good = sign(token, &now);
-    expect_rejection(&server, &format!("SdkAppid={APP}&RequestTime={now}"), &body, 401, 40101, "Sign is missing").await;
-    expect_rejection(&server, &format!("SdkAppid={APP}&RequestTime={now}&Sign={}", sign("other", &now)), &body, 401, 40102, "Sign does not match").await;
-    expect_rejection(&server, &format!("SdkAppid={APP}&Sign={good}"), &body, 401, 40103, "RequestTime is missing").await;
-    expect_rejection(&server, &format!("SdkAppid={APP}&Sign={good}&RequestTime=yesterday"), &body, 401, 40104, "not a Unix time").await;
+    expect_rejection(
+        &server,
+        &format!("SdkAppid={APP}&RequestTime={now}"),
+        &body,
+        401,
+        40101,
+        "Sign is missing",
+    )
+    .await;
+    expect_rejection(
+        &server,
+        &format!(
+            "SdkAppid={APP}&RequestTime={now}&Sign={}",
+            sign("other", &now)
+        ),
+        &body,
+        401,
+        40102,
+        "Sign does not match",
+    )
+    .await;
+    expect_rejection(
+        &server,
+        &format!("SdkAppid={APP}&Sign={good}"),
+        &body,
+        401,
+        40103,
+        "RequestTime is missing",
+    )
+    .await;
+    expect_rejection(
+        &server,
+        &format!("SdkAppid={APP}&Sign={good}&RequestTime=yesterday"),
+        &body,
+        401,
+        40104,
+        "not a Unix time",
+    )
+    .await;
     let old = (now_s() - 120).to_string();
-    expect_rejection(&server, &format!("SdkAppid={APP}&Sign={}&RequestTime={old}", sign(token, &old)), &body, 401, 40105, "outside the 60 s window").await;
-    let answer = post(&server.base, &format!("SdkAppid={APP}&Sign={good}&RequestTime={now}"), body).await;
+    expect_rejection(
+        &server,
+        &format!(
+            "SdkAppid={APP}&Sign={}&RequestTime={old}",
+            sign(token, &old)
+        ),
+        &body,
+        401,
+        40105,
+        "outside the 60 s window",
+    )
+    .await;
+    let answer = post(
+        &server.base,
+        &format!("SdkAppid={APP}&Sign={good}&RequestTime={now}"),
+        body,
+    )
+    .await;
     assert_eq!((answer.status, answer.body.as_str()), (200, ACK_OK));
-    server.hub.read(|store| assert!(store.room("live_9001").is_some()));
+    server
+        .hub
+        .read(|store| assert!(store.room("live_9001").is_some()));
 }
 
 #[tokio::test]
@@ -189,7 +274,15 @@ async fn body_checks() {
     let server = start_server(Some(APP), None, 2048).await;
     let q = format!("SdkAppid={APP}");
     expect_rejection(&server, &q, "", 400, 40001, "body is empty").await;
-    expect_rejection(&server, &q, "{\"RoomId\":\"r\"\n\"EventTime\":1}", 400, 40002, "line 2 column 1").await;
+    expect_rejection(
+        &server,
+        &q,
+        "{\"RoomId\":\"r\"\n\"EventTime\":1}",
+        400,
+        40002,
+        "line 2 column 1",
+    )
+    .await;
     expect_rejection(&server, &q, "[1,2,3]", 400, 40003, "JSON array").await;
     expect_rejection(
         &server,
@@ -204,7 +297,9 @@ async fn body_checks() {
     expect_rejection(&server, &q, &big, 413, 41301, "2048 byte limit").await;
     server.hub.read(|store| {
         let entry = store.log().back().unwrap();
-        let Body::Text(kept) = &entry.event.body else { panic!("prefix kept as text") };
+        let Body::Text(kept) = &entry.event.body else {
+            panic!("prefix kept as text")
+        };
         assert!(kept.starts_with("{\"pad\":\"xxx"));
         assert_eq!(store.counters().rejected, 5);
     });
@@ -213,7 +308,8 @@ async fn body_checks() {
 #[tokio::test]
 async fn an_oversized_chunked_body_is_refused_too() {
     let server = start_server(Some(APP), None, 1024).await;
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..10).map(|_| Ok(vec![b' '; 512])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b' '; 512])).collect();
     let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
     let answer = post(&server.base, &format!("SdkAppid={APP}"), body).await;
     assert_eq!((answer.status, answer.code()), (413, 41301));
@@ -222,9 +318,13 @@ async fn an_oversized_chunked_body_is_refused_too() {
 #[tokio::test]
 async fn health_and_wrong_methods() {
     let server = start_server(Some(APP), None, 1 << 20).await;
-    let health = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    let get = reqwest::get(format!("{}/callback?SdkAppid={APP}", server.base)).await.unwrap();
+    let get = reqwest::get(format!("{}/callback?SdkAppid={APP}", server.base))
+        .await
+        .unwrap();
     assert_eq!(get.status().as_u16(), 405);
     let body: Value = serde_json::from_str(&get.text().await.unwrap()).unwrap();
     assert_eq!(body["ErrorCode"], 40501);

@@ -46,7 +46,10 @@ fn a_late_update_does_not_overwrite_a_newer_one_and_is_marked_stale() {
     store.apply(common::event(1, 0, &update("r1", "newer", 20)));
     let effect = store.apply(common::event(2, 0, &update("r1", "older", 10)));
     assert_eq!(effect, Some(Effect::Stale));
-    assert_eq!(known(&store.room("r1").unwrap().name).map(String::as_str), Some("newer"));
+    assert_eq!(
+        known(&store.room("r1").unwrap().name).map(String::as_str),
+        Some("newer")
+    );
     assert_eq!(store.counters().stale, 1);
     assert_eq!(store.log().len(), 2, "the stale event is still logged");
 }
@@ -56,8 +59,14 @@ fn an_exact_duplicate_is_flagged_and_not_counted_twice() {
     let gift = json!({"CallbackCommand":"Live.CallbackBeforeSendGift","RoomId":"r1",
         "GiftWater":{"From_Account":"v","To_Account":["h"],"Time":1735692300,"GiftId":"rocket","Count":2,"Coins":500}});
     let mut store = RoomStore::new(10);
-    assert_eq!(store.apply(common::event(1, 0, &gift)), Some(Effect::Applied));
-    assert_eq!(store.apply(common::event(2, 0, &gift)), Some(Effect::Duplicate));
+    assert_eq!(
+        store.apply(common::event(1, 0, &gift)),
+        Some(Effect::Applied)
+    );
+    assert_eq!(
+        store.apply(common::event(2, 0, &gift)),
+        Some(Effect::Duplicate)
+    );
     let room = store.room("r1").unwrap();
     assert_eq!(room.gifts.gifts, 1);
     assert_eq!(room.gifts.coins, 1000);
@@ -184,7 +193,11 @@ fn deliveries() -> impl Strategy<Value = (Vec<Value>, Vec<Value>)> {
         .prop_flat_map(|distinct| {
             let len = distinct.len();
             let repeats = prop::collection::vec(0..len, 0..6);
-            (Just(distinct.clone()), Just(distinct).prop_shuffle(), repeats)
+            (
+                Just(distinct.clone()),
+                Just(distinct).prop_shuffle(),
+                repeats,
+            )
         })
         .prop_map(|(distinct, mut shuffled, repeats)| {
             for i in repeats {

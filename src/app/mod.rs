@@ -75,12 +75,16 @@ pub enum Msg {
     /// An event from the hub.
     Bus(LogEntry),
     /// The subscriber fell behind by `skipped` events; `snapshot` is the hub's state now.
-    Lagged { skipped: u64, snapshot: RoomStore },
+    Lagged {
+        skipped: u64,
+        snapshot: RoomStore,
+    },
     Quit,
 }
 
 /// The dashboard state.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)] // independent view toggles and cache flags
 pub struct App {
     pub info: RunInfo,
     /// A replica of the hub's store, kept current from the bus.
@@ -249,12 +253,11 @@ impl App {
             .as_ref()
             .and_then(|id| self.room_order.iter().position(|r| r == id));
         let before = self.selected.clone();
-        match index {
-            Some(i) => self.selected_index = Some(i),
-            None => {
-                self.selected_index = (!self.room_order.is_empty()).then_some(0);
-                self.selected = self.room_order.first().cloned();
-            }
+        if let Some(i) = index {
+            self.selected_index = Some(i);
+        } else {
+            self.selected_index = (!self.room_order.is_empty()).then_some(0);
+            self.selected = self.room_order.first().cloned();
         }
         if self.scope_room && before != self.selected {
             self.log_stale = true;
@@ -315,13 +318,13 @@ impl App {
     }
 
     fn select_index(&mut self, index: usize) {
-        if let Some(id) = self.room_order.get(index) {
-            if self.selected.as_ref() != Some(id) {
-                self.selected = Some(id.clone());
-                self.selected_index = Some(index);
-                if self.scope_room {
-                    self.log_stale = true;
-                }
+        if let Some(id) = self.room_order.get(index)
+            && self.selected.as_ref() != Some(id)
+        {
+            self.selected = Some(id.clone());
+            self.selected_index = Some(index);
+            if self.scope_room {
+                self.log_stale = true;
             }
         }
         self.dirty = true;
@@ -572,7 +575,7 @@ impl App {
         }
     }
 
-    fn on_mouse(&mut self, mouse: &MouseEvent) {
+    fn on_mouse(&mut self, mouse: MouseEvent) {
         let delta: isize = match mouse.kind {
             MouseEventKind::ScrollUp => -(WHEEL_STEP as isize),
             MouseEventKind::ScrollDown => WHEEL_STEP as isize,
@@ -603,7 +606,7 @@ pub fn update(app: &mut App, msg: Msg) {
         }
         Msg::Mouse(mouse) => {
             app.prepare();
-            app.on_mouse(&mouse);
+            app.on_mouse(mouse);
         }
         Msg::Resize(width, height) => {
             app.size = (width, height);
@@ -657,7 +660,10 @@ pub fn event_view(entry: &LogEntry) -> EventView {
         lines.push(format!("  {key} = {value}"));
     }
     lines.push(String::new());
-    lines.push(format!("Reply: {}  {}", event.reply.status, event.reply.body));
+    lines.push(format!(
+        "Reply: {}  {}",
+        event.reply.status, event.reply.body
+    ));
     lines.push(String::new());
     lines.push(format!("Body ({} bytes):", event.body_len));
     match &event.body {

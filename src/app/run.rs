@@ -93,7 +93,7 @@ where
             }
             event = input.next(), if input_open => match event {
                 Some(Ok(event)) => {
-                    if let Some(msg) = msg_from_terminal(event) {
+                    if let Some(msg) = msg_from_terminal(&event) {
                         update(app, msg);
                     }
                 }
@@ -117,8 +117,8 @@ fn resync(app: &mut App, hub: &Hub, skipped: u64) {
 }
 
 /// The message for a terminal event, if it means anything to the app.
-pub fn msg_from_terminal(event: TermEvent) -> Option<Msg> {
-    match event {
+pub fn msg_from_terminal(event: &TermEvent) -> Option<Msg> {
+    match *event {
         TermEvent::Key(key) => Some(Msg::Key(key)),
         TermEvent::Mouse(mouse) => Some(Msg::Mouse(mouse)),
         TermEvent::Resize(width, height) => Some(Msg::Resize(width, height)),

@@ -1,5 +1,7 @@
 //! The event log pane: only the visible lines are formatted.
 
+use std::fmt::Write as _;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -139,7 +141,7 @@ pub fn summary(entry: &LogEntry) -> String {
             .error
             .as_ref()
             .map_or_else(|| "rejected".to_string(), ToString::to_string);
-        text.push_str(&format!("{} {reason}", event.reply.status));
+        let _ = write!(text, "{} {reason}", event.reply.status);
         return text;
     }
     let Some(callback) = &event.callback else {
@@ -179,7 +181,10 @@ pub fn summary(entry: &LogEntry) -> String {
                 Some(false) => "offline",
                 None => "state ?",
             };
-            let cause = cause.as_ref().map(|c| format!(" ({c})")).unwrap_or_default();
+            let cause = cause
+                .as_ref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
             format!("{state}{cause}: {}", list(members))
         }
         Payload::ChangeOwner {

@@ -123,7 +123,12 @@ pub fn fit_line(parts: Vec<(String, Style)>, width: usize) -> Line<'static> {
 }
 
 /// A pane's title line: name, then details; highlighted when the pane has the focus.
-pub fn title_line(name: &str, details: Vec<(String, Style)>, focused: bool, width: usize) -> Line<'static> {
+pub fn title_line(
+    name: &str,
+    details: Vec<(String, Style)>,
+    focused: bool,
+    width: usize,
+) -> Line<'static> {
     let style = if focused {
         theme::title_focused()
     } else {
@@ -182,10 +187,7 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
             theme::value(),
         ),
         ("  up ".into(), theme::label()),
-        (
-            text::uptime(app.now_ms - app.started_ms),
-            theme::value(),
-        ),
+        (text::uptime(app.now_ms - app.started_ms), theme::value()),
     ];
     if info.demo {
         left.push(("  demo".into(), theme::stale()));
@@ -197,13 +199,13 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         line.spans.push(Span::raw(" "));
         line.spans.push(Span::styled(badge, style));
     }
-    let (live, ended) = app.room_counts();
+    let (live_rooms, ended_rooms) = app.room_counts();
     let c = app.store.counters();
     let mut second = vec![
         (" rooms ".to_string(), theme::label()),
-        (format!("{live}"), theme::value()),
+        (live_rooms.to_string(), theme::value()),
         (" live / ".into(), theme::label()),
-        (format!("{ended}"), theme::value()),
+        (ended_rooms.to_string(), theme::value()),
         (" ended   callbacks ".into(), theme::label()),
         (format!("{}", c.accepted), theme::good()),
         (" ok · ".into(), theme::label()),

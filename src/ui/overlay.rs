@@ -47,7 +47,10 @@ pub fn help(frame: &mut Frame, area: Rect) {
         inner_w,
     ));
     lines.push(fit_line(
-        vec![("The mouse wheel scrolls the pane under it.".into(), theme::label())],
+        vec![(
+            "The mouse wheel scrolls the pane under it.".into(),
+            theme::label(),
+        )],
         inner_w,
     ));
     frame.render_widget(Clear, rect);
@@ -103,29 +106,30 @@ fn styled(line: &str, width: usize) -> Line<'static> {
         return fit_line(vec![(line.to_string(), theme::title())], width);
     }
     let trimmed = line.trim_start();
-    if trimmed.starts_with('"') {
-        if let Some(end) = trimmed.find("\": ") {
-            let indent = line.len() - trimmed.len();
-            let key_end = indent + end + 2;
-            return fit_line(
-                vec![
-                    (line[..key_end].to_string(), theme::json_key()),
-                    (line[key_end..].to_string(), Style::new()),
-                ],
-                width,
-            );
-        }
+    if trimmed.starts_with('"')
+        && let Some(end) = trimmed.find("\": ")
+    {
+        let indent = line.len() - trimmed.len();
+        let key_end = indent + end + 2;
+        return fit_line(
+            vec![
+                (line[..key_end].to_string(), theme::json_key()),
+                (line[key_end..].to_string(), Style::new()),
+            ],
+            width,
+        );
     }
-    if let Some((label, rest)) = line.split_once(": ") {
-        if !label.starts_with(' ') && !label.contains('"') {
-            return fit_line(
-                vec![
-                    (format!("{label}: "), theme::label()),
-                    (rest.to_string(), theme::value()),
-                ],
-                width,
-            );
-        }
+    if let Some((label, rest)) = line.split_once(": ")
+        && !label.starts_with(' ')
+        && !label.contains('"')
+    {
+        return fit_line(
+            vec![
+                (format!("{label}: "), theme::label()),
+                (rest.to_string(), theme::value()),
+            ],
+            width,
+        );
     }
     fit_line(vec![(line.to_string(), Style::new())], width)
 }

@@ -56,10 +56,23 @@ pub fn table(frame: &mut Frame, app: &App, area: Rect) {
         width,
     )];
     let cols = columns(width);
-    let header = ["ROOM ID", "NAME", "SEAT MODE", "VIS", "OWNER", "ADM", "ONL", "AGE"];
+    let header = [
+        "ROOM ID",
+        "NAME",
+        "SEAT MODE",
+        "VIS",
+        "OWNER",
+        "ADM",
+        "ONL",
+        "AGE",
+    ];
     let mut parts = Vec::new();
     for (i, (name, w)) in header.iter().zip(cols).enumerate() {
-        let text = if i >= 5 { fit_right(name, w) } else { fit(name, w) };
+        let text = if i >= 5 {
+            fit_right(name, w)
+        } else {
+            fit(name, w)
+        };
         parts.push((text, theme::column_header()));
         parts.push((" ".to_string(), Style::new()));
     }
@@ -98,15 +111,30 @@ fn room_row(app: &App, room: &Room, cols: &[usize; 8], width: usize) -> Line<'st
     let last = room.last_event_ms.map(|t| age(app.now_ms - t));
     let cells = [
         cell(Some(room.id.clone()), cols[0], false, theme::value()),
-        cell(shown(room.name.as_ref(), String::clone), cols[1], false, plain),
+        cell(
+            shown(room.name.as_ref(), String::clone),
+            cols[1],
+            false,
+            plain,
+        ),
         cell(
             shown(room.seat_mode.as_ref(), |m| m.label().to_string()),
             cols[2],
             false,
             plain,
         ),
-        cell(shown(room.public.as_ref(), show_public), cols[3], false, plain),
-        cell(shown(room.owner.as_ref(), String::clone), cols[4], false, plain),
+        cell(
+            shown(room.public.as_ref(), show_public),
+            cols[3],
+            false,
+            plain,
+        ),
+        cell(
+            shown(room.owner.as_ref(), String::clone),
+            cols[4],
+            false,
+            plain,
+        ),
         cell(admins, cols[5], true, plain),
         cell(online, cols[6], true, plain),
         cell(last, cols[7], true, plain),
@@ -166,7 +194,11 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
 
     let mut line = Vec::new();
     kv(&mut line, "Name", shown(room.name.as_ref(), String::clone));
-    kv(&mut line, "Owner", shown(room.owner.as_ref(), String::clone));
+    kv(
+        &mut line,
+        "Owner",
+        shown(room.owner.as_ref(), String::clone),
+    );
     let status = if room.is_ended() {
         let ending = room.destroyed.as_ref().map(|d| &d.value);
         let cause = ending.and_then(|e| e.cause.clone()).unwrap_or_default();
@@ -220,7 +252,10 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
     } else if admins.is_empty() {
         Some("(none)".to_string())
     } else {
-        Some(join_fitting(admins.iter().copied(), width.saturating_sub(8)))
+        Some(join_fitting(
+            admins.iter().copied(),
+            width.saturating_sub(8),
+        ))
     };
     let mut line = Vec::new();
     kv(&mut line, "Admins", admins_text);
@@ -235,7 +270,10 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
         let list = if online.is_empty() {
             "(none)".to_string()
         } else {
-            join_fitting(online.iter().copied(), width.saturating_sub(label.len() + 2))
+            join_fitting(
+                online.iter().copied(),
+                width.saturating_sub(label.len() + 2),
+            )
         };
         kv(&mut line, &label, Some(list));
     }
@@ -286,7 +324,10 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
         kv(
             &mut line,
             "Seats",
-            Some(join_fitting(seats.iter().map(String::as_str), width.saturating_sub(7))),
+            Some(join_fitting(
+                seats.iter().map(String::as_str),
+                width.saturating_sub(7),
+            )),
         );
     }
     out.push(line);
@@ -317,7 +358,11 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
         "Member cap",
         shown(room.max_member_count.as_ref(), i64::to_string),
     );
-    kv(&mut line, "Type", shown(room.room_type.as_ref(), String::clone));
+    kv(
+        &mut line,
+        "Type",
+        shown(room.room_type.as_ref(), String::clone),
+    );
     out.push(line);
 
     let mut line = Vec::new();
@@ -339,7 +384,8 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
     kv(
         &mut line,
         "Last event",
-        room.last_event_ms.map(|t| format!("{} ago", age(app.now_ms - t))),
+        room.last_event_ms
+            .map(|t| format!("{} ago", age(app.now_ms - t))),
     );
     out.push(line);
 
@@ -354,7 +400,11 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
         "Activity",
         shown(room.activity_status.as_ref(), i64::to_string),
     );
-    kv(&mut line, "Views", shown(room.view_count.as_ref(), i64::to_string));
+    kv(
+        &mut line,
+        "Views",
+        shown(room.view_count.as_ref(), i64::to_string),
+    );
     kv(
         &mut line,
         "Unlimited",
@@ -363,7 +413,11 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
     out.push(line);
 
     let mut line = Vec::new();
-    kv(&mut line, "Cover", shown(room.cover_url.as_ref(), String::clone));
+    kv(
+        &mut line,
+        "Cover",
+        shown(room.cover_url.as_ref(), String::clone),
+    );
     out.push(line);
     let mut line = Vec::new();
     kv(
@@ -395,7 +449,10 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
     kv(
         &mut line,
         "Callbacks",
-        Some(join_fitting(counts.iter().map(String::as_str), width.saturating_sub(11))),
+        Some(join_fitting(
+            counts.iter().map(String::as_str),
+            width.saturating_sub(11),
+        )),
     );
     out.push(line);
     out

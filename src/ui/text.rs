@@ -1,6 +1,8 @@
 //! Text cut to a display width: wide (CJK) characters count as two cells, control
 //! characters become spaces, and anything cut ends in `…`.
 
+use std::fmt::Write as _;
+
 use unicode_width::UnicodeWidthChar;
 
 fn cell_width(c: char) -> usize {
@@ -71,7 +73,7 @@ pub fn join_fitting<'a>(items: impl ExactSizeIterator<Item = &'a str>, max: usiz
             String::new()
         };
         if i > 0 && width(&out) + sep.len() + width(item) + width(&tail) > max {
-            out.push_str(&format!(", +{} more", total - i));
+            let _ = write!(out, ", +{} more", total - i);
             return out;
         }
         out.push_str(sep);
@@ -126,8 +128,14 @@ mod tests {
     #[test]
     fn joins_until_full() {
         let items = ["alice", "bob", "carol", "dave"];
-        assert_eq!(join_fitting(items.iter().copied(), 100), "alice, bob, carol, dave");
-        assert_eq!(join_fitting(items.iter().copied(), 20), "alice, bob, +2 more");
+        assert_eq!(
+            join_fitting(items.iter().copied(), 100),
+            "alice, bob, carol, dave"
+        );
+        assert_eq!(
+            join_fitting(items.iter().copied(), 20),
+            "alice, bob, +2 more"
+        );
     }
 
     #[test]

@@ -22,9 +22,7 @@ pub fn value() -> Style {
 }
 
 pub fn column_header() -> Style {
-    Style::new()
-        .fg(Color::Yellow)
-        .add_modifier(Modifier::BOLD)
+    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
 }
 
 pub fn selected() -> Style {

@@ -51,7 +51,11 @@ pub struct TestServer {
     pub hub: Arc<Hub>,
 }
 
-pub async fn start_server(sdkappid: Option<&str>, token: Option<&str>, body_limit: usize) -> TestServer {
+pub async fn start_server(
+    sdkappid: Option<&str>,
+    token: Option<&str>,
+    body_limit: usize,
+) -> TestServer {
     let hub = Arc::new(Hub::new(10_000, 4096));
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
