@@ -443,6 +443,16 @@ impl App {
 
     fn on_filter_key(&mut self, key: &KeyEvent) {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if key.modifiers.contains(KeyModifiers::ALT)
+            && let KeyCode::Char(c) = key.code
+        {
+            // Esc and a key in quick succession arrive as Alt+key: close the prompt, then
+            // take the key as a key.
+            self.editing_filter = false;
+            self.set_filter(String::new());
+            self.on_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+            return;
+        }
         match key.code {
             KeyCode::Char('c') if ctrl => self.quit = true,
             KeyCode::Char('u') if ctrl => self.set_filter(String::new()),
@@ -603,10 +613,12 @@ pub fn update(app: &mut App, msg: Msg) {
         Msg::Key(key) => {
             app.prepare();
             app.on_key(&key);
+            app.prepare();
         }
         Msg::Mouse(mouse) => {
             app.prepare();
             app.on_mouse(mouse);
+            app.prepare();
         }
         Msg::Resize(width, height) => {
             app.size = (width, height);

@@ -61,17 +61,19 @@ where
             break;
         }
         let frame_due = last_draw.map_or_else(Instant::now, |t| t + FRAME);
+        if app.dirty && Instant::now() >= frame_due {
+            app.prepare();
+            terminal
+                .draw(|frame| crate::ui::draw(frame, app))
+                .map_err(|e| RunError::Draw(e.to_string()))?;
+            app.dirty = false;
+            last_draw = Some(Instant::now());
+        }
         tokio::select! {
             biased;
             () = &mut shutdown => break,
-            () = tokio::time::sleep_until(frame_due), if app.dirty => {
-                app.prepare();
-                terminal
-                    .draw(|frame| crate::ui::draw(frame, app))
-                    .map_err(|e| RunError::Draw(e.to_string()))?;
-                app.dirty = false;
-                last_draw = Some(Instant::now());
-            }
+            // Wakes the loop when a pending change may be drawn.
+            () = tokio::time::sleep_until(frame_due), if app.dirty => {}
             received = bus.recv(), if bus_open => {
                 match received {
                     Ok(entry) => {

@@ -260,7 +260,7 @@ fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {
         let mut parts = Vec::new();
         for (key, hint) in keymap::hints() {
             parts.push((format!(" {key} "), theme::hint_key()));
-            parts.push((format!(" {hint} "), theme::label()));
+            parts.push((format!("{hint} "), theme::label()));
         }
         fit_line(parts, width)
     };
