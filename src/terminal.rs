@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -24,13 +24,14 @@ pub fn enter(mouse: bool) -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
     ACTIVE.store(true, Ordering::SeqCst);
     MOUSE.store(mouse, Ordering::SeqCst);
     let mut stdout = io::stdout();
-    execute!(stdout, EnterAlternateScreen)?;
+    // Clear here rather than with `Terminal::clear`, which asks the terminal for the cursor
+    // position and fails on terminals that do not answer.
+    execute!(stdout, EnterAlternateScreen, Clear(ClearType::All))?;
     if mouse {
         execute!(stdout, EnableMouseCapture)?;
     }
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout))?;
     terminal.hide_cursor()?;
-    terminal.clear()?;
     Ok(terminal)
 }
 
