@@ -94,7 +94,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[ch('/')],
         action: Action::Filter,
-        help: "filter rooms and log by room id or name (recalls the last filter)",
+        help: "filter rooms and log by room id or name; recalls the last one",
         hint: "filter",
     },
     Binding {
@@ -112,13 +112,13 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[key(KeyCode::Enter)],
         action: Action::Open,
-        help: "log: open the callback (JSON, query, reply); rooms: log of that room",
+        help: "log: whole callback (JSON, query, reply); rooms: its log",
         hint: "open",
     },
     Binding {
         keys: &[key(KeyCode::Esc)],
         action: Action::Back,
-        help: "close the overlay, clear the filter or the room scope",
+        help: "close overlay / clear filter / leave room scope",
         hint: "back",
     },
     Binding {

@@ -235,3 +235,24 @@ fn lag_notice_shows_in_log() {
         "{screen}"
     );
 }
+
+#[test]
+fn mouse_click_selects_and_wheel_scrolls() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let hub = many();
+    let mut app = app(&hub, 80, 24);
+    let mouse = |kind, row| {
+        Msg::Mouse(MouseEvent {
+            kind,
+            column: 5,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Row 2 of the table (screen row 2 header + title + 2).
+    update(&mut app, mouse(MouseEventKind::Down(MouseButton::Left), 6));
+    assert_eq!(app.selected.as_deref(), Some("room-037"));
+    // The wheel over the log scrolls it up and pauses it.
+    update(&mut app, mouse(MouseEventKind::ScrollUp, 20));
+    assert!(app.paused());
+}

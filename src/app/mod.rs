@@ -7,7 +7,9 @@ mod run;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use ratatui::layout::{Position, Rect};
 
 pub use run::{run, run_dashboard};
@@ -589,6 +591,10 @@ impl App {
         let delta: isize = match mouse.kind {
             MouseEventKind::ScrollUp => -(WHEEL_STEP as isize),
             MouseEventKind::ScrollDown => WHEEL_STEP as isize,
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.on_click(mouse.column, mouse.row);
+                return;
+            }
             _ => return,
         };
         if let Overlay::Event(view) = &mut self.overlay {
@@ -603,6 +609,33 @@ impl App {
             self.move_rooms(delta.signum());
         } else if areas.log.contains(at) {
             self.move_log(delta);
+        }
+    }
+}
+
+impl App {
+    /// A click focuses the pane under it; on a table row it selects that room.
+    fn on_click(&mut self, column: u16, row: u16) {
+        if !matches!(self.overlay, Overlay::None) {
+            return;
+        }
+        let areas = crate::ui::layout(Rect::new(0, 0, self.size.0, self.size.1));
+        let at = Position::new(column, row);
+        if areas.rooms.contains(at) {
+            self.focus = Pane::Rooms;
+            self.dirty = true;
+            // Same window as the view: title, column header, then rows ending at the selection.
+            let rows_h = usize::from(areas.rooms.height.saturating_sub(2));
+            let start = (self.selected_index.unwrap_or(0) + 1).saturating_sub(rows_h);
+            if let Some(offset) = row.checked_sub(areas.rooms.y + 2) {
+                let index = start + usize::from(offset);
+                if index < self.room_order.len() {
+                    self.select_index(index);
+                }
+            }
+        } else if areas.log.contains(at) {
+            self.focus = Pane::Log;
+            self.dirty = true;
         }
     }
 }

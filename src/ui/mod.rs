@@ -173,20 +173,26 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     }
     let badge_w: usize = badges.iter().map(|(t, _)| text::width(t) + 1).sum();
     let info = &app.info;
+    // Narrow terminals get shorter labels so the badges and uptime still fit.
+    let narrow = width < 100;
+    let gap = if narrow { " " } else { "  " };
     let mut left = vec![
         (" roomwatch ".to_string(), theme::title()),
-        (format!(" {} ", info.listen), theme::value()),
-        (" SdkAppid ".into(), theme::label()),
+        (format!(" {}", info.listen), theme::value()),
+        (
+            format!("{gap}{}", if narrow { "app " } else { "SdkAppid " }),
+            theme::label(),
+        ),
         (
             info.sdkappid.clone().unwrap_or_else(|| "any".into()),
             theme::value(),
         ),
-        ("  auth ".into(), theme::label()),
+        (format!("{gap}auth "), theme::label()),
         (
             if info.token_auth { "on" } else { "off" }.into(),
             theme::value(),
         ),
-        ("  up ".into(), theme::label()),
+        (format!("{gap}up "), theme::label()),
         (text::uptime(app.now_ms - app.started_ms), theme::value()),
     ];
     if info.demo {
@@ -201,40 +207,45 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     }
     let (live_rooms, ended_rooms) = app.room_counts();
     let c = app.store.counters();
+    let [ok, rejected, unrecognized, stale, dup] = if narrow {
+        ["ok", "rej", "unrec", "stale", "dup"]
+    } else {
+        ["ok", "rejected", "unrecognized", "stale", "duplicate"]
+    };
     let mut second = vec![
         (" rooms ".to_string(), theme::label()),
         (live_rooms.to_string(), theme::value()),
         (" live / ".into(), theme::label()),
         (ended_rooms.to_string(), theme::value()),
-        (" ended   callbacks ".into(), theme::label()),
-        (format!("{}", c.accepted), theme::good()),
-        (" ok · ".into(), theme::label()),
+        (format!(" ended{gap} callbacks "), theme::label()),
+        (c.accepted.to_string(), theme::good()),
+        (format!(" {ok} · "), theme::label()),
         (
-            format!("{}", c.rejected),
+            c.rejected.to_string(),
             if c.rejected > 0 {
                 theme::rejected()
             } else {
                 theme::value()
             },
         ),
-        (" rejected · ".into(), theme::label()),
+        (format!(" {rejected} · "), theme::label()),
         (
-            format!("{}", c.unrecognized),
+            c.unrecognized.to_string(),
             if c.unrecognized > 0 {
                 theme::unrecognized()
             } else {
                 theme::value()
             },
         ),
-        (" unrecognized".into(), theme::label()),
+        (format!(" {unrecognized}"), theme::label()),
     ];
     if c.stale + c.duplicate > 0 {
         second.push((
-            format!(" · {} stale · {} dup", c.stale, c.duplicate),
+            format!(" · {} {stale} · {} {dup}", c.stale, c.duplicate),
             theme::stale(),
         ));
     }
-    second.push((format!("   {:.1}/s", app.rate), theme::value()));
+    second.push((format!("{gap} {:.1}/s", app.rate), theme::value()));
     let lines = vec![line, fit_line(second, width)];
     frame.render_widget(Paragraph::new(lines), area);
 }
