@@ -202,8 +202,11 @@ fn cjk_names_keep_columns() {
         // Every table row has the seat-mode column at the same display position.
         let positions: Vec<usize> = screen
             .lines()
-            .filter(|l| l.contains("ToTake"))
-            .filter(|l| !l.contains("name=") && !l.starts_with("\" Seat mode:"))
+            .filter(|l| {
+                names
+                    .iter()
+                    .any(|(id, _)| l.starts_with(&format!("\"{id}")))
+            })
             .map(|l| {
                 let at = l.find("ToTake").unwrap();
                 unicode_width::UnicodeWidthStr::width(&l[..at])

@@ -130,7 +130,30 @@ pub fn msg_from_terminal(event: &TermEvent) -> Option<Msg> {
 
 /// Opens the dashboard on the real terminal and runs it until quit or a shutdown signal.
 /// Restores the terminal on every way out.
+///
+/// The dashboard gets a thread and a single-threaded runtime of its own: a slow or stalled
+/// terminal blocks only that thread, never the runtime that answers callbacks.
 pub async fn run_dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), String> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("dashboard".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(dashboard(hub, info, mouse)),
+                Err(e) => Err(format!("cannot start the dashboard: {e}")),
+            };
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| format!("cannot start the dashboard thread: {e}"))?;
+    done_rx
+        .await
+        .unwrap_or_else(|_| Err("the dashboard thread ended without a result".into()))
+}
+
+async fn dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), String> {
     // Subscribe first, then copy the state: events in both are skipped by sequence number.
     let bus = hub.subscribe();
     let snapshot = hub.snapshot();

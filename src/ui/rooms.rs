@@ -178,8 +178,8 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
         frame.render_widget(Paragraph::new(lines), area);
         return;
     };
-    let room_lines = detail_lines(app, room, width.saturating_sub(1));
     let body_h = usize::from(area.height).saturating_sub(1);
+    let room_lines = detail_lines(app, room, width.saturating_sub(1), body_h >= 16);
     for parts in room_lines.into_iter().take(body_h) {
         let mut with_margin = vec![(" ".to_string(), Style::new())];
         with_margin.extend(parts);
@@ -189,7 +189,8 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 /// The detail lines, most useful first (a short pane shows the top ones).
-fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)>> {
+/// `roomy`: tall enough to give each change of the last update its own line.
+fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(String, Style)>> {
     let mut out = Vec::new();
 
     let mut line = Vec::new();
@@ -290,10 +291,17 @@ fn detail_lines(app: &App, room: &Room, width: usize) -> Vec<Vec<(String, Style)
             theme::label(),
         )];
         for (i, c) in change.changes.iter().enumerate() {
-            if i > 0 {
+            if roomy {
+                out.push(std::mem::take(&mut line));
+                line.push((format!("  {}: ", c.field), theme::label()));
+            } else if i > 0 {
                 line.push(("; ".into(), theme::label()));
+            } else {
+                line.push((format!("{} ", c.field), theme::label()));
             }
-            line.push((format!("{} ", c.field), theme::label()));
+            if !roomy && i > 0 {
+                line.push((format!("{} ", c.field), theme::label()));
+            }
             match &c.before {
                 Some(before) => line.push((before.clone(), Style::new())),
                 None => line.push((UNKNOWN.into(), theme::unknown())),
