@@ -279,3 +279,84 @@ async fn a_burst_of_callbacks_costs_few_frames() {
     assert!(app.quit);
     assert!(matches!(app.overlay, roomwatch::app::Overlay::None));
 }
+
+fn seeded_app() -> App {
+    let hub = Hub::new(1000, 64);
+    for event in seed_events() {
+        hub.publish(event);
+    }
+    many_rooms(&hub);
+    app(&hub, 80, 24)
+}
+
+#[test]
+fn slash_recalls_the_last_filter_and_esc_clears() {
+    let mut app = seeded_app();
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "ROOM_ID");
+    key(&mut app, KeyCode::Enter);
+    assert!(!app.editing_filter);
+    assert_eq!(app.room_order(), ["room_id".to_string()]);
+    // Esc clears; every room is back.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.filter, "");
+    assert_eq!(app.room_order().len(), 42);
+    // `/` starts from the last filter kept with Enter.
+    key(&mut app, KeyCode::Char('/'));
+    assert!(app.editing_filter);
+    assert_eq!(app.filter, "ROOM_ID");
+    assert_eq!(app.selected.as_deref(), Some("room_id"));
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(app.filter, "ROOM");
+    // Esc inside the prompt clears too.
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.editing_filter);
+    assert_eq!(app.filter, "");
+}
+
+#[test]
+fn scope_pause_and_tail_keys() {
+    let mut app = seeded_app();
+    let all = app.log_rows().len();
+    // Enter on a room: the log shows that room only, and the log pane has the focus.
+    key(&mut app, KeyCode::Enter);
+    assert!(app.scope_room);
+    let selected = app.selected.clone().unwrap();
+    assert!(app.log_rows().len() < all);
+    for row in app.log_rows() {
+        let entry = app.entry(row.seq).unwrap();
+        assert_eq!(entry.event.room_id.as_deref(), Some(selected.as_str()));
+    }
+    // f toggles back to every room.
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.log_rows().len(), all);
+    // Space pauses at the tail, g goes to the top, G follows again.
+    key(&mut app, KeyCode::Char(' '));
+    assert!(app.paused());
+    assert_eq!(app.log_cursor_index(), Some(all - 1));
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.log_cursor_index(), Some(0));
+    key(&mut app, KeyCode::PageDown);
+    assert!(app.log_cursor_index().unwrap() > 0);
+    key(&mut app, KeyCode::End);
+    assert!(!app.paused());
+    // Tab back to rooms; j/k move the selection, G goes to the last room.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected_index(), Some(app.room_order().len() - 1));
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.selected_index(), Some(app.room_order().len() - 2));
+}
+
+#[test]
+fn ctrl_c_quits_even_in_the_filter_prompt() {
+    let mut app = seeded_app();
+    key(&mut app, KeyCode::Char('/'));
+    roomwatch::app::update(
+        &mut app,
+        roomwatch::app::Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    assert!(app.quit);
+}

@@ -21,6 +21,14 @@ struct Dashboard {
 
 impl Dashboard {
     fn start() -> Self {
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+        cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
+        cmd.env_remove("ROOMWATCH_SDKAPPID");
+        cmd.env_remove("ROOMWATCH_TOKEN");
+        Self::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: CommandBuilder) -> Self {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: 30,
@@ -29,11 +37,7 @@ impl Dashboard {
                 pixel_height: 0,
             })
             .unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
-        cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
         cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("ROOMWATCH_SDKAPPID");
-        cmd.env_remove("ROOMWATCH_TOKEN");
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
@@ -173,4 +177,46 @@ async fn sigterm_exits_cleanly() {
     assert!(status.success(), "{status:?}");
     let parser = dash.screen.lock().unwrap();
     assert!(!parser.screen().alternate_screen());
+}
+
+/// Run in a pty by `panic_in_a_task_restores_the_terminal`: enters the dashboard's terminal
+/// mode with the real panic hook, then panics inside a tokio task.
+#[test]
+#[ignore = "a helper process for panic_in_a_task_restores_the_terminal"]
+fn panic_child() {
+    if std::env::var_os("ROOMWATCH_PANIC_CHILD").is_none() {
+        return;
+    }
+    roomwatch::terminal::install_panic_hook();
+    let _terminal = roomwatch::terminal::enter(true).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let _ = tokio::spawn(async { panic!("boom in a handler task") }).await;
+    });
+    // Not reached: the hook ends the process.
+    std::process::exit(0);
+}
+
+#[test]
+fn panic_in_a_task_restores_the_terminal() {
+    let mut cmd = CommandBuilder::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "panic_child",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    cmd.env("ROOMWATCH_PANIC_CHILD", "1");
+    cmd.env("RUST_BACKTRACE", "0");
+    let mut child = Dashboard::spawn(cmd);
+    let status = child.wait_exit();
+    assert!(!status.success(), "{status:?}");
+    assert_eq!(status.exit_code(), 101);
+    let screen = child.wait_for("the panic message", |s| {
+        s.contains("boom in a handler task")
+    });
+    let parser = child.screen.lock().unwrap();
+    assert!(!parser.screen().alternate_screen(), "{screen}");
+    assert!(!parser.screen().hide_cursor());
 }
