@@ -360,3 +360,41 @@ fn ctrl_c_quits_even_in_the_filter_prompt() {
     );
     assert!(app.quit);
 }
+
+#[test]
+fn selection_follows_the_newest_room_until_the_user_picks_one() {
+    let hub = Hub::new(1000, 64);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 80, 24);
+    publish(
+        &hub,
+        &create_room("first", "First", "h", NOW_MS - 3000),
+        NOW_MS - 3000,
+    );
+    publish(
+        &hub,
+        &create_room("second", "Second", "h", NOW_MS - 2000),
+        NOW_MS - 2000,
+    );
+    drain(&mut app, &mut rx);
+    app.prepare();
+    assert_eq!(app.selected.as_deref(), Some("second"));
+    // Picking a row pins the selection to that room, whatever arrives next.
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.selected.as_deref(), Some("first"));
+    publish(
+        &hub,
+        &create_room("third", "Third", "h", NOW_MS - 1000),
+        NOW_MS - 1000,
+    );
+    drain(&mut app, &mut rx);
+    app.prepare();
+    assert_eq!(app.selected.as_deref(), Some("first"));
+    assert_eq!(app.selected_index(), Some(2));
+    // g goes back to the top and follows it again.
+    key(&mut app, KeyCode::Char('g'));
+    publish(&hub, &create_room("fourth", "Fourth", "h", NOW_MS), NOW_MS);
+    drain(&mut app, &mut rx);
+    app.prepare();
+    assert_eq!(app.selected.as_deref(), Some("fourth"));
+}

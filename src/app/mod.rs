@@ -99,6 +99,9 @@ pub struct App {
     pub focus: Pane,
     /// The selected room, by id, so it stays put when rows reorder.
     pub selected: Option<String>,
+    /// The selection follows the first row (the most recently active room) until the user
+    /// picks another row; going back to the top follows again.
+    pub follow_top: bool,
     pub filter: String,
     pub editing_filter: bool,
     pub last_filter: String,
@@ -136,6 +139,7 @@ impl App {
             size,
             focus: Pane::Rooms,
             selected: None,
+            follow_top: true,
             filter: String::new(),
             editing_filter: false,
             last_filter: String::new(),
@@ -250,10 +254,13 @@ impl App {
             self.ended_rooms = ended;
             self.live_rooms = self.store.rooms().len() - ended;
         }
-        let index = self
-            .selected
-            .as_ref()
-            .and_then(|id| self.room_order.iter().position(|r| r == id));
+        let index = if self.follow_top {
+            None
+        } else {
+            self.selected
+                .as_ref()
+                .and_then(|id| self.room_order.iter().position(|r| r == id))
+        };
         let before = self.selected.clone();
         if let Some(i) = index {
             self.selected_index = Some(i);
@@ -315,11 +322,13 @@ impl App {
             self.filter = filter;
             // The selection jumps to the first match.
             self.selected = None;
+            self.follow_top = true;
             self.view_changed();
         }
     }
 
     fn select_index(&mut self, index: usize) {
+        self.follow_top = index == 0;
         if let Some(id) = self.room_order.get(index)
             && self.selected.as_ref() != Some(id)
         {
