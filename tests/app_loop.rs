@@ -398,3 +398,26 @@ fn selection_follows_the_newest_room_until_the_user_picks_one() {
     app.prepare();
     assert_eq!(app.selected.as_deref(), Some("fourth"));
 }
+
+#[test]
+fn log_lines_leave_with_the_store_cap() {
+    // The hub and the replica keep 20 log entries.
+    let hub = Hub::new(20, 64);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 80, 24);
+    for i in 0..50_i64 {
+        let at = NOW_MS - 50_000 + i * 1000;
+        publish(
+            &hub,
+            &create_room(&format!("cap-{i:02}"), "cap", "h", at),
+            at,
+        );
+    }
+    drain(&mut app, &mut rx);
+    app.prepare();
+    assert_eq!(app.log_rows().len(), 20);
+    assert!(app.log_rows().iter().all(|r| app.entry(r.seq).is_some()));
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("cap-49"));
+    assert!(!screen.contains("no longer held"));
+}

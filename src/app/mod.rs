@@ -293,13 +293,9 @@ impl App {
             }
             self.log_rows = rows;
         } else {
-            // Drop lines whose events left the store's capped log.
+            // Drop lines whose events left the store's capped log (and notices among them).
             let first = self.store.log().front().map_or(u64::MAX, |e| e.event.seq);
-            let gone = self
-                .log_rows
-                .iter()
-                .take_while(|r| r.notice.is_none() && r.seq < first)
-                .count();
+            let gone = self.log_rows.partition_point(|r| r.seq < first);
             if gone > 0 {
                 self.log_rows.drain(..gone);
             }
