@@ -14,6 +14,7 @@ pub enum Action {
     Top,
     Tail,
     NextPane,
+    PrevPane,
     Filter,
     ToggleScope,
     TogglePause,
@@ -52,13 +53,13 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[ch('j'), key(KeyCode::Down)],
         action: Action::Down,
-        help: "move down (rooms) / scroll down (log)",
+        help: "move down (rooms) / scroll down (detail, log)",
         hint: "",
     },
     Binding {
         keys: &[ch('k'), key(KeyCode::Up)],
         action: Action::Up,
-        help: "move up (rooms) / scroll up and pause (log)",
+        help: "move up (rooms) / scroll up (detail; pauses the log)",
         hint: "",
     },
     Binding {
@@ -86,10 +87,16 @@ pub const BINDINGS: &[Binding] = &[
         hint: "",
     },
     Binding {
-        keys: &[key(KeyCode::Tab), key(KeyCode::BackTab)],
+        keys: &[key(KeyCode::Tab)],
         action: Action::NextPane,
-        help: "switch pane (rooms / log)",
+        help: "next pane (rooms, detail, log)",
         hint: "pane",
+    },
+    Binding {
+        keys: &[key(KeyCode::BackTab)],
+        action: Action::PrevPane,
+        help: "previous pane",
+        hint: "",
     },
     Binding {
         keys: &[ch('/')],

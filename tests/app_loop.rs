@@ -421,3 +421,22 @@ fn log_lines_leave_with_the_store_cap() {
     assert!(screen.contains("cap-49"));
     assert!(!screen.contains("no longer held"));
 }
+
+#[test]
+fn the_detail_pane_scrolls_to_every_field_on_a_small_screen() {
+    let mut app = seeded_app();
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, roomwatch::app::Pane::Detail);
+    let top = render(&mut app, 80, 24);
+    assert!(top.contains("↓ lines 1-6 of"), "{top}");
+    assert!(!top.contains("Callbacks: "));
+    key(&mut app, KeyCode::Char('G'));
+    let bottom = render(&mut app, 80, 24);
+    assert!(bottom.contains("Callbacks: ModifyAdmin 1"), "{bottom}");
+    assert!(!bottom.contains(" Name: "));
+    // Another room starts at the top again.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.detail_scroll, 0);
+}

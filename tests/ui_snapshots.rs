@@ -129,7 +129,7 @@ fn paused_with_new_events() {
     let mut rx = hub.subscribe();
     for (w, h) in SIZES {
         let mut app = app(&hub, w, h);
-        key(&mut app, KeyCode::Tab);
+        key(&mut app, KeyCode::BackTab);
         key(&mut app, KeyCode::Char('k'));
         key(&mut app, KeyCode::Char('k'));
         assert!(app.paused());
@@ -154,6 +154,7 @@ fn json_view() {
     let hub = seeded();
     for (w, h) in SIZES {
         let mut app = app(&hub, w, h);
+        key(&mut app, KeyCode::Tab);
         key(&mut app, KeyCode::Tab);
         key(&mut app, KeyCode::Enter);
         let screen = render(&mut app, w, h);

@@ -30,7 +30,19 @@ const RATE_WINDOW_MS: i64 = 5_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
     Rooms,
+    Detail,
     Log,
+}
+
+impl Pane {
+    /// The pane Tab goes to: rooms, detail, log, and round again.
+    pub fn next(self) -> Self {
+        match self {
+            Self::Rooms => Self::Detail,
+            Self::Detail => Self::Log,
+            Self::Log => Self::Rooms,
+        }
+    }
 }
 
 /// A line the app itself adds to the log, e.g. after a lag.
@@ -102,6 +114,8 @@ pub struct App {
     /// The selection follows the first row (the most recently active room) until the user
     /// picks another row; going back to the top follows again.
     pub follow_top: bool,
+    /// First line shown in the detail pane.
+    pub detail_scroll: usize,
     pub filter: String,
     pub editing_filter: bool,
     pub last_filter: String,
@@ -140,6 +154,7 @@ impl App {
             focus: Pane::Rooms,
             selected: None,
             follow_top: true,
+            detail_scroll: 0,
             filter: String::new(),
             editing_filter: false,
             last_filter: String::new(),
@@ -268,8 +283,11 @@ impl App {
             self.selected_index = (!self.room_order.is_empty()).then_some(0);
             self.selected = self.room_order.first().cloned();
         }
-        if self.scope_room && before != self.selected {
-            self.log_stale = true;
+        if before != self.selected {
+            self.detail_scroll = 0;
+            if self.scope_room {
+                self.log_stale = true;
+            }
         }
         if self.log_stale {
             self.log_stale = false;
@@ -330,6 +348,7 @@ impl App {
         {
             self.selected = Some(id.clone());
             self.selected_index = Some(index);
+            self.detail_scroll = 0;
             if self.scope_room {
                 self.log_stale = true;
             }
@@ -378,6 +397,7 @@ impl App {
         let areas = crate::ui::layout(Rect::new(0, 0, self.size.0, self.size.1));
         let area = match pane {
             Pane::Rooms => areas.rooms,
+            Pane::Detail => areas.detail,
             Pane::Log => areas.log,
         };
         usize::from(area.height.saturating_sub(3)).max(1)
@@ -550,8 +570,8 @@ impl App {
                     self.log_stale = true;
                 }
             }
-            (Action::NextPane, Pane::Rooms) => self.focus = Pane::Log,
-            (Action::NextPane, Pane::Log) => self.focus = Pane::Rooms,
+            (Action::NextPane, pane) => self.focus = pane.next(),
+            (Action::PrevPane, pane) => self.focus = pane.next().next(),
             (Action::ToggleScope, _) => {
                 self.scope_room = !self.scope_room;
                 self.log_stale = true;
@@ -563,7 +583,17 @@ impl App {
                     self.pause_at(last);
                 }
             }
-            (Action::Open, Pane::Rooms) => {
+            (Action::Up, Pane::Detail) => self.scroll_detail(-1),
+            (Action::Down, Pane::Detail) => self.scroll_detail(1),
+            (Action::PageUp, Pane::Detail) => {
+                self.scroll_detail(-(self.page(Pane::Detail) as isize));
+            }
+            (Action::PageDown, Pane::Detail) => {
+                self.scroll_detail(self.page(Pane::Detail) as isize);
+            }
+            (Action::Top, Pane::Detail) => self.detail_scroll = 0,
+            (Action::Tail, Pane::Detail) => self.scroll_detail(isize::MAX),
+            (Action::Open, Pane::Rooms | Pane::Detail) => {
                 if self.selected.is_some() {
                     self.scope_room = true;
                     self.log_stale = true;
@@ -612,6 +642,8 @@ impl App {
         let at = Position::new(mouse.column, mouse.row);
         if areas.rooms.contains(at) {
             self.move_rooms(delta.signum());
+        } else if areas.detail.contains(at) {
+            self.scroll_detail(delta);
         } else if areas.log.contains(at) {
             self.move_log(delta);
         }
@@ -638,10 +670,19 @@ impl App {
                     self.select_index(index);
                 }
             }
+        } else if areas.detail.contains(at) {
+            self.focus = Pane::Detail;
+            self.dirty = true;
         } else if areas.log.contains(at) {
             self.focus = Pane::Log;
             self.dirty = true;
         }
+    }
+
+    fn scroll_detail(&mut self, delta: isize) {
+        let max = crate::ui::detail_max_scroll(self);
+        self.detail_scroll = self.detail_scroll.saturating_add_signed(delta).min(max);
+        self.dirty = true;
     }
 }
 

@@ -17,6 +17,7 @@ use crate::app::{App, Overlay, Pane};
 use crate::keymap;
 
 pub use log::summary;
+pub use rooms::max_scroll as detail_max_scroll;
 
 /// Where each part of the screen goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -165,12 +165,33 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
     }
     let width = usize::from(area.width);
     let room = app.selected.as_deref().and_then(|id| app.store.room(id));
-    let title = match room {
+    let body_h = usize::from(area.height).saturating_sub(1);
+    let room_lines =
+        room.map(|room| detail_lines(app, room, width.saturating_sub(1), body_h >= 16));
+    let total = room_lines.as_ref().map_or(0, Vec::len);
+    let scroll = app.detail_scroll.min(total.saturating_sub(body_h));
+    let mut title = match room {
         Some(room) => vec![(format!(" {} ", room.id), theme::value())],
         None => vec![],
     };
-    let mut lines = vec![title_line("Room", title, false, width)];
-    let Some(room) = room else {
+    if total > body_h {
+        let below = total - scroll - body_h.min(total - scroll);
+        let arrows = match (scroll > 0, below > 0) {
+            (true, true) => "↑↓",
+            (true, false) => "↑",
+            _ => "↓",
+        };
+        title.push((
+            format!(
+                " {arrows} lines {}-{} of {total} ",
+                scroll + 1,
+                scroll + body_h
+            ),
+            theme::label(),
+        ));
+    }
+    let mut lines = vec![title_line("Room", title, focused(app, Pane::Detail), width)];
+    let (Some(room_lines), Some(_)) = (room_lines, room) else {
         lines.push(fit_line(
             vec![("no room selected".into(), theme::unknown())],
             width,
@@ -178,9 +199,7 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
         frame.render_widget(Paragraph::new(lines), area);
         return;
     };
-    let body_h = usize::from(area.height).saturating_sub(1);
-    let room_lines = detail_lines(app, room, width.saturating_sub(1), body_h >= 16);
-    for parts in room_lines.into_iter().take(body_h) {
+    for parts in room_lines.into_iter().skip(scroll).take(body_h) {
         let mut with_margin = vec![(" ".to_string(), Style::new())];
         with_margin.extend(parts);
         lines.push(fit_line(with_margin, width));
@@ -189,6 +208,21 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 /// The detail lines, most useful first (a short pane shows the top ones).
+/// How far the detail pane can scroll for the selected room at the current size.
+pub fn max_scroll(app: &App) -> usize {
+    let areas = super::layout(Rect::new(0, 0, app.size.0, app.size.1));
+    let body_h = usize::from(areas.detail.height).saturating_sub(1);
+    let width = usize::from(areas.detail.width).saturating_sub(1);
+    app.selected
+        .as_deref()
+        .and_then(|id| app.store.room(id))
+        .map_or(0, |room| {
+            detail_lines(app, room, width, body_h >= 16)
+                .len()
+                .saturating_sub(body_h)
+        })
+}
+
 /// `roomy`: tall enough to give each change of the last update its own line.
 fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(String, Style)>> {
     let mut out = Vec::new();
