@@ -36,6 +36,7 @@ pub enum Pane {
 
 impl Pane {
     /// The pane Tab goes to: rooms, detail, log, and round again.
+    #[must_use]
     pub fn next(self) -> Self {
         match self {
             Self::Rooms => Self::Detail,
