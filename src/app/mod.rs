@@ -743,6 +743,12 @@ pub fn event_view(entry: &LogEntry) -> EventView {
         event.remote.as_deref().unwrap_or("?")
     ));
     lines.push(format!("Request: {} {}", event.method, event.path));
+    let auth = match event.auth {
+        Some(crate::auth::AuthVerdict::Signed) => "signed, signature checked",
+        Some(crate::auth::AuthVerdict::Unchecked) => "unchecked (no token configured)",
+        None => "not reached",
+    };
+    lines.push(format!("Auth: {auth}"));
     lines.push(String::new());
     lines.push("Query parameters:".into());
     if event.query.0.is_empty() {

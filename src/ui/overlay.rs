@@ -111,10 +111,11 @@ fn styled(line: &str, width: usize) -> Line<'static> {
     {
         let indent = line.len() - trimmed.len();
         let key_end = indent + end + 2;
+        let rest = &line[key_end..];
         return fit_line(
             vec![
                 (line[..key_end].to_string(), theme::json_key()),
-                (line[key_end..].to_string(), Style::new()),
+                (rest.to_string(), json_value_style(rest.trim_start())),
             ],
             width,
         );
@@ -131,5 +132,15 @@ fn styled(line: &str, width: usize) -> Line<'static> {
             width,
         );
     }
-    fit_line(vec![(line.to_string(), Style::new())], width)
+    fit_line(vec![(line.to_string(), json_value_style(trimmed))], width)
+}
+
+/// Strings, numbers and literals each get a colour; brackets stay plain.
+fn json_value_style(value: &str) -> Style {
+    match value.chars().next() {
+        Some('"') => theme::json_string(),
+        Some(c) if c == '-' || c.is_ascii_digit() => theme::json_number(),
+        Some('t' | 'f' | 'n') => theme::json_literal(),
+        _ => Style::new(),
+    }
 }

@@ -95,3 +95,15 @@ pub fn hint_key() -> Style {
 pub fn json_key() -> Style {
     Style::new().fg(Color::Cyan)
 }
+
+pub fn json_string() -> Style {
+    Style::new().fg(Color::Green)
+}
+
+pub fn json_number() -> Style {
+    Style::new().fg(Color::Yellow)
+}
+
+pub fn json_literal() -> Style {
+    Style::new().fg(Color::Magenta)
+}
