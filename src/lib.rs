@@ -4,12 +4,14 @@
 //! it to the [`hub`], which numbers it, folds it into the [`store`] and broadcasts it to the
 //! dashboard or the [`headless`] printer.
 
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod event;
 pub mod headless;
 pub mod hub;
+pub mod keymap;
 pub mod protocol;
 pub mod query;
 pub mod receiver;
@@ -17,5 +19,7 @@ pub mod runner;
 pub mod samples;
 pub mod send;
 pub mod store;
+pub mod terminal;
+pub mod ui;
 
 pub use runner::run;

@@ -100,9 +100,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             _ = printer_ended => {}
         }
     } else {
-        let _ = info;
-        eprintln!("roomwatch: the dashboard is not available yet; use --headless");
-        return Err("no dashboard".into());
+        crate::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse).await?;
     }
     let _ = stop_tx.send(true);
     if let Some(demo) = demo {

@@ -513,7 +513,7 @@ fn event_time_ms(f: Fields<'_>) -> Option<i64> {
         .or_else(|| f.int("CallbackTs"))
         .or_else(|| f.object("EventInfo").and_then(|i| i.int("EventMsTs")))
         .or_else(|| f.object("GiftWater").and_then(|g| g.int("Time")))?;
-    Some(if raw.abs() < 100_000_000_000 {
+    Some(if raw.unsigned_abs() < 100_000_000_000 {
         raw.saturating_mul(1000)
     } else {
         raw

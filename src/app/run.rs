@@ -1,0 +1,181 @@
+//! The app loop: the only place that touches channels and the terminal while the dashboard runs.
+
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::Event as TermEvent;
+use futures_util::{Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::{App, Msg, update};
+use crate::hub::Hub;
+use crate::runner::RunInfo;
+use crate::store::LogEntry;
+
+/// The shortest time between two frames (about 30 per second).
+const FRAME: Duration = Duration::from_millis(33);
+/// Bus events applied in one go before other inputs get a turn.
+const BUS_BATCH: usize = 512;
+
+/// Why the loop stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("terminal input failed: {0}")]
+    Input(io::Error),
+    #[error("drawing failed: {0}")]
+    Draw(String),
+}
+
+/// Runs the dashboard until a quit key, the end of `shutdown`, or an error.
+///
+/// Draws only when something changed, at most once per [`FRAME`]; when idle only the 1 Hz
+/// tick redraws (ages and uptime). `clock` gives Unix ms for the tick.
+pub async fn run<B, S, F>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    input: S,
+    mut bus: broadcast::Receiver<LogEntry>,
+    hub: &Hub,
+    shutdown: F,
+    clock: impl Fn() -> i64,
+) -> Result<(), RunError>
+where
+    B: Backend,
+    S: Stream<Item = io::Result<TermEvent>>,
+    F: Future<Output = ()>,
+{
+    let mut input = pin!(input);
+    let mut shutdown = pin!(shutdown);
+    let mut input_open = true;
+    let mut bus_open = true;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        if app.quit {
+            break;
+        }
+        let frame_due = last_draw.map_or_else(Instant::now, |t| t + FRAME);
+        if app.dirty && Instant::now() >= frame_due {
+            app.prepare();
+            terminal
+                .draw(|frame| crate::ui::draw(frame, app))
+                .map_err(|e| RunError::Draw(e.to_string()))?;
+            app.dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            // Wakes the loop when a pending change may be drawn.
+            () = tokio::time::sleep_until(frame_due), if app.dirty => {}
+            received = bus.recv(), if bus_open => {
+                match received {
+                    Ok(entry) => {
+                        update(app, Msg::Bus(entry));
+                        // Take what else is queued now, up to a bound, without waiting.
+                        for _ in 0..BUS_BATCH {
+                            match bus.try_recv() {
+                                Ok(entry) => update(app, Msg::Bus(entry)),
+                                Err(broadcast::error::TryRecvError::Lagged(skipped)) => {
+                                    resync(app, hub, skipped);
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(skipped)) => resync(app, hub, skipped),
+                    Err(RecvError::Closed) => bus_open = false,
+                }
+            }
+            event = input.next(), if input_open => match event {
+                Some(Ok(event)) => {
+                    if let Some(msg) = msg_from_terminal(&event) {
+                        update(app, msg);
+                    }
+                }
+                Some(Err(e)) => return Err(RunError::Input(e)),
+                None => input_open = false,
+            },
+            _ = tick.tick() => update(app, Msg::Tick(clock())),
+        }
+    }
+    Ok(())
+}
+
+fn resync(app: &mut App, hub: &Hub, skipped: u64) {
+    update(
+        app,
+        Msg::Lagged {
+            skipped,
+            snapshot: hub.snapshot(),
+        },
+    );
+}
+
+/// The message for a terminal event, if it means anything to the app.
+pub fn msg_from_terminal(event: &TermEvent) -> Option<Msg> {
+    match *event {
+        TermEvent::Key(key) => Some(Msg::Key(key)),
+        TermEvent::Mouse(mouse) => Some(Msg::Mouse(mouse)),
+        TermEvent::Resize(width, height) => Some(Msg::Resize(width, height)),
+        _ => None,
+    }
+}
+
+/// Opens the dashboard on the real terminal and runs it until quit or a shutdown signal.
+/// Restores the terminal on every way out.
+///
+/// The dashboard gets a thread and a single-threaded runtime of its own: a slow or stalled
+/// terminal blocks only that thread, never the runtime that answers callbacks.
+pub async fn run_dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), String> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("dashboard".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(dashboard(hub, info, mouse)),
+                Err(e) => Err(format!("cannot start the dashboard: {e}")),
+            };
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| format!("cannot start the dashboard thread: {e}"))?;
+    done_rx
+        .await
+        .unwrap_or_else(|_| Err("the dashboard thread ended without a result".into()))
+}
+
+async fn dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), String> {
+    // Subscribe first, then copy the state: events in both are skipped by sequence number.
+    let bus = hub.subscribe();
+    let snapshot = hub.snapshot();
+    crate::terminal::install_panic_hook();
+    let mut terminal = crate::terminal::enter(mouse).map_err(|e| {
+        crate::terminal::restore();
+        format!("cannot open the terminal: {e}")
+    })?;
+    let size = terminal.size().map_or((80, 24), |s| (s.width, s.height));
+    let now = crate::receiver::now_ms();
+    let mut app = App::new(info, snapshot, now, size);
+    let input = crossterm::event::EventStream::new();
+    let result = run(
+        &mut terminal,
+        &mut app,
+        input,
+        bus,
+        &hub,
+        crate::runner::shutdown_signal(),
+        crate::receiver::now_ms,
+    )
+    .await;
+    crate::terminal::restore();
+    result.map_err(|e| e.to_string())
+}

@@ -1,0 +1,249 @@
+//! Every key the dashboard knows, in one table: the key handler, the `?` help overlay and the
+//! hint bar are all drawn from [`BINDINGS`], so they cannot disagree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// What a key asks the dashboard to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Tail,
+    NextPane,
+    PrevPane,
+    Filter,
+    ToggleScope,
+    TogglePause,
+    Open,
+    Back,
+    Help,
+}
+
+/// One key as written in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+}
+
+const fn key(code: KeyCode) -> Key {
+    Key { code, ctrl: false }
+}
+
+const fn ch(c: char) -> Key {
+    key(KeyCode::Char(c))
+}
+
+/// One row of the table: the keys, what they do, how help describes it, and the short label
+/// for the hint bar (empty: not in the hint bar).
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub action: Action,
+    pub help: &'static str,
+    pub hint: &'static str,
+}
+
+/// The default key bindings, in the order help lists them.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[ch('j'), key(KeyCode::Down)],
+        action: Action::Down,
+        help: "move down (rooms) / scroll down (detail, log)",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('k'), key(KeyCode::Up)],
+        action: Action::Up,
+        help: "move up (rooms) / scroll up (detail; pauses the log)",
+        hint: "",
+    },
+    Binding {
+        keys: &[key(KeyCode::PageDown)],
+        action: Action::PageDown,
+        help: "page down",
+        hint: "",
+    },
+    Binding {
+        keys: &[key(KeyCode::PageUp)],
+        action: Action::PageUp,
+        help: "page up (pauses the log)",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('g'), key(KeyCode::Home)],
+        action: Action::Top,
+        help: "go to the top",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('G'), key(KeyCode::End)],
+        action: Action::Tail,
+        help: "go to the tail; the log follows again",
+        hint: "",
+    },
+    Binding {
+        keys: &[key(KeyCode::Tab)],
+        action: Action::NextPane,
+        help: "next pane (rooms, detail, log)",
+        hint: "pane",
+    },
+    Binding {
+        keys: &[key(KeyCode::BackTab)],
+        action: Action::PrevPane,
+        help: "previous pane",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('/')],
+        action: Action::Filter,
+        help: "filter rooms and log by room id or name; recalls the last one",
+        hint: "filter",
+    },
+    Binding {
+        keys: &[ch('f')],
+        action: Action::ToggleScope,
+        help: "log: all rooms / selected room only",
+        hint: "scope",
+    },
+    Binding {
+        keys: &[ch(' ')],
+        action: Action::TogglePause,
+        help: "pause / resume the log",
+        hint: "pause",
+    },
+    Binding {
+        keys: &[key(KeyCode::Enter)],
+        action: Action::Open,
+        help: "log: whole callback (JSON, query, reply); rooms: its log",
+        hint: "open",
+    },
+    Binding {
+        keys: &[key(KeyCode::Esc)],
+        action: Action::Back,
+        help: "close overlay / clear filter / leave room scope",
+        hint: "back",
+    },
+    Binding {
+        keys: &[ch('?')],
+        action: Action::Help,
+        help: "this help",
+        hint: "help",
+    },
+    Binding {
+        keys: &[
+            ch('q'),
+            Key {
+                code: KeyCode::Char('c'),
+                ctrl: true,
+            },
+        ],
+        action: Action::Quit,
+        help: "quit",
+        hint: "quit",
+    },
+];
+
+/// The action bound to a key press, if any. Key releases and repeats of nothing are ignored.
+pub fn action_for(event: &KeyEvent) -> Option<Action> {
+    if event.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
+    BINDINGS
+        .iter()
+        .find(|b| {
+            b.keys.iter().any(|k| {
+                k.ctrl == ctrl
+                    && match (k.code, event.code) {
+                        // Shifted letters arrive as the capital, sometimes with SHIFT set.
+                        (KeyCode::Char(a), KeyCode::Char(b)) => a == b,
+                        (a, b) => a == b,
+                    }
+            })
+        })
+        .map(|b| b.action)
+}
+
+/// How a key is written in help and hints.
+pub fn key_label(key: Key) -> String {
+    let name = match key.code {
+        KeyCode::Char(' ') => "space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        KeyCode::Home => "Home".into(),
+        KeyCode::End => "End".into(),
+        KeyCode::Tab => "Tab".into(),
+        KeyCode::BackTab => "S-Tab".into(),
+        KeyCode::Enter => "Enter".into(),
+        KeyCode::Esc => "Esc".into(),
+        other => format!("{other:?}"),
+    };
+    if key.ctrl {
+        format!("Ctrl-{name}")
+    } else {
+        name
+    }
+}
+
+/// All keys of a binding, e.g. `j ↓`.
+pub fn keys_label(binding: &Binding) -> String {
+    binding
+        .keys
+        .iter()
+        .map(|k| key_label(*k))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The hint bar's entries: (first key, short label), in table order.
+pub fn hints() -> impl Iterator<Item = (String, &'static str)> {
+    BINDINGS
+        .iter()
+        .filter(|b| !b.hint.is_empty())
+        .map(|b| (key_label(b.keys[0]), b.hint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn keys_resolve() {
+        assert_eq!(
+            action_for(&press(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Tail)
+        );
+        assert_eq!(
+            action_for(&press(KeyCode::Char('c'), KeyModifiers::NONE)),
+            None
+        );
+    }
+
+    #[test]
+    fn every_action_has_a_key_and_help() {
+        for b in BINDINGS {
+            assert!(!b.keys.is_empty());
+            assert!(!b.help.is_empty());
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! View functions only: they read an [`App`] and draw; they never change it.
+//! Each frame formats only what is visible.
+
+mod log;
+mod overlay;
+mod rooms;
+pub mod text;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::{App, Overlay, Pane};
+use crate::keymap;
+
+pub use log::summary;
+pub use rooms::max_scroll as detail_max_scroll;
+
+/// Where each part of the screen goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub rooms: Rect,
+    pub detail: Rect,
+    pub log: Rect,
+    pub hints: Rect,
+}
+
+/// Terminals at least this wide put the detail pane beside the rooms table.
+const WIDE: u16 = 120;
+
+/// Splits the screen: two header lines, the panes, one hint line.
+pub fn layout(area: Rect) -> Areas {
+    let header_h = area.height.min(2);
+    let hints_h = u16::from(area.height > 2);
+    let body = Rect {
+        x: area.x,
+        y: area.y + header_h,
+        width: area.width,
+        height: area.height - header_h - hints_h,
+    };
+    let hints = Rect {
+        y: body.y + body.height,
+        height: hints_h,
+        ..body
+    };
+    let header = Rect {
+        height: header_h,
+        ..area
+    };
+    let row = |y: u16, height: u16| Rect {
+        x: body.x,
+        y,
+        width: body.width,
+        height,
+    };
+    if area.width >= WIDE {
+        let top_h = body.height * 11 / 20;
+        let rooms_w = body.width * 3 / 5;
+        let rooms = Rect {
+            width: rooms_w,
+            ..row(body.y, top_h)
+        };
+        let detail = Rect {
+            x: body.x + rooms_w,
+            width: body.width - rooms_w,
+            ..rooms
+        };
+        let log = row(body.y + top_h, body.height - top_h);
+        Areas {
+            header,
+            rooms,
+            detail,
+            log,
+            hints,
+        }
+    } else {
+        let third = body.height / 3;
+        let rooms = row(body.y, third);
+        let detail = row(body.y + third, third);
+        let log = row(body.y + 2 * third, body.height - 2 * third);
+        Areas {
+            header,
+            rooms,
+            detail,
+            log,
+            hints,
+        }
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let areas = layout(area);
+    header(frame, app, areas.header);
+    rooms::table(frame, app, areas.rooms);
+    rooms::detail(frame, app, areas.detail);
+    log::pane(frame, app, areas.log);
+    hint_bar(frame, app, areas.hints);
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help => overlay::help(frame, area),
+        Overlay::Event(view) => overlay::event(frame, view, area),
+    }
+}
+
+/// Styled pieces cut to `width` cells as one line (the last piece that does not fit ends in `…`).
+pub fn fit_line(parts: Vec<(String, Style)>, width: usize) -> Line<'static> {
+    let mut spans = Vec::with_capacity(parts.len());
+    let mut used = 0;
+    for (content, style) in parts {
+        if used >= width {
+            break;
+        }
+        let cut = text::truncate(&content, width - used);
+        used += text::width(&cut);
+        spans.push(Span::styled(cut, style));
+    }
+    Line::from(spans)
+}
+
+/// A pane's title line: name, then details; highlighted when the pane has the focus.
+pub fn title_line(
+    name: &str,
+    details: Vec<(String, Style)>,
+    focused: bool,
+    width: usize,
+) -> Line<'static> {
+    let style = if focused {
+        theme::title_focused()
+    } else {
+        theme::title()
+    };
+    let mut parts = vec![(format!(" {name} "), style)];
+    parts.extend(details);
+    let mut line = fit_line(parts, width);
+    let used = line.width();
+    if used < width {
+        line.spans
+            .push(Span::styled("─".repeat(width - used), theme::unknown()));
+    }
+    line
+}
+
+fn header(frame: &mut Frame, app: &App, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let width = usize::from(area.width);
+    let mut badges: Vec<(String, Style)> = Vec::new();
+    if app.editing_filter || !app.filter.is_empty() {
+        let cursor = if app.editing_filter { "▏" } else { "" };
+        badges.push((
+            format!(" FILTER {}{cursor} ", text::truncate(&app.filter, 20)),
+            theme::badge_filter(),
+        ));
+    }
+    if app.scope_room {
+        let room = app.selected.as_deref().unwrap_or("—");
+        badges.push((
+            format!(" ROOM {} ", text::truncate(room, 16)),
+            theme::badge_scope(),
+        ));
+    }
+    if app.paused() {
+        badges.push((
+            format!(" PAUSED · {} new ", app.new_while_paused),
+            theme::badge_paused(),
+        ));
+    }
+    let badge_w: usize = badges.iter().map(|(t, _)| text::width(t) + 1).sum();
+    let info = &app.info;
+    // Narrow terminals get shorter labels so the badges and uptime still fit.
+    let narrow = width < 100;
+    let gap = if narrow { " " } else { "  " };
+    let mut left = vec![
+        (" roomwatch ".to_string(), theme::title()),
+        (format!(" {}", info.listen), theme::value()),
+        (
+            format!("{gap}{}", if narrow { "app " } else { "SdkAppid " }),
+            theme::label(),
+        ),
+        (
+            info.sdkappid.clone().unwrap_or_else(|| "any".into()),
+            theme::value(),
+        ),
+        (format!("{gap}auth "), theme::label()),
+        (
+            if info.token_auth { "on" } else { "off" }.into(),
+            theme::value(),
+        ),
+        (format!("{gap}up "), theme::label()),
+        (text::uptime(app.now_ms - app.started_ms), theme::value()),
+    ];
+    if info.demo {
+        left.push(("  demo".into(), theme::stale()));
+    }
+    let mut line = fit_line(left, width.saturating_sub(badge_w));
+    let pad = width.saturating_sub(line.width() + badge_w);
+    line.spans.push(Span::raw(" ".repeat(pad)));
+    for (badge, style) in badges {
+        line.spans.push(Span::raw(" "));
+        line.spans.push(Span::styled(badge, style));
+    }
+    let (live_rooms, ended_rooms) = app.room_counts();
+    let c = app.store.counters();
+    let [ok, rejected, unrecognized, stale, dup] = if narrow {
+        ["ok", "rej", "unrec", "stale", "dup"]
+    } else {
+        ["ok", "rejected", "unrecognized", "stale", "duplicate"]
+    };
+    let mut second = vec![
+        (" rooms ".to_string(), theme::label()),
+        (live_rooms.to_string(), theme::value()),
+        (" live / ".into(), theme::label()),
+        (ended_rooms.to_string(), theme::value()),
+        (format!(" ended{gap} callbacks "), theme::label()),
+        (c.accepted.to_string(), theme::good()),
+        (format!(" {ok} · "), theme::label()),
+        (
+            c.rejected.to_string(),
+            if c.rejected > 0 {
+                theme::rejected()
+            } else {
+                theme::value()
+            },
+        ),
+        (format!(" {rejected} · "), theme::label()),
+        (
+            c.unrecognized.to_string(),
+            if c.unrecognized > 0 {
+                theme::unrecognized()
+            } else {
+                theme::value()
+            },
+        ),
+        (format!(" {unrecognized}"), theme::label()),
+    ];
+    if c.stale + c.duplicate > 0 {
+        second.push((
+            format!(" · {} {stale} · {} {dup}", c.stale, c.duplicate),
+            theme::stale(),
+        ));
+    }
+    second.push((format!("{gap} {:.1}/s", app.rate), theme::value()));
+    let lines = vec![line, fit_line(second, width)];
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let width = usize::from(area.width);
+    let line = if app.editing_filter {
+        let prompt = format!("/{}", app.filter);
+        let parts = vec![
+            (prompt.clone(), theme::value()),
+            (
+                "   Enter keep · Esc clear · Ctrl-U erase · matches room id or name".into(),
+                theme::label(),
+            ),
+        ];
+        let cursor_x = area.x + text::width(&prompt).min(width.saturating_sub(1)) as u16;
+        frame.set_cursor_position((cursor_x, area.y));
+        fit_line(parts, width)
+    } else {
+        let mut parts = Vec::new();
+        for (key, hint) in keymap::hints() {
+            parts.push((format!(" {key} "), theme::hint_key()));
+            parts.push((format!("{hint} "), theme::label()));
+        }
+        fit_line(parts, width)
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// Whether a pane has the keyboard focus (and no overlay covers it).
+fn focused(app: &App, pane: Pane) -> bool {
+    app.focus == pane && matches!(app.overlay, Overlay::None)
+}

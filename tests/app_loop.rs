@@ -1,0 +1,442 @@
+//! The app loop itself: scripted keys and real callbacks through a hub, against TestBackend.
+#![allow(clippy::unwrap_used)]
+
+mod ui_common;
+
+use std::io;
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use futures_util::stream;
+use ratatui::Terminal;
+use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
+use ratatui::buffer::Cell;
+use ratatui::layout::{Position, Size};
+use roomwatch::app::{App, run};
+use roomwatch::hub::Hub;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use ui_common::*;
+
+fn press(c: KeyCode) -> io::Result<TermEvent> {
+    Ok(TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE)))
+}
+
+fn chars(text: &str) -> Vec<io::Result<TermEvent>> {
+    text.chars().map(|c| press(KeyCode::Char(c))).collect()
+}
+
+/// Runs the loop to its end (the script must quit), with a generous deadline against hangs.
+async fn run_script(
+    hub: &Hub,
+    app: &mut App,
+    rx: tokio::sync::broadcast::Receiver<roomwatch::store::LogEntry>,
+    keys: Vec<io::Result<TermEvent>>,
+    size: (u16, u16),
+) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        run(
+            &mut terminal,
+            app,
+            stream::iter(keys),
+            rx,
+            hub,
+            std::future::pending(),
+            || NOW_MS,
+        ),
+    )
+    .await
+    .expect("the loop ended")
+    .unwrap();
+    terminal
+}
+
+#[tokio::test]
+async fn scripted_keys_filter_and_quit() {
+    let hub = Hub::new(1000, 1024);
+    // Subscribe first, then snapshot, as the dashboard does.
+    let rx = hub.subscribe();
+    let mut app = App::new(info(), hub.snapshot(), STARTED_MS, (80, 24));
+    // Callbacks arriving after start-up reach the app through the bus.
+    for event in seed_events() {
+        hub.publish(event);
+    }
+    many_rooms(&hub);
+    let mut keys = chars("/rname");
+    keys.push(press(KeyCode::Enter));
+    keys.push(press(KeyCode::Char('q')));
+    let _terminal = run_script(&hub, &mut app, rx, keys, (80, 24)).await;
+    assert!(app.quit);
+    assert_eq!(app.filter, "rname");
+    assert_eq!(app.last_filter, "rname");
+    assert_eq!(app.room_order(), ["live-room".to_string()]);
+    assert_eq!(app.selected.as_deref(), Some("live-room"));
+    // The replica has everything the hub has.
+    assert_eq!(
+        app.store.last_seq(),
+        hub.read(roomwatch::store::RoomStore::last_seq)
+    );
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("FILTER rname"), "{screen}");
+    assert!(screen.contains("Rooms  1 of 42"), "{screen}");
+    // The log is narrowed to the matching room too.
+    assert_eq!(app.log_rows().len(), 1);
+}
+
+#[tokio::test]
+async fn events_while_running_are_drawn() {
+    let hub = Hub::new(1000, 1024);
+    let rx = hub.subscribe();
+    let mut app = App::new(info(), hub.snapshot(), STARTED_MS, (100, 30));
+    let (keys_tx, keys_rx) = mpsc::unbounded_channel();
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let script = async {
+        for event in seed_events() {
+            hub.publish(event);
+        }
+        // Keys sent after the callbacks are handled after them (the loop takes the bus first).
+        keys_tx.send(press(KeyCode::Char('j'))).unwrap();
+        keys_tx.send(press(KeyCode::Char('f'))).unwrap();
+        keys_tx.send(press(KeyCode::Char('q'))).unwrap();
+    };
+    let looped = run(
+        &mut terminal,
+        &mut app,
+        UnboundedReceiverStream::new(keys_rx),
+        rx,
+        &hub,
+        std::future::pending(),
+        || NOW_MS,
+    );
+    let (result, ()) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(looped, script)
+    })
+    .await
+    .unwrap();
+    result.unwrap();
+    assert_eq!(app.selected.as_deref(), Some("live-room"));
+    assert!(app.scope_room);
+    // The log is scoped to the selected room: only its update.
+    assert_eq!(app.log_rows().len(), 1);
+    let screen = render(&mut app, 100, 30);
+    assert!(screen.contains("ROOM live-room"), "{screen}");
+    assert!(screen.contains("Log  room live-room"), "{screen}");
+}
+
+#[tokio::test]
+async fn shutdown_future_ends_the_loop() {
+    let hub = Hub::new(1000, 16);
+    let rx = hub.subscribe();
+    let mut app = App::new(info(), hub.snapshot(), STARTED_MS, (80, 24));
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        run(
+            &mut terminal,
+            &mut app,
+            stream::pending(),
+            rx,
+            &hub,
+            async {
+                let _ = stop_rx.await;
+            },
+            || NOW_MS,
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!app.quit);
+}
+
+#[tokio::test]
+async fn lagged_subscriber_resyncs_and_says_so() {
+    // A channel of 4: publishing 60 events before the app reads overflows it.
+    let hub = Hub::new(1000, 4);
+    let rx = hub.subscribe();
+    let mut app = App::new(info(), hub.snapshot(), STARTED_MS, (80, 24));
+    for event in seed_events() {
+        hub.publish(event);
+    }
+    many_rooms(&hub);
+    let total = hub.read(roomwatch::store::RoomStore::last_seq);
+    assert!(total > 50);
+    let terminal = run_script(
+        &hub,
+        &mut app,
+        rx,
+        vec![press(KeyCode::Char('q'))],
+        (80, 24),
+    )
+    .await;
+    // Correct state despite the lag: the replica equals the hub's store.
+    assert_eq!(app.store.last_seq(), total);
+    assert_eq!(app.store.rooms(), hub.snapshot().rooms());
+    assert_eq!(app.store.counters(), hub.snapshot().counters());
+    let room = app.store.room("room_id").unwrap();
+    assert_eq!(room.admin_list(), ["user1", "user2"]);
+    assert_eq!(app.notices.len(), 1);
+    let skipped = total - 4;
+    assert_eq!(
+        app.notices[0].text,
+        format!("fell behind: skipped {skipped} events, resynced")
+    );
+    // Shown in the log, at the tail.
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("fell behind: skipped"), "{screen}");
+    let _ = terminal;
+}
+
+/// TestBackend that counts frames (one flush per drawn frame).
+struct Counting {
+    inner: TestBackend,
+    frames: usize,
+}
+
+impl Backend for Counting {
+    type Error = <TestBackend as Backend>::Error;
+    fn draw<'a, I: Iterator<Item = (u16, u16, &'a Cell)>>(
+        &mut self,
+        content: I,
+    ) -> Result<(), Self::Error> {
+        self.inner.draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
+        self.inner.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<Position, Self::Error> {
+        self.inner.get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Self::Error> {
+        self.inner.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Self::Error> {
+        self.inner.clear()
+    }
+    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Self::Error> {
+        self.inner.clear_region(clear_type)
+    }
+    fn size(&self) -> Result<Size, Self::Error> {
+        self.inner.size()
+    }
+    fn window_size(&mut self) -> Result<WindowSize, Self::Error> {
+        self.inner.window_size()
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.frames += 1;
+        self.inner.flush()
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_callbacks_costs_few_frames() {
+    let hub = Hub::new(10_000, 4096);
+    let rx = hub.subscribe();
+    let mut app = App::new(info(), hub.snapshot(), STARTED_MS, (80, 24));
+    for i in 0..1000_i64 {
+        let at = NOW_MS - 100_000 + i;
+        publish(
+            &hub,
+            &create_room(&format!("burst-{i:04}"), "burst", "host", at),
+            at,
+        );
+    }
+    let mut terminal = Terminal::new(Counting {
+        inner: TestBackend::new(80, 24),
+        frames: 0,
+    })
+    .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        run(
+            &mut terminal,
+            &mut app,
+            stream::iter(vec![press(KeyCode::Char('?')), press(KeyCode::Char('q'))]),
+            rx,
+            &hub,
+            std::future::pending(),
+            || NOW_MS,
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(app.store.rooms().len(), 1000);
+    // Frames follow changes at a bounded rate, not one per callback.
+    let frames = terminal.backend().frames;
+    assert!(
+        (1..50).contains(&frames),
+        "{frames} frames for 1000 callbacks"
+    );
+    // The help closed on the 'q' press that quit.
+    assert!(app.quit);
+    assert!(matches!(app.overlay, roomwatch::app::Overlay::None));
+}
+
+fn seeded_app() -> App {
+    let hub = Hub::new(1000, 64);
+    for event in seed_events() {
+        hub.publish(event);
+    }
+    many_rooms(&hub);
+    app(&hub, 80, 24)
+}
+
+#[test]
+fn slash_recalls_the_last_filter_and_esc_clears() {
+    let mut app = seeded_app();
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "ROOM_ID");
+    key(&mut app, KeyCode::Enter);
+    assert!(!app.editing_filter);
+    assert_eq!(app.room_order(), ["room_id".to_string()]);
+    // Esc clears; every room is back.
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.filter, "");
+    assert_eq!(app.room_order().len(), 42);
+    // `/` starts from the last filter kept with Enter.
+    key(&mut app, KeyCode::Char('/'));
+    assert!(app.editing_filter);
+    assert_eq!(app.filter, "ROOM_ID");
+    assert_eq!(app.selected.as_deref(), Some("room_id"));
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(app.filter, "ROOM");
+    // Esc inside the prompt clears too.
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.editing_filter);
+    assert_eq!(app.filter, "");
+}
+
+#[test]
+fn scope_pause_and_tail_keys() {
+    let mut app = seeded_app();
+    let all = app.log_rows().len();
+    // Enter on a room: the log shows that room only, and the log pane has the focus.
+    key(&mut app, KeyCode::Enter);
+    assert!(app.scope_room);
+    let selected = app.selected.clone().unwrap();
+    assert!(app.log_rows().len() < all);
+    for row in app.log_rows() {
+        let entry = app.entry(row.seq).unwrap();
+        assert_eq!(entry.event.room_id.as_deref(), Some(selected.as_str()));
+    }
+    // f toggles back to every room.
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.log_rows().len(), all);
+    // Space pauses at the tail, g goes to the top, G follows again.
+    key(&mut app, KeyCode::Char(' '));
+    assert!(app.paused());
+    assert_eq!(app.log_cursor_index(), Some(all - 1));
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.log_cursor_index(), Some(0));
+    key(&mut app, KeyCode::PageDown);
+    assert!(app.log_cursor_index().unwrap() > 0);
+    key(&mut app, KeyCode::End);
+    assert!(!app.paused());
+    // Tab back to rooms; j/k move the selection, G goes to the last room.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected_index(), Some(app.room_order().len() - 1));
+    key(&mut app, KeyCode::Char('k'));
+    assert_eq!(app.selected_index(), Some(app.room_order().len() - 2));
+}
+
+#[test]
+fn ctrl_c_quits_even_in_the_filter_prompt() {
+    let mut app = seeded_app();
+    key(&mut app, KeyCode::Char('/'));
+    roomwatch::app::update(
+        &mut app,
+        roomwatch::app::Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    assert!(app.quit);
+}
+
+#[test]
+fn selection_follows_the_newest_room_until_the_user_picks_one() {
+    let hub = Hub::new(1000, 64);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 80, 24);
+    publish(
+        &hub,
+        &create_room("first", "First", "h", NOW_MS - 3000),
+        NOW_MS - 3000,
+    );
+    publish(
+        &hub,
+        &create_room("second", "Second", "h", NOW_MS - 2000),
+        NOW_MS - 2000,
+    );
+    drain(&mut app, &mut rx);
+    app.prepare();
+    assert_eq!(app.selected.as_deref(), Some("second"));
+    // Picking a row pins the selection to that room, whatever arrives next.
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.selected.as_deref(), Some("first"));
+    publish(
+        &hub,
+        &create_room("third", "Third", "h", NOW_MS - 1000),
+        NOW_MS - 1000,
+    );
+    drain(&mut app, &mut rx);
+    app.prepare();
+    assert_eq!(app.selected.as_deref(), Some("first"));
+    assert_eq!(app.selected_index(), Some(2));
+    // g goes back to the top and follows it again.
+    key(&mut app, KeyCode::Char('g'));
+    publish(&hub, &create_room("fourth", "Fourth", "h", NOW_MS), NOW_MS);
+    drain(&mut app, &mut rx);
+    app.prepare();
+    assert_eq!(app.selected.as_deref(), Some("fourth"));
+}
+
+#[test]
+fn log_lines_leave_with_the_store_cap() {
+    // The hub and the replica keep 20 log entries.
+    let hub = Hub::new(20, 64);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 80, 24);
+    for i in 0..50_i64 {
+        let at = NOW_MS - 50_000 + i * 1000;
+        publish(
+            &hub,
+            &create_room(&format!("cap-{i:02}"), "cap", "h", at),
+            at,
+        );
+    }
+    drain(&mut app, &mut rx);
+    app.prepare();
+    assert_eq!(app.log_rows().len(), 20);
+    assert!(app.log_rows().iter().all(|r| app.entry(r.seq).is_some()));
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("cap-49"));
+    assert!(!screen.contains("no longer held"));
+}
+
+#[test]
+fn the_detail_pane_scrolls_to_every_field_on_a_small_screen() {
+    let mut app = seeded_app();
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, roomwatch::app::Pane::Detail);
+    let top = render(&mut app, 80, 24);
+    assert!(top.contains("↓ lines 1-6 of"), "{top}");
+    assert!(!top.contains("Callbacks: "));
+    key(&mut app, KeyCode::Char('G'));
+    let bottom = render(&mut app, 80, 24);
+    assert!(bottom.contains("Callbacks: ModifyAdmin 1"), "{bottom}");
+    assert!(!bottom.contains(" Name: "));
+    // Another room starts at the top again.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.detail_scroll, 0);
+}

@@ -1,0 +1,222 @@
+//! End to end: the real binary in a real pseudo-terminal, fed callbacks over TCP.
+//! Waits on what the screen shows, with deadlines; never sleeps as a check.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+const UPDATE_SEED: &str = include_str!("../assets/seed/update-room-info.json");
+const ADMIN_SEED: &str = include_str!("../assets/seed/modify-admin.json");
+
+struct Dashboard {
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    screen: Arc<Mutex<vt100::Parser>>,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl Dashboard {
+    fn start() -> Self {
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+        cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
+        cmd.env_remove("ROOMWATCH_SDKAPPID");
+        cmd.env_remove("ROOMWATCH_TOKEN");
+        Self::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: CommandBuilder) -> Self {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 30,
+                cols: 110,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        cmd.env("TERM", "xterm-256color");
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZeroU16::new(30).unwrap(),
+            std::num::NonZeroU16::new(110).unwrap(),
+            0,
+        )));
+        let feed = Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                feed.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        Self {
+            child,
+            writer,
+            screen,
+            _master: pair.master,
+        }
+    }
+
+    fn contents(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    /// Polls the parsed screen until `check` holds; panics with the screen at the deadline.
+    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.contents();
+            if check(&text) {
+                return text;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {what}; screen:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// The port in the header (`roomwatch  127.0.0.1:PORT`).
+    fn port(&self) -> u16 {
+        let text = self.wait_for("the header", |s| s.contains("127.0.0.1:"));
+        let at = text.find("127.0.0.1:").unwrap() + "127.0.0.1:".len();
+        let digits: String = text[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().unwrap()
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(start.elapsed() < DEADLINE, "the dashboard did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+async fn post(port: u16, command: &str, body: &str) {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{port}/callback?SdkAppid=1400000001&CallbackCommand={command}&contenttype=json"
+        ))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seed_callbacks_filter_and_quit() {
+    let mut dash = Dashboard::start();
+    let port = dash.port();
+    post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
+    post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
+    let screen = dash.wait_for("the room name", |s| s.contains("rname-123"));
+    assert!(screen.contains("room_id"), "{screen}");
+    // The most recent room (ModifyAdmin) is selected: its admins in the detail pane.
+    dash.wait_for("the admins line", |s| s.contains("Admins: user1, user2"));
+
+    dash.send(b"/rname");
+    let screen = dash.wait_for("the filter to narrow the table", |s| {
+        s.contains("FILTER rname") && s.contains("Rooms  1 of 2")
+    });
+    assert!(screen.contains("live-room"));
+    assert!(screen.contains("ApplyToTake"));
+    assert!(screen.contains("Visibility: private"), "{screen}");
+    assert!(!screen.contains("Admins: user1"), "{screen}");
+    dash.send(b"\r");
+    dash.wait_for("the prompt to close", |s| !s.contains("Enter keep"));
+
+    dash.send(b"q");
+    let status = dash.wait_exit();
+    assert!(status.success(), "{status:?}");
+    // The terminal is back: the alternate screen left, the cursor shown.
+    let parser = dash.screen.lock().unwrap();
+    assert!(!parser.screen().alternate_screen());
+    assert!(!parser.screen().hide_cursor());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_exits_cleanly() {
+    let mut dash = Dashboard::start();
+    let _ = dash.port();
+    dash.wait_for("the empty dashboard", |s| s.contains("no rooms yet"));
+    let pid = dash.child.process_id().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = dash.wait_exit();
+    assert!(status.success(), "{status:?}");
+    let parser = dash.screen.lock().unwrap();
+    assert!(!parser.screen().alternate_screen());
+}
+
+/// Run in a pty by `panic_in_a_task_restores_the_terminal`: enters the dashboard's terminal
+/// mode with the real panic hook, then panics inside a tokio task.
+#[test]
+#[ignore = "a helper process for panic_in_a_task_restores_the_terminal"]
+fn panic_child() {
+    if std::env::var_os("ROOMWATCH_PANIC_CHILD").is_none() {
+        return;
+    }
+    roomwatch::terminal::install_panic_hook();
+    let _terminal = roomwatch::terminal::enter(true).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let _ = tokio::spawn(async { panic!("boom in a handler task") }).await;
+    });
+    // Not reached: the hook ends the process.
+    std::process::exit(0);
+}
+
+#[test]
+fn panic_in_a_task_restores_the_terminal() {
+    let mut cmd = CommandBuilder::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "panic_child",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    cmd.env("ROOMWATCH_PANIC_CHILD", "1");
+    cmd.env("RUST_BACKTRACE", "0");
+    let mut child = Dashboard::spawn(cmd);
+    let status = child.wait_exit();
+    assert!(!status.success(), "{status:?}");
+    assert_eq!(status.exit_code(), 101);
+    let screen = child.wait_for("the panic message", |s| {
+        s.contains("boom in a handler task")
+    });
+    let parser = child.screen.lock().unwrap();
+    assert!(!parser.screen().alternate_screen(), "{screen}");
+    assert!(!parser.screen().hide_cursor());
+}

@@ -1,0 +1,247 @@
+//! Helpers for the dashboard tests: events built by the real parser, keys, and rendering.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use roomwatch::app::{App, Msg, update};
+use roomwatch::auth::AuthVerdict;
+use roomwatch::event::{Body, Event, Reply, Verdict};
+use roomwatch::hub::Hub;
+use roomwatch::protocol::{self, ACK_OK};
+use roomwatch::query::QueryParams;
+use roomwatch::runner::RunInfo;
+use roomwatch::store::LogEntry;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// Fixed clock for every screen: 2025-01-01T00:30:00Z.
+pub const NOW_MS: i64 = 1_735_691_400_000;
+/// When the fake dashboard started (uptime 2m30s at NOW_MS).
+pub const STARTED_MS: i64 = NOW_MS - 150_000;
+
+pub const UPDATE_SEED: &str = include_str!("../../assets/seed/update-room-info.json");
+pub const ADMIN_SEED: &str = include_str!("../../assets/seed/modify-admin.json");
+
+pub fn info() -> RunInfo {
+    RunInfo {
+        listen: "127.0.0.1:9000".parse().unwrap(),
+        sdkappid: Some("1400000001".into()),
+        token_auth: false,
+        demo: false,
+    }
+}
+
+/// The event the receiver would record for `body` posted with `query`, using the real parser.
+pub fn event(query: &str, body: &str, received_at_ms: i64) -> Event {
+    let query = QueryParams::parse(Some(query));
+    let mut event = Event {
+        seq: 0,
+        received_at_ms,
+        method: "POST".into(),
+        path: "/callback".into(),
+        command: query.get("CallbackCommand").map(str::to_string),
+        query,
+        remote: Some("127.0.0.1:40000".into()),
+        room_id: None,
+        verdict: Verdict::Rejected,
+        error: None,
+        auth: Some(AuthVerdict::Unchecked),
+        body: Body::from_bytes(body.as_bytes()),
+        body_len: body.len(),
+        callback: None,
+        reply: Reply {
+            status: 200,
+            body: ACK_OK.into(),
+        },
+    };
+    match protocol::parse(event.query.get("CallbackCommand"), body.as_bytes()) {
+        Ok(parsed) => {
+            event.verdict = if parsed.callback.is_some() {
+                Verdict::Accepted
+            } else {
+                Verdict::Unrecognized
+            };
+            event.room_id = parsed
+                .callback
+                .as_ref()
+                .and_then(|c| c.room_id().map(str::to_string))
+                .or_else(|| {
+                    parsed
+                        .body
+                        .get("RoomId")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+            event.command = parsed.command_name;
+            event.callback = parsed.callback;
+            event.body = Body::Json(parsed.body);
+        }
+        Err(rejection) => {
+            event.reply = Reply {
+                status: rejection.status(),
+                body: rejection.body(),
+            };
+            event.error = Some(rejection);
+        }
+    }
+    event
+}
+
+pub fn seed_events() -> Vec<Event> {
+    vec![
+        event(
+            "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterUpdateRoomInfo",
+            UPDATE_SEED,
+            NOW_MS - 20_000,
+        ),
+        event(
+            "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterModifyAdmin",
+            ADMIN_SEED,
+            NOW_MS - 10_000,
+        ),
+    ]
+}
+
+/// A create-room body for a room with this id and name, at this event time.
+pub fn create_room(id: &str, name: &str, owner: &str, event_ms: i64) -> String {
+    serde_json::json!({
+        "CallbackCommand": "Live.CallbackAfterCreateRoom",
+        "Operator_Account": owner,
+        "RoomInfo": {
+            "RoomId": id,
+            "RoomName": name,
+            "RoomType": "Live",
+            "Owner_Account": owner,
+            "MaxMemberCount": 1000,
+            "IsSeatEnabled": true,
+            "MaxSeatCount": 8,
+            "TakeSeatMode": if event_ms % 2 == 0 { "ApplyToTake" } else { "FreeToTake" },
+            "IsPublicVisible": event_ms % 3 != 0,
+        },
+        "EventTime": event_ms,
+    })
+    .to_string()
+}
+
+pub fn destroy_room(id: &str, event_ms: i64) -> String {
+    serde_json::json!({
+        "CallbackCommand": "Live.CallbackAfterDestroyRoom",
+        "Operator_Account": "system",
+        "RoomId": id,
+        "EventType": "DestroyByUser",
+        "EventTime": event_ms,
+    })
+    .to_string()
+}
+
+pub fn members(id: &str, who: &[&str], event_ms: i64) -> String {
+    serde_json::json!({
+        "CallbackCommand": "Live.CallbackAfterMemberStateChanged",
+        "RoomId": id,
+        "EventType": "Online",
+        "EventCause": "Enter",
+        "MemberList": who.iter().map(|m| serde_json::json!({"Member_Account": m})).collect::<Vec<_>>(),
+        "EventTime": event_ms,
+    })
+    .to_string()
+}
+
+/// Posts (as the receiver would) a body with its command in the query.
+pub fn publish(hub: &Hub, body: &str, received_at_ms: i64) {
+    let command = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("CallbackCommand")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    hub.publish(event(
+        &format!("SdkAppid=1400000001&CallbackCommand={command}"),
+        body,
+        received_at_ms,
+    ));
+}
+
+/// 40 rooms, a few ended, some with members, plus one rejected and one unrecognized callback.
+pub fn many_rooms(hub: &Hub) {
+    for i in 0..40_i64 {
+        let at = NOW_MS - 600_000 + i * 10_000;
+        publish(
+            hub,
+            &create_room(
+                &format!("room-{i:03}"),
+                &format!("Room number {i}"),
+                &format!("host{i}"),
+                at,
+            ),
+            at,
+        );
+        if i % 7 == 3 {
+            publish(
+                hub,
+                &destroy_room(&format!("room-{i:03}"), at + 5_000),
+                at + 5_000,
+            );
+        }
+        if i % 5 == 0 {
+            publish(
+                hub,
+                &members(&format!("room-{i:03}"), &["viewer1", "viewer2"], at + 1_000),
+                at + 1_000,
+            );
+        }
+    }
+    hub.publish(event("SdkAppid=1400000001", "{not json", NOW_MS - 5_000));
+    hub.publish(event(
+        "SdkAppid=1400000001",
+        r#"{"CallbackCommand":"Trtc.CallbackAfterSomething","RoomId":"room-039"}"#,
+        NOW_MS - 4_000,
+    ));
+}
+
+/// A dashboard over the hub's current state, at the fixed clock.
+pub fn app(hub: &Hub, width: u16, height: u16) -> App {
+    let mut app = App::new(info(), hub.snapshot(), STARTED_MS, (width, height));
+    update(&mut app, Msg::Tick(NOW_MS));
+    app
+}
+
+/// Hands everything queued on `rx` to the app, as the run loop would.
+pub fn drain(app: &mut App, rx: &mut broadcast::Receiver<LogEntry>) {
+    while let Ok(entry) = rx.try_recv() {
+        update(app, Msg::Bus(entry));
+    }
+}
+
+pub fn key(app: &mut App, code: KeyCode) {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+pub fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+/// The screen as text, one quoted line per row.
+pub fn render(app: &mut App, width: u16, height: u16) -> String {
+    app.size = (width, height);
+    app.prepare();
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| roomwatch::ui::draw(frame, app))
+        .unwrap();
+    terminal.backend().to_string()
+}
+
+pub fn buffer(app: &mut App, width: u16, height: u16) -> ratatui::buffer::Buffer {
+    app.size = (width, height);
+    app.prepare();
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| roomwatch::ui::draw(frame, app))
+        .unwrap();
+    terminal.backend().buffer().clone()
+}
