@@ -58,10 +58,10 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         },
         body_limit: args.max_body,
     });
+    // Subscribe before the server takes its first callback, so the printer sees every one.
+    let headless_rx = headless.then(|| hub.subscribe());
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(receiver::serve(listener, state, wait_for(stop_rx.clone())));
-    // Subscribe before the demo posts its first callback, so the printer sees it.
-    let headless_rx = headless.then(|| hub.subscribe());
     let demo = args.demo.then(|| {
         let options = crate::demo::DemoOptions::from_args(&args, listen);
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use ui_common::*;
 
+#[allow(clippy::unnecessary_wraps)] // the input stream yields io::Result items
 fn press(c: KeyCode) -> io::Result<TermEvent> {
     Ok(TermEvent::Key(KeyEvent::new(c, KeyModifiers::NONE)))
 }
