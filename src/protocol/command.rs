@@ -122,14 +122,41 @@ impl Command {
         )
     }
 
-    /// A short label for narrow columns: the name without prefix and `CallbackAfter`.
+    /// A label of at most 14 characters for the log's command column. "Before" callbacks keep
+    /// the word, so a message's before and after callbacks read apart.
     pub fn short(self) -> &'static str {
-        short_name(self.name())
+        match self {
+            Self::CreateRoom | Self::RoomCreateRoom => "CreateRoom",
+            Self::DestroyRoom | Self::RoomDestroyRoom => "DestroyRoom",
+            Self::UpdateRoomInfo | Self::RoomUpdateRoomInfo => "UpdateRoomInfo",
+            Self::SetMetadata => "SetMetadata",
+            Self::DelMetadata => "DelMetadata",
+            Self::CreateRoomReachingThreshold => "RoomThreshold",
+            Self::MemberStateChanged => "MemberState",
+            Self::RoomMemberEnter => "MemberEnter",
+            Self::RoomMemberLeave => "MemberLeave",
+            Self::ChangeOwner => "ChangeOwner",
+            Self::ModifyAdmin => "ModifyAdmin",
+            Self::SeatInfoChanged => "SeatInfo",
+            Self::CreateBattle => "CreateBattle",
+            Self::StartBattle => "StartBattle",
+            Self::EndBattle => "EndBattle",
+            Self::BeforeSendGift => "BeforeSendGift",
+            Self::BeforeCallBackNotBlock => "GiftNotBlock",
+            Self::BeforeSendMsg => "BeforeSendMsg",
+            Self::AfterSendMsg => "SendMsg",
+            Self::FollowAdd => "FollowAdd",
+            Self::FollowDelete => "FollowDelete",
+            Self::CloudRecordingChanged => "Recording",
+        }
     }
 }
 
 /// Shortens any command name, known or not, for the log's command column.
 pub fn short_name(name: &str) -> &str {
+    if let Some(command) = Command::from_name(name) {
+        return command.short();
+    }
     let tail = name.rsplit_once('.').map_or(name, |(_, t)| t);
     for prefix in ["CallbackAfter", "CallbackBefore", "Callback"] {
         if let Some(rest) = tail.strip_prefix(prefix)
@@ -180,7 +207,10 @@ mod tests {
     #[test]
     fn short_names() {
         assert_eq!(Command::UpdateRoomInfo.short(), "UpdateRoomInfo");
-        assert_eq!(Command::BeforeSendGift.short(), "SendGift");
+        assert_eq!(Command::BeforeSendGift.short(), "BeforeSendGift");
+        assert_eq!(short_name("Group.CallbackAfterSendMsg"), "SendMsg");
+        assert_eq!(short_name("Live.CallbackAfterSomethingNew"), "SomethingNew");
+        assert!(Command::all().all(|c| c.short().len() <= 14));
         assert_eq!(short_name("Trtc.Event"), "Event");
     }
 }
