@@ -1,7 +1,7 @@
 //! Headless mode: one JSON object per callback on stdout, nothing else there.
 
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::Weak;
 
 use serde_json::json;
 use time::OffsetDateTime;
@@ -45,9 +45,10 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// Prints every event from `rx` to `out` until the channel closes or `out` breaks.
 /// After a lag it replays what it missed from the hub's log, and says on stderr if the log
-/// no longer held some of it. Blocking: run it on its own thread.
+/// no longer held some of it. Blocking: run it on its own thread. `hub` is weak so that
+/// dropping the hub closes the channel and ends the printer.
 pub fn print_events(
-    hub: &Arc<Hub>,
+    hub: &Weak<Hub>,
     mut rx: broadcast::Receiver<LogEntry>,
     mut out: impl Write,
 ) -> io::Result<()> {
@@ -62,8 +63,10 @@ pub fn print_events(
                 }
             }
             Err(RecvError::Lagged(_)) => {
-                let missed: Vec<LogEntry> =
-                    hub.read(|store| store.log_after(last_printed).cloned().collect());
+                // The hub holds the sender: if it is gone, nothing more can be missed.
+                let missed: Vec<LogEntry> = hub.upgrade().map_or_else(Vec::new, |hub| {
+                    hub.read(|store| store.log_after(last_printed).cloned().collect())
+                });
                 if let Some(first) = missed.first()
                     && first.event.seq > last_printed + 1
                 {

@@ -32,7 +32,8 @@ pub struct ReceiverState {
 /// The router: `GET /healthz`, and a callback on POST to any path.
 pub fn router(state: Arc<ReceiverState>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        // Only GET is the health check; a callback POSTed to /healthz is still a callback.
+        .route("/healthz", get(|| async { "ok\n" }).fallback(callback))
         .fallback(callback)
         .with_state(state)
 }
@@ -86,17 +87,18 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|len| len > state.body_limit);
     let bytes = match read_limited(body, state.body_limit, declared_too_large).await {
-        Ok(bytes) => bytes,
-        Err(prefix) => {
+        BodyRead::Complete(bytes) => bytes,
+        BodyRead::TooLarge(prefix) => {
             event.body_len = prefix.len();
             event.body = Body::Text(String::from_utf8_lossy(&prefix).into_owned());
-            return reject(
-                &state,
-                event,
-                Rejection::BodyTooLarge {
-                    limit: state.body_limit,
-                },
-            );
+            let limit = state.body_limit;
+            return reject(&state, event, Rejection::BodyTooLarge { limit });
+        }
+        BodyRead::Broken(prefix, error) => {
+            // Never parse half a body: a valid-looking prefix must not reach room state.
+            event.body_len = prefix.len();
+            event.body = Body::Text(String::from_utf8_lossy(&prefix).into_owned());
+            return reject(&state, event, Rejection::BodyIncomplete(error));
         }
     };
     event.body_len = bytes.len();
@@ -148,12 +150,19 @@ fn reject(state: &ReceiverState, mut event: Event, rejection: Rejection) -> Resp
     if let Body::Json(value) = &event.body {
         event.room_id = guess_room_id(value);
     }
+    let method_not_allowed = matches!(rejection, Rejection::MethodNotAllowed(_));
     event.error = Some(rejection);
     state.hub.publish(event);
-    json_response(
+    let mut response = json_response(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         body,
-    )
+    );
+    if method_not_allowed {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    response
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -165,19 +174,31 @@ fn json_response(status: StatusCode, body: String) -> Response {
     response
 }
 
-/// Reads the body up to `limit` bytes. Over the limit, returns the first bytes for the log.
-/// The rest is read and dropped (up to a bound) so the sender gets our 413, not a reset.
-async fn read_limited(
-    mut body: AxumBody,
-    limit: usize,
-    declared_too_large: bool,
-) -> Result<Bytes, Vec<u8>> {
+/// How reading a body ended.
+enum BodyRead {
+    Complete(Bytes),
+    /// Over the limit: the first bytes, for the log.
+    TooLarge(Vec<u8>),
+    /// The connection failed mid-body: what arrived, and why.
+    Broken(Vec<u8>, String),
+}
+
+/// Reads the body up to `limit` bytes. Over the limit, the rest is read and dropped (up to a
+/// bound) so the sender gets our 413, not a reset.
+async fn read_limited(mut body: AxumBody, limit: usize, declared_too_large: bool) -> BodyRead {
     let drain_bound = limit.saturating_mul(16).max(OVERSIZE_KEPT);
     let mut collected: Vec<u8> = Vec::new();
     let mut seen = 0usize;
     let mut over = declared_too_large;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { break };
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(error) if !over => {
+                collected.truncate(OVERSIZE_KEPT);
+                return BodyRead::Broken(collected, error.to_string());
+            }
+            Err(_) => break,
+        };
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -197,9 +218,9 @@ async fn read_limited(
     }
     if over {
         collected.truncate(OVERSIZE_KEPT);
-        Err(collected)
+        BodyRead::TooLarge(collected)
     } else {
-        Ok(Bytes::from(collected))
+        BodyRead::Complete(Bytes::from(collected))
     }
 }
 

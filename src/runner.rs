@@ -17,6 +17,9 @@ use crate::receiver::{self, ReceiverState};
 /// How far a subscriber may fall behind before it must catch up from the store.
 const CHANNEL_CAPACITY: usize = 4096;
 
+/// How long headless output may take to catch up after a quit.
+const PRINTER_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Everything the screen shows about how roomwatch was started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunInfo {
@@ -42,7 +45,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     let headless = args.headless || (!args.tui && !std::io::stdout().is_terminal());
-    init_tracing(&args, headless)?;
+    let _log_guard = init_tracing(&args, headless)?;
     // Bind before anything touches the terminal, so "address in use" reads as a plain error.
     let listener = TcpListener::bind(args.listen)
         .await
@@ -77,6 +80,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             "roomwatch: listening on {listen} without --token: anyone who can reach it can post callbacks"
         );
     }
+    let mut printer = None;
     if headless {
         if !args.headless {
             eprintln!(
@@ -87,13 +91,15 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             "roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)"
         );
         let rx = headless_rx.unwrap_or_else(|| hub.subscribe());
-        let printer_hub = Arc::clone(&hub);
+        // A weak handle: once the receiver is gone, the channel closes and the printer ends
+        // after printing what was still queued.
+        let printer_hub = Arc::downgrade(&hub);
         let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
+        printer = Some(std::thread::spawn(move || {
             let stdout = std::io::stdout();
             let _ = headless::print_events(&printer_hub, rx, stdout.lock());
             let _ = printer_done.send(());
-        });
+        }));
         // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
         tokio::select! {
             () = shutdown_signal() => {}
@@ -106,7 +112,14 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     if let Some(demo) = demo {
         let _ = demo.await;
     }
-    match server.await {
+    let server_result = server.await;
+    drop(hub);
+    if let Some(printer) = printer {
+        // Bounded: a stdout nobody reads must not keep roomwatch from exiting.
+        let joined = tokio::task::spawn_blocking(move || printer.join());
+        let _ = tokio::time::timeout(PRINTER_DRAIN, joined).await;
+    }
+    match server_result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("receiver failed: {e}")),
         Err(e) => Err(format!("receiver task failed: {e}")),
@@ -137,7 +150,13 @@ pub async fn shutdown_signal() {
     }
 }
 
-fn init_tracing(args: &RunArgs, headless: bool) -> Result<(), String> {
+/// Diagnostics go to `--log-file` through a background writer (never a blocking write on the
+/// request path), else to stderr in headless mode, else nowhere: the screen is the dashboard's.
+/// Keep the returned guard until exit so the last lines are flushed.
+fn init_tracing(
+    args: &RunArgs,
+    headless: bool,
+) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>, String> {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("ROOMWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -147,16 +166,19 @@ fn init_tracing(args: &RunArgs, headless: bool) -> Result<(), String> {
             .append(true)
             .open(path)
             .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
+        let (writer, guard) = tracing_appender::non_blocking(file);
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(false)
-            .with_writer(Arc::new(file))
+            .with_writer(writer)
             .init();
-    } else if headless {
+        return Ok(Some(guard));
+    }
+    if headless {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .init();
     }
-    Ok(())
+    Ok(None)
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{sample, start_server};
 use roomwatch::auth::sign;
@@ -380,5 +380,74 @@ async fn two_thousand_callbacks_over_sixteen_connections_are_all_acknowledged_an
             .sum();
         assert_eq!(online, 2000);
         assert_eq!(store.rooms().len(), 4);
+    });
+}
+
+#[tokio::test]
+async fn a_post_to_healthz_is_still_a_callback() {
+    let server = start_server(Some(APP), None, 1 << 20).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/healthz?SdkAppid={APP}", server.base))
+        .body(sample(CREATE))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.text().await.unwrap(), ACK_OK);
+    server
+        .hub
+        .read(|store| assert!(store.room("live_9001").is_some()));
+}
+
+#[tokio::test]
+async fn refusals_carry_allow_and_keys_in_tencent_order() {
+    let server = start_server(Some(APP), None, 1 << 20).await;
+    let response = reqwest::Client::new()
+        .put(format!("{}/callback?SdkAppid={APP}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let body = response.text().await.unwrap();
+    assert!(
+        body.starts_with(r#"{"ActionStatus":"FAIL","ErrorInfo":"method PUT"#),
+        "{body}"
+    );
+    assert!(body.ends_with(r#","ErrorCode":40501}"#), "{body}");
+}
+
+#[tokio::test]
+async fn a_body_cut_short_is_refused_and_never_applied() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start_server(Some(APP), None, 1 << 20).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // A valid JSON prefix, then the connection's write side closes before Content-Length.
+    let prefix = r#"{"CallbackCommand":"Live.CallbackAfterDestroyRoom","RoomId":"cut"}"#;
+    let request = format!(
+        "POST /callback?SdkAppid={APP} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n{prefix}",
+        prefix.len() + 100
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let logged = server.hub.read(|store| store.last_seq());
+        if logged == 1 || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.hub.read(|store| {
+        let entry = store.log().back().expect("the cut-short request is logged");
+        assert_eq!(entry.event.verdict, Verdict::Rejected);
+        assert_eq!(entry.event.error.as_ref().unwrap().code(), 40005);
+        assert!(
+            store.rooms().is_empty(),
+            "a partial body never reaches state"
+        );
     });
 }

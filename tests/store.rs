@@ -56,8 +56,26 @@ fn a_late_update_does_not_overwrite_a_newer_one_and_is_marked_stale() {
 
 #[test]
 fn an_exact_duplicate_is_flagged_and_not_counted_twice() {
+    let message = json!({"CallbackCommand":"Group.CallbackAfterSendMsg","GroupId":"r1","From_Account":"v",
+        "MsgSeq":7,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"hi"}}],"EventTime":1_735_692_400_210_i64});
+    let mut store = RoomStore::new(10);
+    assert_eq!(
+        store.apply(common::event(1, 0, &message)),
+        Some(Effect::Applied)
+    );
+    assert_eq!(
+        store.apply(common::event(2, 0, &message)),
+        Some(Effect::Duplicate)
+    );
+    assert_eq!(store.room("r1").unwrap().messages, 1);
+    assert_eq!(store.counters().duplicate, 1);
+}
+
+#[test]
+fn two_equal_gifts_are_two_gifts() {
+    // "Before" callbacks are never retried, and a gift carries no id of its own.
     let gift = json!({"CallbackCommand":"Live.CallbackBeforeSendGift","RoomId":"r1",
-        "GiftWater":{"From_Account":"v","To_Account":["h"],"Time":1_735_692_300,"GiftId":"rocket","Count":2,"Coins":500}});
+        "GiftWater":{"From_Account":"v","To_Account":["h"],"Time":1_735_692_300,"GiftId":"heart","Count":1,"Coins":5}});
     let mut store = RoomStore::new(10);
     assert_eq!(
         store.apply(common::event(1, 0, &gift)),
@@ -65,12 +83,56 @@ fn an_exact_duplicate_is_flagged_and_not_counted_twice() {
     );
     assert_eq!(
         store.apply(common::event(2, 0, &gift)),
+        Some(Effect::Applied)
+    );
+    assert_eq!(store.room("r1").unwrap().gifts.gifts, 2);
+}
+
+#[test]
+fn huge_gift_counts_saturate_instead_of_overflowing() {
+    let gift = json!({"CallbackCommand":"Live.CallbackBeforeSendGift","RoomId":"r1",
+        "GiftWater":{"From_Account":"v","Time":1_735_692_300,"Count":i64::MAX,"Coins":2}});
+    let mut store = RoomStore::new(10);
+    store.apply(common::event(1, 0, &gift));
+    store.apply(common::event(2, 0, &gift));
+    let gifts = &store.room("r1").unwrap().gifts;
+    assert_eq!((gifts.items, gifts.coins), (i64::MAX, i64::MAX));
+}
+
+#[test]
+fn a_repeated_follow_is_a_duplicate_too() {
+    let follow = json!({"CallbackCommand":"Follow.CallbackAfterFollowAdd","From_Account":"v",
+        "FollowList":[{"To_Account":"h"}],"EventTime":1_735_692_500_000_i64});
+    let mut store = RoomStore::new(10);
+    assert_eq!(
+        store.apply(common::event(1, 0, &follow)),
+        Some(Effect::Applied)
+    );
+    assert_eq!(
+        store.apply(common::event(2, 0, &follow)),
         Some(Effect::Duplicate)
     );
-    let room = store.room("r1").unwrap();
-    assert_eq!(room.gifts.gifts, 1);
-    assert_eq!(room.gifts.coins, 1000);
-    assert_eq!(store.counters().duplicate, 1);
+    assert_eq!(store.follows(), 1);
+}
+
+#[test]
+fn an_implausible_event_time_falls_back_to_arrival() {
+    for time in [
+        json!(i64::MIN),
+        json!(-1),
+        json!(-1e19),
+        json!("99999999999999999"),
+    ] {
+        let body = json!({"CallbackCommand":"Live.CallbackAfterUpdateRoomInfo",
+            "RoomInfo":{"RoomId":"r1","RoomName":"n"},"EventTime":time});
+        let mut store = RoomStore::new(10);
+        store.apply(common::event(1, 1_735_690_000_000, &body));
+        assert_eq!(
+            store.room("r1").unwrap().last_event_ms,
+            Some(1_735_690_000_000),
+            "{time}"
+        );
+    }
 }
 
 #[test]
@@ -191,8 +253,15 @@ fn deliveries() -> impl Strategy<Value = (Vec<Value>, Vec<Value>)> {
             v
         })
         .prop_flat_map(|distinct| {
-            let len = distinct.len();
-            let repeats = prop::collection::vec(0..len, 0..6);
+            // Only "after" callbacks are redelivered; a repeated gift is a second gift.
+            let redeliverable: Vec<usize> = (0..distinct.len())
+                .filter(|&i| distinct[i]["CallbackCommand"] != "Live.CallbackBeforeSendGift")
+                .collect();
+            let repeats = if redeliverable.is_empty() {
+                Just(Vec::new()).boxed()
+            } else {
+                prop::collection::vec(prop::sample::select(redeliverable), 0..6).boxed()
+            };
             (
                 Just(distinct.clone()),
                 Just(distinct).prop_shuffle(),
@@ -201,8 +270,9 @@ fn deliveries() -> impl Strategy<Value = (Vec<Value>, Vec<Value>)> {
         })
         .prop_map(|(distinct, mut shuffled, repeats)| {
             for i in repeats {
-                let again = shuffled[i].clone();
-                shuffled.insert(i, again);
+                let again = distinct[i].clone();
+                let at = i.min(shuffled.len());
+                shuffled.insert(at, again);
             }
             (distinct, shuffled)
         })

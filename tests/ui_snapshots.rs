@@ -230,7 +230,7 @@ fn lag_notice_shows_in_log() {
         &mut app,
         Msg::Lagged {
             skipped: 7,
-            snapshot: hub.snapshot(),
+            snapshot: Box::new(hub.snapshot()),
         },
     );
     let screen = render(&mut app, 80, 24);

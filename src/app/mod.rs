@@ -92,7 +92,7 @@ pub enum Msg {
     /// The subscriber fell behind by `skipped` events; `snapshot` is the hub's state now.
     Lagged {
         skipped: u64,
-        snapshot: RoomStore,
+        snapshot: Box<RoomStore>,
     },
     Quit,
 }
@@ -461,7 +461,7 @@ impl App {
         while self
             .arrivals
             .front()
-            .is_some_and(|t| *t <= now_ms - RATE_WINDOW_MS)
+            .is_some_and(|t| *t <= now_ms.saturating_sub(RATE_WINDOW_MS))
         {
             self.arrivals.pop_front();
         }
@@ -584,6 +584,8 @@ impl App {
                     self.pause_at(last);
                 }
             }
+            // The PAUSED badge promises that End/G resumes, whichever pane has focus.
+            (Action::Tail, _) if self.paused() => self.follow(),
             (Action::Up, Pane::Detail) => self.scroll_detail(-1),
             (Action::Down, Pane::Detail) => self.scroll_detail(1),
             (Action::PageUp, Pane::Detail) => {
@@ -706,7 +708,7 @@ pub fn update(app: &mut App, msg: Msg) {
         }
         Msg::Tick(now_ms) => app.on_tick(now_ms),
         Msg::Bus(entry) => app.on_bus(&entry),
-        Msg::Lagged { skipped, snapshot } => app.on_lagged(skipped, snapshot),
+        Msg::Lagged { skipped, snapshot } => app.on_lagged(skipped, *snapshot),
         Msg::Quit => app.quit = true,
     }
 }

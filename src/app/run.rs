@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::Event as TermEvent;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -92,20 +92,34 @@ where
                     Err(RecvError::Lagged(skipped)) => resync(app, hub, skipped),
                     Err(RecvError::Closed) => bus_open = false,
                 }
-            }
-            event = input.next(), if input_open => match event {
-                Some(Ok(event)) => {
-                    if let Some(msg) = msg_from_terminal(&event) {
-                        update(app, msg);
-                    }
+                // A steady flood keeps the bus ready, and `biased` would then never reach the
+                // branches below: take a ready key and a due tick here, without waiting.
+                if input_open && let Some(event) = input.next().now_or_never() {
+                    input_open = on_input(app, event)?;
                 }
-                Some(Err(e)) => return Err(RunError::Input(e)),
-                None => input_open = false,
-            },
+                if tick.tick().now_or_never().is_some() {
+                    update(app, Msg::Tick(clock()));
+                }
+            }
+            event = input.next(), if input_open => input_open = on_input(app, event)?,
             _ = tick.tick() => update(app, Msg::Tick(clock())),
         }
     }
     Ok(())
+}
+
+/// Applies one item from the terminal's event stream; returns whether the stream is still open.
+fn on_input(app: &mut App, event: Option<io::Result<TermEvent>>) -> Result<bool, RunError> {
+    match event {
+        Some(Ok(event)) => {
+            if let Some(msg) = msg_from_terminal(&event) {
+                update(app, msg);
+            }
+            Ok(true)
+        }
+        Some(Err(e)) => Err(RunError::Input(e)),
+        None => Ok(false),
+    }
 }
 
 fn resync(app: &mut App, hub: &Hub, skipped: u64) {
@@ -113,7 +127,7 @@ fn resync(app: &mut App, hub: &Hub, skipped: u64) {
         app,
         Msg::Lagged {
             skipped,
-            snapshot: hub.snapshot(),
+            snapshot: Box::new(hub.snapshot()),
         },
     );
 }

@@ -847,6 +847,10 @@ impl Simulator {
             .iter()
             .filter(|d| d.room_id.as_deref().is_some_and(|r| self.room(r).is_some()))
             .filter(|d| !d.command.starts_with("Group."))
+            // Tencent never retries "before" callbacks, so they are never redelivered.
+            .filter(|d| {
+                crate::protocol::Command::from_name(d.command).is_none_or(|c| !c.is_before())
+            })
             .cloned()
             .collect();
         if candidates.is_empty() {

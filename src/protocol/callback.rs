@@ -513,9 +513,15 @@ fn event_time_ms(f: Fields<'_>) -> Option<i64> {
         .or_else(|| f.int("CallbackTs"))
         .or_else(|| f.object("EventInfo").and_then(|i| i.int("EventMsTs")))
         .or_else(|| f.object("GiftWater").and_then(|g| g.int("Time")))?;
-    Some(if raw.unsigned_abs() < 100_000_000_000 {
+    let ms = if raw.unsigned_abs() < 100_000_000_000 {
         raw.saturating_mul(1000)
     } else {
         raw
-    })
+    };
+    // A time before 1970 or after 3000 is no time at all: leave it unknown, so the event is
+    // ordered by its arrival instead.
+    (0..=LATEST_PLAUSIBLE_MS).contains(&ms).then_some(ms)
 }
+
+/// 3000-01-01T00:00:00Z in Unix milliseconds.
+const LATEST_PLAUSIBLE_MS: i64 = 32_503_680_000_000;

@@ -35,6 +35,8 @@ pub enum Rejection {
     NotObject { found: String },
     #[error("CallbackCommand {query:?} in the query disagrees with {body:?} in the body")]
     CommandMismatch { query: String, body: String },
+    #[error("body ended early: {0}")]
+    BodyIncomplete(String),
     #[error("body is larger than the {limit} byte limit")]
     BodyTooLarge { limit: usize },
     #[error("method {0} is not allowed: callbacks are POSTed")]
@@ -54,7 +56,8 @@ impl Rejection {
             Self::EmptyBody
             | Self::NotJson { .. }
             | Self::NotObject { .. }
-            | Self::CommandMismatch { .. } => 400,
+            | Self::CommandMismatch { .. }
+            | Self::BodyIncomplete(_) => 400,
             Self::BodyTooLarge { .. } => 413,
             Self::MethodNotAllowed(_) => 405,
         }
@@ -74,19 +77,28 @@ impl Rejection {
             Self::NotJson { .. } => 40002,
             Self::NotObject { .. } => 40003,
             Self::CommandMismatch { .. } => 40004,
+            Self::BodyIncomplete(_) => 40005,
             Self::BodyTooLarge { .. } => 41301,
             Self::MethodNotAllowed(_) => 40501,
         }
     }
 
-    /// The answer body: `{"ActionStatus":"FAIL","ErrorInfo":...,"ErrorCode":...}`.
+    /// The answer body: `{"ActionStatus":"FAIL","ErrorInfo":...,"ErrorCode":...}`, keys in the
+    /// order Tencent's own answers use.
     pub fn body(&self) -> String {
-        serde_json::json!({
-            "ActionStatus": "FAIL",
-            "ErrorInfo": self.to_string(),
-            "ErrorCode": self.code(),
-        })
-        .to_string()
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Answer {
+            action_status: &'static str,
+            error_info: String,
+            error_code: u32,
+        }
+        let answer = Answer {
+            action_status: "FAIL",
+            error_info: self.to_string(),
+            error_code: self.code(),
+        };
+        serde_json::to_string(&answer).expect("strings and a number always serialize")
     }
 }
 
@@ -124,6 +136,7 @@ mod tests {
                 body: "b".into(),
             },
             Rejection::BodyTooLarge { limit: 1 },
+            Rejection::BodyIncomplete("reset".into()),
             Rejection::MethodNotAllowed("GET".into()),
         ];
         let mut codes: Vec<u32> = all.iter().map(Rejection::code).collect();

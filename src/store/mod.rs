@@ -5,7 +5,7 @@ mod battle;
 mod room;
 mod versioned;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -21,7 +21,7 @@ use room::WriteLog;
 use versioned::write;
 
 use crate::event::{Event, Verdict};
-use crate::protocol::{AdminOp, Callback, Payload};
+use crate::protocol::{AdminOp, Callback, Command, Payload};
 
 /// What applying an event did to the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +71,8 @@ pub struct ThresholdAlert {
     pub current: Option<i64>,
     pub max: Option<i64>,
     pub at_ms: i64,
+    #[serde(skip)]
+    pub stamp: Stamp,
 }
 
 /// Rooms, battles, counters and the recent log.
@@ -83,6 +85,8 @@ pub struct RoomStore {
     counters: Counters,
     threshold: Option<ThresholdAlert>,
     follows: u64,
+    /// Body digests of applied callbacks that name no room (follows, alerts).
+    seen_roomless: BTreeSet<(Command, u64)>,
     last_seq: u64,
     dropped_log_entries: u64,
 }
@@ -97,6 +101,7 @@ impl RoomStore {
             counters: Counters::default(),
             threshold: None,
             follows: 0,
+            seen_roomless: BTreeSet::new(),
             last_seq: 0,
             dropped_log_entries: 0,
         }
@@ -172,6 +177,24 @@ impl RoomStore {
         Some(effect)
     }
 
+    /// App-wide callbacks that name no room.
+    fn fold_roomless(&mut self, payload: &Payload, stamp: Stamp) {
+        match payload {
+            Payload::Threshold { current, max, .. }
+                if self.threshold.as_ref().is_none_or(|t| t.stamp <= stamp) =>
+            {
+                self.threshold = Some(ThresholdAlert {
+                    current: *current,
+                    max: *max,
+                    at_ms: stamp.time_ms,
+                    stamp,
+                });
+            }
+            Payload::Follow { .. } => self.follows += 1,
+            _ => {}
+        }
+    }
+
     fn fold(&mut self, event: &Event) -> Effect {
         let (Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback) else {
             return Effect::NoState;
@@ -180,23 +203,16 @@ impl RoomStore {
             time_ms: event.event_time_ms(),
             tiebreak: event.fingerprint(),
         };
+        // Tencent never retries "before" callbacks, and two equal gifts in the same second
+        // are two gifts: only "after" callbacks are checked for repeated delivery.
+        let key = (callback.command, stamp.tiebreak);
+        let dedupe = !callback.command.is_before();
         match &callback.payload {
-            Payload::Threshold { current, max, .. } => {
-                if self
-                    .threshold
-                    .as_ref()
-                    .is_none_or(|t| t.at_ms <= stamp.time_ms)
-                {
-                    self.threshold = Some(ThresholdAlert {
-                        current: *current,
-                        max: *max,
-                        at_ms: stamp.time_ms,
-                    });
+            Payload::Threshold { .. } | Payload::Follow { .. } => {
+                if !self.seen_roomless.insert(key) {
+                    return Effect::Duplicate;
                 }
-                return Effect::Applied;
-            }
-            Payload::Follow { .. } => {
-                self.follows += 1;
+                self.fold_roomless(&callback.payload, stamp);
                 return Effect::Applied;
             }
             _ => {}
@@ -215,12 +231,10 @@ impl RoomStore {
                 .rooms
                 .entry(room_id.clone())
                 .or_insert_with(|| Room::new(room_id));
-            let key = (callback.command, stamp.tiebreak);
-            if room.seen.contains(&key) {
+            if dedupe && !room.seen.insert(key) {
                 effect = Effect::Duplicate;
                 continue;
             }
-            room.seen.insert(key);
             *room.counts.entry(callback.command).or_default() += 1;
             room.last_event_ms = Some(
                 room.last_event_ms
@@ -392,11 +406,16 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog
             }
         }
         Payload::Gift { count, coins, .. } => {
-            room.gifts.gifts += 1;
-            room.gifts.items += count.unwrap_or(1);
-            room.gifts.coins += coins.unwrap_or(0) * count.unwrap_or(1);
+            // Counts come from the network: saturate rather than overflow.
+            let count = count.unwrap_or(1);
+            room.gifts.gifts = room.gifts.gifts.saturating_add(1);
+            room.gifts.items = room.gifts.items.saturating_add(count);
+            room.gifts.coins = room
+                .gifts
+                .coins
+                .saturating_add(coins.unwrap_or(0).saturating_mul(count));
         }
-        Payload::Message { before: false, .. } => room.messages += 1,
+        Payload::Message { before: false, .. } => room.messages = room.messages.saturating_add(1),
         _ => {}
     }
     log

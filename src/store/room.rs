@@ -306,7 +306,8 @@ impl Room {
     /// A room has ended when its latest lifecycle event is a destroy.
     pub fn is_ended(&self) -> bool {
         match (&self.destroyed, &self.created) {
-            (Some(destroyed), Some(created)) => destroyed.stamp > created.stamp,
+            // A destroy in the same millisecond as a create wins, whatever the tie-break.
+            (Some(destroyed), Some(created)) => destroyed.stamp.time_ms >= created.stamp.time_ms,
             (Some(_), None) => true,
             (None, _) => false,
         }

@@ -194,7 +194,10 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
             theme::value(),
         ),
         (format!("{gap}up "), theme::label()),
-        (text::uptime(app.now_ms - app.started_ms), theme::value()),
+        (
+            text::uptime(app.now_ms.saturating_sub(app.started_ms)),
+            theme::value(),
+        ),
     ];
     if info.demo {
         left.push(("  demo".into(), theme::stale()));

@@ -108,7 +108,9 @@ fn room_row(app: &App, room: &Room, cols: &[usize; 8], width: usize) -> Line<'st
     let plain = Style::new();
     let admins = (!room.admins.is_empty()).then(|| room.admin_list().len().to_string());
     let online = (!room.members.is_empty()).then(|| room.online_count().to_string());
-    let last = room.last_event_ms.map(|t| age(app.now_ms - t));
+    let last = room
+        .last_event_ms
+        .map(|t| age(app.now_ms.saturating_sub(t)));
     let cells = [
         cell(Some(room.id.clone()), cols[0], false, theme::value()),
         cell(
@@ -427,7 +429,7 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
         &mut line,
         "Last event",
         room.last_event_ms
-            .map(|t| format!("{} ago", age(app.now_ms - t))),
+            .map(|t| format!("{} ago", age(app.now_ms.saturating_sub(t)))),
     );
     out.push(line);
 
