@@ -435,7 +435,7 @@ async fn a_body_cut_short_is_refused_and_never_applied() {
     let _ = stream.read_to_string(&mut answer).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let logged = server.hub.read(|store| store.last_seq());
+        let logged = server.hub.read(roomwatch::store::RoomStore::last_seq);
         if logged == 1 || tokio::time::Instant::now() > deadline {
             break;
         }
