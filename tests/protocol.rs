@@ -1,6 +1,8 @@
 //! Parsing: every sample, the documented variants and quirks, and bad input.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use proptest::prelude::*;
 use roomwatch::protocol::{self, AdminOp, Command, Payload, Rejection, SeatMode};
 use roomwatch::samples::SAMPLES;
@@ -153,6 +155,7 @@ fn any_json() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         any::<i64>().prop_map(serde_json::Value::from),
+        prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(-1)].prop_map(serde_json::Value::from),
         any::<f64>().prop_map(|f| serde_json::json!(f)),
         ".{0,8}".prop_map(serde_json::Value::from),
     ];
@@ -171,6 +174,9 @@ fn any_json() -> impl Strategy<Value = serde_json::Value> {
                     Just("ToRoomList".to_string()),
                     Just("GiftWater".to_string()),
                     Just("Metadata".to_string()),
+                    Just("Count".to_string()),
+                    Just("Coins".to_string()),
+                    Just("Time".to_string()),
                     "[A-Za-z_]{1,6}",
                 ],
                 inner,
@@ -201,6 +207,9 @@ proptest! {
         object.insert("CallbackCommand".into(), command.name().into());
         let bytes = serde_json::to_vec(&object).unwrap();
         let parsed = protocol::parse(None, &bytes).unwrap();
-        prop_assert_eq!(parsed.callback.map(|c| c.command), Some(command));
+        prop_assert_eq!(parsed.callback.as_ref().map(|c| c.command), Some(command));
+        // Whatever the types, folding the callback into state must not panic either.
+        let mut store = roomwatch::store::RoomStore::new(4);
+        store.apply(common::event(1, 0, &serde_json::Value::Object(object)));
     }
 }
