@@ -11,6 +11,7 @@ pub mod demo;
 pub mod event;
 pub mod headless;
 pub mod hub;
+pub mod intake;
 pub mod keymap;
 pub mod protocol;
 pub mod query;

@@ -69,6 +69,27 @@ impl Dashboard {
         self.screen.lock().unwrap().screen().contents()
     }
 
+    /// Waits until the terminal is restored: alternate screen left and cursor shown. The pty's
+    /// last bytes may still be on their way when the process has exited, so this polls too.
+    fn wait_restored(&self) {
+        let start = Instant::now();
+        loop {
+            {
+                let parser = self.screen.lock().unwrap();
+                let screen = parser.screen();
+                if !screen.alternate_screen() && !screen.hide_cursor() {
+                    return;
+                }
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the terminal was not restored; screen:\n{}",
+                self.contents()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Polls the parsed screen until `check` holds; panics with the screen at the deadline.
     fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
@@ -157,9 +178,7 @@ async fn seed_callbacks_filter_and_quit() {
     let status = dash.wait_exit();
     assert!(status.success(), "{status:?}");
     // The terminal is back: the alternate screen left, the cursor shown.
-    let parser = dash.screen.lock().unwrap();
-    assert!(!parser.screen().alternate_screen());
-    assert!(!parser.screen().hide_cursor());
+    dash.wait_restored();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,8 +194,7 @@ async fn sigterm_exits_cleanly() {
     assert!(killed.success());
     let status = dash.wait_exit();
     assert!(status.success(), "{status:?}");
-    let parser = dash.screen.lock().unwrap();
-    assert!(!parser.screen().alternate_screen());
+    dash.wait_restored();
 }
 
 /// Run in a pty by `panic_in_a_task_restores_the_terminal`: enters the dashboard's terminal
@@ -213,10 +231,8 @@ fn panic_in_a_task_restores_the_terminal() {
     let status = child.wait_exit();
     assert!(!status.success(), "{status:?}");
     assert_eq!(status.exit_code(), 101);
-    let screen = child.wait_for("the panic message", |s| {
+    child.wait_for("the panic message", |s| {
         s.contains("boom in a handler task")
     });
-    let parser = child.screen.lock().unwrap();
-    assert!(!parser.screen().alternate_screen(), "{screen}");
-    assert!(!parser.screen().hide_cursor());
+    child.wait_restored();
 }

@@ -3,45 +3,31 @@
 
 use std::sync::Arc;
 
-use roomwatch::event::{Body, Event, Reply, Verdict};
-use roomwatch::protocol::{self, ACK_OK};
+use roomwatch::auth::AuthConfig;
+
+use roomwatch::event::Event;
+use roomwatch::intake::{self, Arrival, BodyRead};
 use roomwatch::query::QueryParams;
 
-/// An event as the receiver would build it for an accepted body (no HTTP involved).
+/// The event the receiver records for an accepted body (its own judge, no HTTP involved).
 pub fn event(seq: u64, received_at_ms: i64, body: &serde_json::Value) -> Arc<Event> {
-    let bytes = serde_json::to_vec(body).unwrap();
-    let parsed = protocol::parse(None, &bytes).unwrap();
-    let verdict = if parsed.callback.is_some() {
-        Verdict::Accepted
-    } else {
-        Verdict::Unrecognized
-    };
-    Arc::new(Event {
-        seq,
-        received_at_ms,
+    let arrival = Arrival {
         method: "POST".into(),
         path: "/callback".into(),
         query: QueryParams::default(),
         remote: None,
-        room_id: parsed
-            .callback
-            .as_ref()
-            .and_then(|c| c.room_id().map(str::to_string)),
-        command: parsed.command_name,
-        verdict,
-        error: None,
-        auth: None,
-        body: Body::Json(parsed.body),
-        body_len: bytes.len(),
-        callback: parsed.callback,
-        reply: Reply {
-            status: 200,
-            body: ACK_OK.into(),
-        },
-    })
+        received_at_ms,
+    };
+    let open = AuthConfig {
+        window_s: 60,
+        ..AuthConfig::default()
+    };
+    let bytes = serde_json::to_vec(body).unwrap();
+    let mut event = intake::judge(arrival, BodyRead::Complete(bytes), &open);
+    event.seq = seq;
+    Arc::new(event)
 }
 
-use roomwatch::auth::AuthConfig;
 use roomwatch::hub::Hub;
 use roomwatch::receiver::{self, ReceiverState};
 

@@ -5,10 +5,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use roomwatch::app::{App, Msg, update};
-use roomwatch::auth::AuthVerdict;
-use roomwatch::event::{Body, Event, Reply, Verdict};
+use roomwatch::auth::AuthConfig;
+use roomwatch::event::Event;
 use roomwatch::hub::Hub;
-use roomwatch::protocol::{self, ACK_OK};
+use roomwatch::intake::{self, Arrival, BodyRead};
 use roomwatch::query::QueryParams;
 use roomwatch::runner::RunInfo;
 use roomwatch::store::LogEntry;
@@ -32,60 +32,20 @@ pub fn info() -> RunInfo {
     }
 }
 
-/// The event the receiver would record for `body` posted with `query`, using the real parser.
+/// The event the receiver records for `body` posted with `query` (the receiver's own judge).
 pub fn event(query: &str, body: &str, received_at_ms: i64) -> Event {
-    let query = QueryParams::parse(Some(query));
-    let mut event = Event {
-        seq: 0,
-        received_at_ms,
+    let arrival = Arrival {
         method: "POST".into(),
         path: "/callback".into(),
-        command: query.get("CallbackCommand").map(str::to_string),
-        query,
+        query: QueryParams::parse(Some(query)),
         remote: Some("127.0.0.1:40000".into()),
-        room_id: None,
-        verdict: Verdict::Rejected,
-        error: None,
-        auth: Some(AuthVerdict::Unchecked),
-        body: Body::from_bytes(body.as_bytes()),
-        body_len: body.len(),
-        callback: None,
-        reply: Reply {
-            status: 200,
-            body: ACK_OK.into(),
-        },
+        received_at_ms,
     };
-    match protocol::parse(event.query.get("CallbackCommand"), body.as_bytes()) {
-        Ok(parsed) => {
-            event.verdict = if parsed.callback.is_some() {
-                Verdict::Accepted
-            } else {
-                Verdict::Unrecognized
-            };
-            event.room_id = parsed
-                .callback
-                .as_ref()
-                .and_then(|c| c.room_id().map(str::to_string))
-                .or_else(|| {
-                    parsed
-                        .body
-                        .get("RoomId")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                });
-            event.command = parsed.command_name;
-            event.callback = parsed.callback;
-            event.body = Body::Json(parsed.body);
-        }
-        Err(rejection) => {
-            event.reply = Reply {
-                status: rejection.status(),
-                body: rejection.body(),
-            };
-            event.error = Some(rejection);
-        }
-    }
-    event
+    let open = AuthConfig {
+        window_s: 60,
+        ..AuthConfig::default()
+    };
+    intake::judge(arrival, BodyRead::Complete(body.as_bytes().to_vec()), &open)
 }
 
 pub fn seed_events() -> Vec<Event> {

@@ -1,0 +1,125 @@
+//! Judging one request: from what arrived (method, path, query, body) to the [`Event`] that
+//! records it, answer included. Pure, so tests build events exactly as the receiver does.
+
+use crate::auth::{self, AuthConfig};
+use crate::event::{Body, Event, Reply, Verdict};
+use crate::protocol::{self, ACK_OK, Rejection};
+use crate::query::QueryParams;
+
+/// Everything about a request but its body.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub method: String,
+    pub path: String,
+    pub query: QueryParams,
+    pub remote: Option<String>,
+    /// Unix milliseconds.
+    pub received_at_ms: i64,
+}
+
+/// How reading the body ended.
+#[derive(Debug, Clone)]
+pub enum BodyRead {
+    Complete(Vec<u8>),
+    /// Over the limit: the first bytes, kept for the log.
+    TooLarge {
+        prefix: Vec<u8>,
+        limit: usize,
+    },
+    /// The connection failed mid-body: what arrived, and why.
+    Broken {
+        prefix: Vec<u8>,
+        error: String,
+    },
+}
+
+/// Checks a request in the documented order (size, method, SdkAppid, signature, body) and
+/// returns its event: accepted, unrecognized, or rejected with the reason and the answer.
+pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Event {
+    let mut event = Event {
+        seq: 0,
+        received_at_ms: arrival.received_at_ms,
+        method: arrival.method,
+        path: arrival.path,
+        command: arrival.query.get("CallbackCommand").map(str::to_string),
+        query: arrival.query,
+        remote: arrival.remote,
+        room_id: None,
+        verdict: Verdict::Accepted,
+        error: None,
+        auth: None,
+        body: Body::Text(String::new()),
+        body_len: 0,
+        callback: None,
+        reply: Reply {
+            status: 200,
+            body: ACK_OK.to_string(),
+        },
+    };
+    let bytes = match body {
+        BodyRead::Complete(bytes) => bytes,
+        BodyRead::TooLarge { prefix, limit } => {
+            return reject(event, &prefix, Rejection::BodyTooLarge { limit });
+        }
+        // Never parse half a body: a valid-looking prefix must not reach room state.
+        BodyRead::Broken { prefix, error } => {
+            return reject(event, &prefix, Rejection::BodyIncomplete(error));
+        }
+    };
+    if event.method != "POST" {
+        let method = event.method.clone();
+        return reject(event, &bytes, Rejection::MethodNotAllowed(method));
+    }
+    match auth::verify(auth_config, &event.query, event.received_at_ms / 1000) {
+        Ok(verdict) => event.auth = Some(verdict),
+        Err(rejection) => return reject(event, &bytes, rejection),
+    }
+    let parsed = match protocol::parse(event.query.get("CallbackCommand"), &bytes) {
+        Ok(parsed) => parsed,
+        Err(rejection) => return reject(event, &bytes, rejection),
+    };
+    event.body_len = bytes.len();
+    event.command = parsed.command_name;
+    event.verdict = if parsed.callback.is_some() {
+        Verdict::Accepted
+    } else {
+        Verdict::Unrecognized
+    };
+    event.room_id = parsed
+        .callback
+        .as_ref()
+        .and_then(|c| c.room_id().map(str::to_string))
+        .or_else(|| guess_room_id(&parsed.body));
+    event.callback = parsed.callback;
+    event.body = Body::Json(parsed.body);
+    event
+}
+
+/// Fills in a rejection: the raw body for the log, the reason, and the answer.
+fn reject(mut event: Event, bytes: &[u8], rejection: Rejection) -> Event {
+    event.body_len = bytes.len();
+    event.body = Body::from_bytes(bytes);
+    if let Body::Json(value) = &event.body {
+        event.room_id = guess_room_id(value);
+        if let Some(command) = value.get("CallbackCommand").and_then(|c| c.as_str()) {
+            event.command = Some(command.to_string());
+        }
+    }
+    event.verdict = Verdict::Rejected;
+    event.reply = Reply {
+        status: rejection.status(),
+        body: rejection.body(),
+    };
+    event.error = Some(rejection);
+    event
+}
+
+/// A room id from a body roomwatch could not type, so its log line still names a room.
+fn guess_room_id(value: &serde_json::Value) -> Option<String> {
+    let object = value.as_object()?;
+    let fields = protocol::Fields(object);
+    fields
+        .string("RoomId")
+        .or_else(|| fields.object("RoomInfo").and_then(|r| r.string("RoomId")))
+        .or_else(|| fields.string("GroupId"))
+}
