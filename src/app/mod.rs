@@ -14,7 +14,7 @@ use ratatui::layout::{Position, Rect};
 
 pub use run::{run, run_dashboard};
 
-use crate::event::{Body, Event};
+use crate::event::{Body, Event, Verdict};
 use crate::keymap::{Action, action_for};
 use crate::runner::RunInfo;
 use crate::store::{LogEntry, RoomStore};
@@ -273,9 +273,7 @@ impl App {
         let index = if self.follow_top {
             None
         } else {
-            self.selected
-                .as_ref()
-                .and_then(|id| self.room_order.iter().position(|r| r == id))
+            self.selected.as_deref().and_then(|id| self.order_index(id))
         };
         let before = self.selected.clone();
         if let Some(i) = index {
@@ -321,9 +319,54 @@ impl App {
         }
     }
 
-    fn rooms_changed(&mut self) {
-        self.rooms_stale = true;
-        self.dirty = true;
+    /// Where a room is in [`Self::room_order`], found by its sort key: most recent activity
+    /// first, rooms never timed last, ties by id. `None` when it is not shown.
+    fn order_index(&self, id: &str) -> Option<usize> {
+        let last = self.store.room(id)?.last_event_ms;
+        self.order_search(id, last).ok()
+    }
+
+    /// Binary search of [`Self::room_order`] for a room with this last activity.
+    fn order_search(&self, id: &str, last: Option<i64>) -> Result<usize, usize> {
+        self.room_order.binary_search_by(|probe| {
+            let probe_last = self.store.room(probe).and_then(|r| r.last_event_ms);
+            last.cmp(&probe_last).then_with(|| probe.as_str().cmp(id))
+        })
+    }
+
+    /// Takes a room out of the order and the counts before an event may change it.
+    fn unlist(&mut self, id: &str) {
+        let Some(room) = self.store.room(id) else {
+            return;
+        };
+        let ended = room.is_ended();
+        if let Some(i) = self.order_index(id) {
+            self.room_order.remove(i);
+        }
+        if ended {
+            self.ended_rooms -= 1;
+        } else {
+            self.live_rooms -= 1;
+        }
+    }
+
+    /// Puts a room back after an event, where it now sorts, if it passes the filter.
+    fn relist(&mut self, id: &str) {
+        let Some(room) = self.store.room(id) else {
+            return;
+        };
+        if room.is_ended() {
+            self.ended_rooms += 1;
+        } else {
+            self.live_rooms += 1;
+        }
+        if !self.room_matches(id) {
+            return;
+        }
+        let at = self
+            .order_search(id, room.last_event_ms)
+            .unwrap_or_else(|at| at);
+        self.room_order.insert(at, id.to_string());
     }
 
     fn view_changed(&mut self) {
@@ -419,12 +462,26 @@ impl App {
     }
 
     fn on_bus(&mut self, entry: &LogEntry) {
-        let Some(_effect) = self.store.apply(std::sync::Arc::clone(&entry.event)) else {
+        // Only the rooms the event names can change: take them out of the order, apply,
+        // and put them back where they now belong, instead of sorting every room again.
+        let touched = if self.rooms_stale {
+            Vec::new()
+        } else {
+            touched_rooms(&entry.event)
+        };
+        for id in &touched {
+            self.unlist(id);
+        }
+        let applied = self.store.apply(std::sync::Arc::clone(&entry.event));
+        for id in &touched {
+            self.relist(id);
+        }
+        if applied.is_none() {
             // Already part of the replica (taken from a snapshot).
             return;
-        };
+        }
         self.arrivals.push_back(entry.event.received_at_ms);
-        self.rooms_changed();
+        self.dirty = true;
         if !self.log_stale {
             // The stored copy carries the replica's own effect.
             let matches = self
@@ -709,6 +766,19 @@ pub fn update(app: &mut App, msg: Msg) {
         Msg::Lagged { skipped, snapshot } => app.on_lagged(skipped, snapshot),
         Msg::Quit => app.quit = true,
     }
+}
+
+/// The rooms applying an event to the store may create or change, each once.
+fn touched_rooms(event: &Event) -> Vec<String> {
+    let mut rooms: Vec<String> = Vec::new();
+    if let (Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback) {
+        for id in callback.room_ids() {
+            if !rooms.iter().any(|r| r == id) {
+                rooms.push(id.to_string());
+            }
+        }
+    }
+    rooms
 }
 
 /// Every room an event concerns: the typed callback's rooms, else the id the receiver guessed.
