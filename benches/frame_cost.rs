@@ -26,14 +26,18 @@ use roomwatch::auth::AuthConfig;
 use roomwatch::hub::Hub;
 use roomwatch::receiver::{self, ReceiverState};
 use roomwatch::store::LogEntry;
-use ui_common::{NOW_MS, create_room, destroy_room, event, key, members, publish, type_text};
+use ui_common::{NOW_MS, create_room, destroy_room, event, key, members, publish};
 
 /// Timed batches per case; the median batch is reported.
 const REPS: usize = 9;
 /// Frames (or events) per timed batch.
 const BATCH: usize = 100;
 /// Fresh callbacks made per store for the cases that consume them.
-const POOL: usize = 8 * (REPS + 1) * BATCH;
+const POOL: usize = 6 * (REPS + 1) * BATCH + (REPS + 1) * BURST_FRAMES * BURST;
+/// Callbacks in one burst, as many as the run loop takes off the bus before a frame.
+const BURST: usize = 512;
+/// Frames per timed batch in the burst case.
+const BURST_FRAMES: usize = 2;
 
 /// A small deterministic generator, so both stores get the same kind of traffic.
 struct Lcg(u64);
@@ -132,24 +136,31 @@ impl Store {
     }
 }
 
-/// Median ns per item over `REPS` batches of `BATCH`, after one warm-up batch.
-fn measure(item: impl FnMut()) -> f64 {
-    measure_batches(BATCH, item)
-}
+/// One timed step of a case, bound to one store.
+type Step<'a> = Box<dyn FnMut() + 'a>;
 
-fn measure_batches(batch: usize, mut item: impl FnMut()) -> f64 {
-    let mut per_item = Vec::with_capacity(REPS);
+/// Median ns per step on each of two stores: `REPS` batches of `batch` steps, alternating
+/// between the stores (after a warm-up batch each) so that drift in the machine's speed
+/// hits both alike.
+fn measure_pair(batch: usize, a: &mut Step<'_>, b: &mut Step<'_>) -> (f64, f64) {
+    let (mut ta, mut tb) = (Vec::with_capacity(REPS), Vec::with_capacity(REPS));
     for rep in 0..=REPS {
-        let started = Instant::now();
-        for _ in 0..batch {
-            item();
-        }
-        let elapsed = started.elapsed();
+        let (x, y) = (time_batch(batch, a), time_batch(batch, b));
         if rep > 0 {
-            per_item.push(elapsed.as_nanos() as f64 / batch as f64);
+            ta.push(x);
+            tb.push(y);
         }
     }
-    median(&mut per_item)
+    (median(&mut ta), median(&mut tb))
+}
+
+/// ns per step over one batch.
+fn time_batch(batch: usize, step: &mut Step<'_>) -> f64 {
+    let started = Instant::now();
+    for _ in 0..batch {
+        step();
+    }
+    started.elapsed().as_nanos() as f64 / batch as f64
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -166,47 +177,73 @@ fn draw(terminal: &mut Terminal<TestBackend>, app: &mut App) {
     black_box(terminal.backend().buffer().content().len());
 }
 
-/// A redraw with nothing new (the 1 Hz tick).
-fn idle_frame(store: &mut Store, size: (u16, u16)) -> f64 {
-    let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+fn terminal(store: &mut Store, size: (u16, u16)) -> Terminal<TestBackend> {
     store.app.size = size;
-    let app = &mut store.app;
-    measure(|| {
-        update(app, Msg::Tick(NOW_MS));
-        draw(&mut terminal, app);
+    Terminal::new(TestBackend::new(size.0, size.1)).unwrap()
+}
+
+/// A redraw with nothing new (the 1 Hz tick).
+fn idle_frame(store: &mut Store, size: (u16, u16)) -> Step<'_> {
+    let mut terminal = terminal(store, size);
+    Box::new(move || {
+        update(&mut store.app, Msg::Tick(NOW_MS));
+        draw(&mut terminal, &mut store.app);
     })
 }
 
 /// One callback off the bus, then a redraw.
-fn live_frame(store: &mut Store, size: (u16, u16)) -> f64 {
-    let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
-    store.app.size = size;
-    measure(|| {
+fn live_frame(store: &mut Store, size: (u16, u16)) -> Step<'_> {
+    let mut terminal = terminal(store, size);
+    Box::new(move || {
         let entry = store.take();
         update(&mut store.app, Msg::Bus(entry));
         draw(&mut terminal, &mut store.app);
     })
 }
 
-/// One callback off the bus into the app, no redraw.
-fn app_apply(store: &mut Store) -> f64 {
-    measure(|| {
+/// One callback off the bus into the app and its view caches, no redraw.
+fn app_apply(store: &mut Store) -> Step<'_> {
+    Box::new(move || {
         let entry = store.take();
         update(&mut store.app, Msg::Bus(entry));
+        store.app.prepare();
+    })
+}
+
+/// A burst of callbacks off the bus, then one redraw.
+fn burst_frame(store: &mut Store) -> Step<'_> {
+    let mut terminal = terminal(store, (160, 40));
+    Box::new(move || {
+        for _ in 0..BURST {
+            let entry = store.take();
+            update(&mut store.app, Msg::Bus(entry));
+        }
+        draw(&mut terminal, &mut store.app);
     })
 }
 
 /// One callback into a copy of the store alone (the hub's work per callback).
-fn store_apply(store: &mut Store) -> f64 {
+fn store_apply(store: &mut Store) -> Step<'_> {
     let mut copy = store.app.store.clone();
-    let pool = &store.pool;
-    let mut next = store.next;
-    let ns = measure(|| {
-        black_box(copy.apply(Arc::clone(&pool[next].event)));
-        next += 1;
-    });
-    store.next = next;
-    ns
+    Box::new(move || {
+        black_box(copy.apply(store.take().event));
+    })
+}
+
+/// One key that changes the filter (alternately adds and erases a character), then a redraw.
+fn filter_key(store: &mut Store) -> Step<'_> {
+    let mut terminal = terminal(store, (160, 40));
+    let mut add = false;
+    Box::new(move || {
+        add = !add;
+        let code = if add {
+            KeyCode::Char('2')
+        } else {
+            KeyCode::Backspace
+        };
+        key(&mut store.app, code);
+        draw(&mut terminal, &mut store.app);
+    })
 }
 
 struct Row {
@@ -215,65 +252,85 @@ struct Row {
     large: f64,
 }
 
+struct Bench<'s> {
+    small: &'s mut Store,
+    large: &'s mut Store,
+    rows: Vec<Row>,
+}
+
+impl Bench<'_> {
+    fn case(&mut self, case: &str, batch: usize, make: &dyn for<'a> Fn(&'a mut Store) -> Step<'a>) {
+        let mut a = make(self.small);
+        let mut b = make(self.large);
+        let (small, large) = measure_pair(batch, &mut a, &mut b);
+        self.rows.push(Row {
+            case: case.to_string(),
+            small,
+            large,
+        });
+    }
+
+    /// The same keys to both dashboards.
+    fn keys(&mut self, codes: &[KeyCode]) {
+        for app in [&mut self.small.app, &mut self.large.app] {
+            for code in codes {
+                key(app, *code);
+            }
+        }
+    }
+}
+
 /// The frame and apply cases, each on the small store (baseline) and the large one.
 fn frames(small: &mut Store, large: &mut Store) -> Vec<Row> {
-    let mut rows = Vec::new();
-    let mut both = |case: &str, f: &mut dyn FnMut(&mut Store) -> f64| {
-        let s = f(small);
-        let l = f(large);
-        rows.push(Row {
-            case: case.to_string(),
-            small: s,
-            large: l,
-        });
+    let mut bench = Bench {
+        small,
+        large,
+        rows: Vec::new(),
     };
     for size in [(160, 40), (80, 24)] {
         let label = format!("{}x{}", size.0, size.1);
-        both(&format!("idle frame {label}"), &mut |s| idle_frame(s, size));
-        both(&format!("live frame {label}"), &mut |s| live_frame(s, size));
+        bench.case(&format!("idle frame {label}"), BATCH, &|s| {
+            idle_frame(s, size)
+        });
+        bench.case(&format!("live frame {label}"), BATCH, &|s| {
+            live_frame(s, size)
+        });
     }
-    both("apply 1 event to store", &mut store_apply);
-    both("apply 1 event to app (no draw)", &mut app_apply);
+    bench.case("apply 1 event to store", BATCH, &store_apply);
+    bench.case(
+        "apply 1 event to app + prepare (no draw)",
+        BATCH,
+        &app_apply,
+    );
+    // The rooms of so many events are not moved one by one: the frame sorts them all once.
+    bench.case(
+        &format!("{BURST} events + 1 frame 160x40 (sorts all)"),
+        BURST_FRAMES,
+        &burst_frame,
+    );
     // The user picked the last row: the selection no longer follows the top.
-    both("live frame 160x40, last row picked", &mut |s| {
-        key(&mut s.app, KeyCode::Char('G'));
-        let ns = live_frame(s, (160, 40));
-        key(&mut s.app, KeyCode::Char('g'));
-        ns
+    bench.keys(&[KeyCode::Char('G')]);
+    bench.case("live frame 160x40, last row picked", BATCH, &|s| {
+        live_frame(s, (160, 40))
     });
+    bench.keys(&[KeyCode::Char('g')]);
     // A filter that matches about one room in a hundred on either store.
-    both("idle frame 160x40, filter on", &mut |s| {
-        key(&mut s.app, KeyCode::Char('/'));
-        type_text(&mut s.app, "NUMBER 0001");
-        key(&mut s.app, KeyCode::Enter);
+    let mut filter = vec![KeyCode::Char('/')];
+    filter.extend("NUMBER 0001".chars().map(KeyCode::Char));
+    filter.push(KeyCode::Enter);
+    bench.keys(&filter);
+    bench.case("idle frame 160x40, filter on", BATCH, &|s| {
         idle_frame(s, (160, 40))
     });
-    both("live frame 160x40, filter on", &mut |s| {
+    bench.case("live frame 160x40, filter on", BATCH, &|s| {
         live_frame(s, (160, 40))
     });
     // Changing the filter must look at every room and log line once: this one is expected to
     // grow with the store, and is paid per keystroke, not per frame.
-    both("type 1 filter key + frame (scans all)", &mut |s| {
-        let mut terminal = Terminal::new(TestBackend::new(160, 40)).unwrap();
-        let app = &mut s.app;
-        key(app, KeyCode::Char('/'));
-        let mut toggle = false;
-        let ns = measure_batches(4, || {
-            toggle = !toggle;
-            key(
-                app,
-                if toggle {
-                    KeyCode::Char('2')
-                } else {
-                    KeyCode::Backspace
-                },
-            );
-            draw(&mut terminal, app);
-        });
-        key(app, KeyCode::Esc);
-        ns
-    });
-    rows
+    bench.keys(&[KeyCode::Char('/')]);
+    bench.case("type 1 filter key + frame (scans all)", 4, &filter_key);
+    bench.keys(&[KeyCode::Esc]);
+    bench.rows
 }
 
 /// Callbacks per second through the real router over `conns` keep-alive connections.
@@ -323,7 +380,7 @@ async fn throughput(bodies: &[String], conns: usize, stalled: bool) -> f64 {
 
 /// (no subscriber, stalled subscriber) callbacks/s, medians of alternating runs.
 fn receiver_rates() -> (f64, f64) {
-    const CALLBACKS: usize = 2_000;
+    const CALLBACKS: usize = 6_000;
     const CONNS: usize = 4;
     const RUNS: usize = 5;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -365,14 +422,15 @@ fn main() {
         started.elapsed()
     );
     // Warm caches and clocks on both stores before anything is timed.
-    for _ in 0..3 {
-        idle_frame(&mut small, size);
-        idle_frame(&mut large, size);
-    }
+    measure_pair(
+        BATCH,
+        &mut idle_frame(&mut small, size),
+        &mut idle_frame(&mut large, size),
+    );
     let rows = frames(&mut small, &mut large);
 
     let mut out = String::new();
-    let case_w = 38;
+    let case_w = 42;
     let _ = writeln!(
         out,
         "\n{:<case_w$} {:>14} {:>14} {:>12}",
@@ -394,7 +452,7 @@ fn main() {
 
     let (free, stalled) = receiver_rates();
     println!(
-        "\nreceiver, real router on 127.0.0.1, 2000 callbacks over 4 connections, median of 5\n\
+        "\nreceiver, real router on 127.0.0.1, 6000 callbacks over 4 connections, median of 5\n\
          {:<case_w$} {:>14} {:>14} {:>12}\n{}\n{:<case_w$} {:>12.0}/s {:>12.0}/s {:>11.2}x",
         "case",
         "no subscriber",

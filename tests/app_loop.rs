@@ -499,6 +499,13 @@ fn the_room_order_kept_per_event_equals_a_full_rebuild() {
                 // Sometimes several events arrive between two frames.
                 continue;
             }
+            if i == 200 {
+                // A burst bigger than the app places one by one before a frame.
+                for n in 0..300 {
+                    let room = format!("r{}", next(12));
+                    publish(&hub, &members(&room, &["x"], at + n), at + n);
+                }
+            }
             if i % 50 == 10 {
                 // A picked row that is not the top one.
                 key(&mut app, KeyCode::Char('j'));

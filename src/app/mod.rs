@@ -25,6 +25,9 @@ const MAX_NOTICES: usize = 100;
 const WHEEL_STEP: usize = 3;
 /// Window over which callbacks per second are averaged, in ms.
 const RATE_WINDOW_MS: i64 = 5_000;
+/// Events between two frames whose rooms are moved in the order one by one; after a bigger
+/// burst one full sort at the next frame is cheaper.
+const PLACE_LIMIT: usize = 256;
 
 /// Which pane keys act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +145,8 @@ pub struct App {
     log_rows: Vec<LogRow>,
     rooms_stale: bool,
     log_stale: bool,
+    /// Events placed in the room order one by one since the last `prepare`.
+    placed: usize,
 }
 
 impl App {
@@ -175,6 +180,7 @@ impl App {
             log_rows: Vec::new(),
             rooms_stale: true,
             log_stale: true,
+            placed: 0,
         };
         app.prepare();
         app
@@ -254,6 +260,7 @@ impl App {
     /// Rebuilds what changed since last time: room order, counts, selection and log lines.
     /// Cheap when nothing changed; call it before drawing.
     pub fn prepare(&mut self) {
+        self.placed = 0;
         if self.rooms_stale {
             self.rooms_stale = false;
             let mut order: Vec<(&String, Option<i64>)> = self
@@ -466,7 +473,11 @@ impl App {
         // and put them back where they now belong, instead of sorting every room again.
         let touched = if self.rooms_stale {
             Vec::new()
+        } else if self.placed == PLACE_LIMIT {
+            self.rooms_stale = true;
+            Vec::new()
         } else {
+            self.placed += 1;
             touched_rooms(&entry.event)
         };
         for id in &touched {
