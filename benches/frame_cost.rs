@@ -378,16 +378,20 @@ async fn throughput(bodies: &[String], conns: usize, stalled: bool) -> f64 {
     rate
 }
 
+/// Callbacks per receiver run: more than the channel (4096) holds, so a stalled subscriber
+/// really falls behind.
+const CALLBACKS: usize = 6_000;
+/// Concurrent keep-alive connections sending them.
+const CONNS: usize = 4;
+/// Runs of each kind, alternating.
+const RUNS: usize = 9;
+
 /// (no subscriber, stalled subscriber) callbacks/s, medians of alternating runs.
 fn receiver_rates() -> (f64, f64) {
-    const CALLBACKS: usize = 6_000;
-    const CONNS: usize = 4;
-    const RUNS: usize = 5;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    // More than the channel holds, so the stalled subscriber really falls behind.
     let bodies: Vec<String> = (0..CALLBACKS)
         .map(|i| create_room(&room_id(i), "bench", "host", NOW_MS + i as i64))
         .collect();
@@ -452,8 +456,8 @@ fn main() {
 
     let (free, stalled) = receiver_rates();
     println!(
-        "\nreceiver, real router on 127.0.0.1, 6000 callbacks over 4 connections, median of 5\n\
-         {:<case_w$} {:>14} {:>14} {:>12}\n{}\n{:<case_w$} {:>12.0}/s {:>12.0}/s {:>11.2}x",
+        "\nreceiver, real router on 127.0.0.1, {CALLBACKS} callbacks over {CONNS} connections, \
+         median of {RUNS} alternating runs\n{:<case_w$} {:>14} {:>14} {:>12}\n{}\n{:<case_w$} {:>12.0}/s {:>12.0}/s {:>11.2}x",
         "case",
         "no subscriber",
         "stalled sub",
