@@ -441,3 +441,86 @@ fn the_detail_pane_scrolls_to_every_field_on_a_small_screen() {
     key(&mut app, KeyCode::Char('j'));
     assert_eq!(app.detail_scroll, 0);
 }
+
+/// The room order is kept up to date one event at a time; it must always equal the order a
+/// full rebuild gives, with and without a filter, whatever order the events come in.
+#[test]
+fn the_room_order_kept_per_event_equals_a_full_rebuild() {
+    let battle = |from: &str, to: &[&str], id: u64, at: i64| {
+        serde_json::json!({
+            "CallbackCommand": "Live.CallbackAfterCreateBattle",
+            "Operator_Account": "host",
+            "BattleId": format!("b-{id}"),
+            "FromRoomId": from,
+            "ToRoomIdList": to,
+            "EventTime": at,
+        })
+        .to_string()
+    };
+    let rename = |id: &str, name: &str, at: i64| {
+        serde_json::json!({
+            "CallbackCommand": "Live.CallbackAfterUpdateRoomInfo",
+            "RoomInfo": { "RoomId": id, "RoomName": name },
+            "EventTime": at,
+        })
+        .to_string()
+    };
+    for filter in ["", "blue"] {
+        let hub = Hub::new(1000, 4096);
+        let mut rx = hub.subscribe();
+        let mut app = app(&hub, 160, 40);
+        if !filter.is_empty() {
+            key(&mut app, KeyCode::Char('/'));
+            type_text(&mut app, filter);
+            key(&mut app, KeyCode::Enter);
+        }
+        let mut state = 7_u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        for i in 0..400_i64 {
+            let room = format!("r{}", next(12));
+            let other = format!("r{}", next(12));
+            // Event times jump back and forth, and some repeat exactly.
+            let at = NOW_MS - 100_000 + i * 100 - i64::try_from(next(5)).unwrap() * 1000;
+            let body = match next(6) {
+                0 => create_room(&room, "Blue room", "h", at),
+                1 => rename(&room, if next(2) == 0 { "blue" } else { "red" }, at),
+                2 => destroy_room(&room, at),
+                3 => battle(&room, &[&other, &room], next(1000), at),
+                4 => members(&room, &["v"], NOW_MS - 200_000),
+                _ => members(&room, &["w"], at),
+            };
+            publish(&hub, &body, at);
+            if i % 3 == 0 {
+                // Sometimes several events arrive between two frames.
+                continue;
+            }
+            if i == 200 {
+                // A burst bigger than the app places one by one before a frame.
+                for n in 0..300 {
+                    let room = format!("r{}", next(12));
+                    publish(&hub, &members(&room, &["x"], at + n), at + n);
+                }
+            }
+            if i % 50 == 10 {
+                // A picked row that is not the top one.
+                key(&mut app, KeyCode::Char('j'));
+            }
+            drain(&mut app, &mut rx);
+            app.prepare();
+            let mut fresh = App::new(info(), app.store.clone(), NOW_MS, (160, 40));
+            if !filter.is_empty() {
+                key(&mut fresh, KeyCode::Char('/'));
+                type_text(&mut fresh, filter);
+            }
+            assert_eq!(app.room_order(), fresh.room_order(), "after event {i}");
+            assert_eq!(app.room_counts(), fresh.room_counts(), "after event {i}");
+            let shown = app.selected_index().and_then(|i| app.room_order().get(i));
+            assert_eq!(app.selected.as_ref(), shown, "after event {i}");
+        }
+    }
+}

@@ -14,7 +14,7 @@ use ratatui::layout::{Position, Rect};
 
 pub use run::{run, run_dashboard};
 
-use crate::event::{Body, Event};
+use crate::event::{Body, Event, Verdict};
 use crate::keymap::{Action, action_for};
 use crate::runner::RunInfo;
 use crate::store::{LogEntry, RoomStore};
@@ -25,6 +25,9 @@ const MAX_NOTICES: usize = 100;
 const WHEEL_STEP: usize = 3;
 /// Window over which callbacks per second are averaged, in ms.
 const RATE_WINDOW_MS: i64 = 5_000;
+/// Events between two frames whose rooms are moved in the order one by one; after a bigger
+/// burst one full sort at the next frame is cheaper.
+const PLACE_LIMIT: usize = 256;
 
 /// Which pane keys act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +145,8 @@ pub struct App {
     log_rows: Vec<LogRow>,
     rooms_stale: bool,
     log_stale: bool,
+    /// Events placed in the room order one by one since the last `prepare`.
+    placed: usize,
 }
 
 impl App {
@@ -175,6 +180,7 @@ impl App {
             log_rows: Vec::new(),
             rooms_stale: true,
             log_stale: true,
+            placed: 0,
         };
         app.prepare();
         app
@@ -254,6 +260,7 @@ impl App {
     /// Rebuilds what changed since last time: room order, counts, selection and log lines.
     /// Cheap when nothing changed; call it before drawing.
     pub fn prepare(&mut self) {
+        self.placed = 0;
         if self.rooms_stale {
             self.rooms_stale = false;
             let mut order: Vec<(&String, Option<i64>)> = self
@@ -273,9 +280,7 @@ impl App {
         let index = if self.follow_top {
             None
         } else {
-            self.selected
-                .as_ref()
-                .and_then(|id| self.room_order.iter().position(|r| r == id))
+            self.selected.as_deref().and_then(|id| self.order_index(id))
         };
         let before = self.selected.clone();
         if let Some(i) = index {
@@ -321,9 +326,54 @@ impl App {
         }
     }
 
-    fn rooms_changed(&mut self) {
-        self.rooms_stale = true;
-        self.dirty = true;
+    /// Where a room is in [`Self::room_order`], found by its sort key: most recent activity
+    /// first, rooms never timed last, ties by id. `None` when it is not shown.
+    fn order_index(&self, id: &str) -> Option<usize> {
+        let last = self.store.room(id)?.last_event_ms;
+        self.order_search(id, last).ok()
+    }
+
+    /// Binary search of [`Self::room_order`] for a room with this last activity.
+    fn order_search(&self, id: &str, last: Option<i64>) -> Result<usize, usize> {
+        self.room_order.binary_search_by(|probe| {
+            let probe_last = self.store.room(probe).and_then(|r| r.last_event_ms);
+            last.cmp(&probe_last).then_with(|| probe.as_str().cmp(id))
+        })
+    }
+
+    /// Takes a room out of the order and the counts before an event may change it.
+    fn unlist(&mut self, id: &str) {
+        let Some(room) = self.store.room(id) else {
+            return;
+        };
+        let ended = room.is_ended();
+        if let Some(i) = self.order_index(id) {
+            self.room_order.remove(i);
+        }
+        if ended {
+            self.ended_rooms -= 1;
+        } else {
+            self.live_rooms -= 1;
+        }
+    }
+
+    /// Puts a room back after an event, where it now sorts, if it passes the filter.
+    fn relist(&mut self, id: &str) {
+        let Some(room) = self.store.room(id) else {
+            return;
+        };
+        if room.is_ended() {
+            self.ended_rooms += 1;
+        } else {
+            self.live_rooms += 1;
+        }
+        if !self.room_matches(id) {
+            return;
+        }
+        let at = self
+            .order_search(id, room.last_event_ms)
+            .unwrap_or_else(|at| at);
+        self.room_order.insert(at, id.to_string());
     }
 
     fn view_changed(&mut self) {
@@ -419,12 +469,30 @@ impl App {
     }
 
     fn on_bus(&mut self, entry: &LogEntry) {
-        let Some(_effect) = self.store.apply(std::sync::Arc::clone(&entry.event)) else {
+        // Only the rooms the event names can change: take them out of the order, apply,
+        // and put them back where they now belong, instead of sorting every room again.
+        let touched = if self.rooms_stale {
+            Vec::new()
+        } else if self.placed == PLACE_LIMIT {
+            self.rooms_stale = true;
+            Vec::new()
+        } else {
+            self.placed += 1;
+            touched_rooms(&entry.event)
+        };
+        for id in &touched {
+            self.unlist(id);
+        }
+        let applied = self.store.apply(std::sync::Arc::clone(&entry.event));
+        for id in &touched {
+            self.relist(id);
+        }
+        if applied.is_none() {
             // Already part of the replica (taken from a snapshot).
             return;
-        };
+        }
         self.arrivals.push_back(entry.event.received_at_ms);
-        self.rooms_changed();
+        self.dirty = true;
         if !self.log_stale {
             // The stored copy carries the replica's own effect.
             let matches = self
@@ -711,6 +779,19 @@ pub fn update(app: &mut App, msg: Msg) {
         Msg::Lagged { skipped, snapshot } => app.on_lagged(skipped, *snapshot),
         Msg::Quit => app.quit = true,
     }
+}
+
+/// The rooms applying an event to the store may create or change, each once.
+fn touched_rooms(event: &Event) -> Vec<String> {
+    let mut rooms: Vec<String> = Vec::new();
+    if let (Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback) {
+        for id in callback.room_ids() {
+            if !rooms.iter().any(|r| r == id) {
+                rooms.push(id.to_string());
+            }
+        }
+    }
+    rooms
 }
 
 /// Every room an event concerns: the typed callback's rooms, else the id the receiver guessed.
