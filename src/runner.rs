@@ -82,6 +82,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     }
     let mut printer = None;
     if headless {
+        let shutdown = shutdown_signal();
         if !args.headless {
             eprintln!(
                 "roomwatch: stdout is not a terminal, so printing NDJSON (use --tui to force the dashboard)"
@@ -102,7 +103,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         }));
         // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
         tokio::select! {
-            () = shutdown_signal() => {}
+            () = shutdown => {}
             _ = printer_ended => {}
         }
     } else {
@@ -131,21 +132,25 @@ async fn wait_for(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// Ctrl-C, SIGTERM or SIGHUP.
-pub async fn shutdown_signal() {
+/// Resolves on Ctrl-C, SIGTERM or SIGHUP. The handlers are installed when this is called, not
+/// when first polled, so call it before anything that a signal must not interrupt by default.
+/// Must be called inside a tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let term = signal(SignalKind::terminate());
     let hup = signal(SignalKind::hangup());
-    match (term, hup) {
-        (Ok(mut term), Ok(mut hup)) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
+    async move {
+        match (term, hup) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

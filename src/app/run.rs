@@ -168,6 +168,8 @@ pub async fn run_dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<
 }
 
 async fn dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), String> {
+    // Before the terminal changes: a SIGTERM from here on quits cleanly instead of killing.
+    let shutdown = crate::runner::shutdown_signal();
     // Subscribe first, then copy the state: events in both are skipped by sequence number.
     let bus = hub.subscribe();
     let snapshot = hub.snapshot();
@@ -186,7 +188,7 @@ async fn dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), Stri
         input,
         bus,
         &hub,
-        crate::runner::shutdown_signal(),
+        shutdown,
         crate::receiver::now_ms,
     )
     .await;
