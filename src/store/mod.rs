@@ -398,7 +398,7 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog
                 let mut field = room.seats.get(&seat.index).cloned();
                 let index = seat.index;
                 log.field("seat", &mut field, Some(state), stamp, |s| {
-                    format!("#{index} {}", s.member.as_deref().unwrap_or("empty"))
+                    format!("#{index} {}", s.describe())
                 });
                 if let Some(field) = field {
                     room.seats.insert(seat.index, field);

@@ -17,6 +17,24 @@ pub struct SeatState {
     pub audio_disabled: Option<bool>,
 }
 
+impl SeatState {
+    /// `host_lin`, `empty`, plus what is switched off: `empty, locked`, `mei, audio off`.
+    pub fn describe(&self) -> String {
+        let mut text = self.member.clone().unwrap_or_else(|| "empty".into());
+        for (flag, label) in [
+            (self.locked, "locked"),
+            (self.audio_disabled, "audio off"),
+            (self.video_disabled, "video off"),
+        ] {
+            if flag == Some(true) {
+                text.push_str(", ");
+                text.push_str(label);
+            }
+        }
+        text
+    }
+}
+
 /// A member's presence as last reported, with the reason given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Presence {
@@ -351,5 +369,26 @@ impl Room {
             last_change: None,
             ..self.clone()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeatState;
+
+    #[test]
+    fn a_seat_describes_who_sits_there_and_what_is_off() {
+        let seat = |member: Option<&str>, locked, audio_off| SeatState {
+            member: member.map(Into::into),
+            locked,
+            video_disabled: None,
+            audio_disabled: audio_off,
+        };
+        assert_eq!(seat(Some("mei"), None, Some(false)).describe(), "mei");
+        assert_eq!(
+            seat(Some("mei"), None, Some(true)).describe(),
+            "mei, audio off"
+        );
+        assert_eq!(seat(None, Some(true), None).describe(), "empty, locked");
     }
 }
