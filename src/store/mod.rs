@@ -2,10 +2,11 @@
 //! Pure: reads no clock, does no I/O; time comes from the events themselves.
 
 mod battle;
+mod recent;
 mod room;
 mod versioned;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -17,11 +18,15 @@ pub use room::{
 };
 pub use versioned::{Stamp, Versioned, Write, known};
 
+use recent::RecentDeliveries;
 use room::WriteLog;
 use versioned::write;
 
 use crate::event::{Event, Verdict};
-use crate::protocol::{AdminOp, Callback, Command, Payload};
+use crate::protocol::{AdminOp, Callback, Payload};
+
+/// Deliveries of room-less callbacks (follows, alerts) remembered for duplicate detection.
+const SEEN_ROOMLESS: usize = 16_384;
 
 /// What applying an event did to the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -86,7 +91,7 @@ pub struct RoomStore {
     threshold: Option<ThresholdAlert>,
     follows: u64,
     /// Body digests of applied callbacks that name no room (follows, alerts).
-    seen_roomless: BTreeSet<(Command, u64)>,
+    seen_roomless: RecentDeliveries,
     last_seq: u64,
     dropped_log_entries: u64,
 }
@@ -101,7 +106,7 @@ impl RoomStore {
             counters: Counters::default(),
             threshold: None,
             follows: 0,
-            seen_roomless: BTreeSet::new(),
+            seen_roomless: RecentDeliveries::new(SEEN_ROOMLESS),
             last_seq: 0,
             dropped_log_entries: 0,
         }

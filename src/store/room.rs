@@ -5,8 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::recent::RecentDeliveries;
 use super::versioned::{Stamp, Versioned, Write, known, write};
 use crate::protocol::{Command, RoomInfo, SeatMode, Statistic};
+
+/// Deliveries remembered per room for duplicate detection (about 40 bytes each).
+const SEEN_PER_ROOM: usize = 4096;
 
 /// A seat as last reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,9 +117,9 @@ pub struct Room {
     pub last_event_ms: Option<i64>,
     /// Callbacks applied per command, duplicates not counted.
     pub counts: BTreeMap<Command, u64>,
-    /// Body digests already applied, to spot repeated deliveries.
+    /// Recent body digests, to spot repeated deliveries.
     #[serde(skip)]
-    pub seen: BTreeSet<(Command, u64)>,
+    pub seen: RecentDeliveries,
     /// Not part of the converged state: it depends on arrival order by nature.
     pub last_change: Option<LastChange>,
 }
@@ -204,7 +208,7 @@ impl Room {
             messages: 0,
             last_event_ms: None,
             counts: BTreeMap::new(),
-            seen: BTreeSet::new(),
+            seen: RecentDeliveries::new(SEEN_PER_ROOM),
             last_change: None,
         }
     }
