@@ -260,3 +260,34 @@ fn mouse_click_selects_and_wheel_scrolls() {
     update(&mut app, mouse(MouseEventKind::ScrollUp, 20));
     assert!(app.paused());
 }
+
+#[test]
+fn the_detail_pane_shows_a_battle_with_its_scores() {
+    let hub = Hub::new(1000, 16);
+    publish(
+        &hub,
+        &create_room("live_9001", "Evening jazz", "host_lin", NOW_MS - 9000),
+        NOW_MS - 9000,
+    );
+    publish(
+        &hub,
+        &create_room("live_9002", "Late jazz", "host_mei", NOW_MS - 8000),
+        NOW_MS - 8000,
+    );
+    let end = roomwatch::samples::find("Live.CallbackAfterEndBattle")
+        .unwrap()
+        .json;
+    publish(&hub, end, NOW_MS - 1000);
+    let mut app = app(&hub, 160, 40);
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "live_9001");
+    key(&mut app, KeyCode::Enter);
+    // Focus the detail pane and scroll to its end.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::End);
+    let screen = render(&mut app, 160, 40);
+    assert!(
+        screen.contains("Battles: b-7Q2mXh0= ended 4200 vs live_9002 3900"),
+        "{screen}"
+    );
+}

@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use super::text::{age, fit, fit_right, join_fitting};
 use super::{fit_line, focused, theme, title_line};
 use crate::app::{App, Pane};
-use crate::store::{Room, Versioned, show_bool, show_list, show_public};
+use crate::store::{Battle, Room, Versioned, show_bool, show_list, show_public};
 
 const UNKNOWN: &str = "?";
 
@@ -475,14 +475,29 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
     kv(&mut line, "Gifts", Some(room.gifts.gifts.to_string()));
     kv(&mut line, "Coins", Some(room.gifts.coins.to_string()));
     kv(&mut line, "Messages", Some(room.messages.to_string()));
+    out.push(line);
     if !room.battles.is_empty() {
+        let battles = app.store.battles();
+        let summaries: Vec<String> = room
+            .battles
+            .iter()
+            .map(|id| {
+                battles
+                    .get(id)
+                    .map_or_else(|| id.clone(), |b| battle_summary(b, &room.id))
+            })
+            .collect();
+        let mut line = Vec::new();
         kv(
             &mut line,
             "Battles",
-            Some(join_fitting(room.battles.iter().map(String::as_str), 40)),
+            Some(join_fitting(
+                summaries.iter().map(String::as_str),
+                width.saturating_sub(10),
+            )),
         );
+        out.push(line);
     }
-    out.push(line);
 
     let counts: Vec<String> = room
         .counts
@@ -500,4 +515,34 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
     );
     out.push(line);
     out
+}
+
+/// One battle as seen from `room_id`: `b-7Q2mXh0= ended 4200 vs live_9002 3900`.
+fn battle_summary(battle: &Battle, room_id: &str) -> String {
+    let score = |id: &str| {
+        battle
+            .scores
+            .get(id)
+            .copied()
+            .flatten()
+            .map(|s| format!(" {s}"))
+            .unwrap_or_default()
+    };
+    let others: Vec<String> = battle
+        .scores
+        .keys()
+        .filter(|id| id.as_str() != room_id)
+        .map(|id| format!("{id}{}", score(id)))
+        .collect();
+    format!(
+        "{} {}{} vs {}",
+        battle.id,
+        battle.phase.label(),
+        score(room_id),
+        if others.is_empty() {
+            "?".to_string()
+        } else {
+            others.join(", ")
+        }
+    )
 }
