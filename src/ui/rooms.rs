@@ -107,7 +107,12 @@ pub fn table(frame: &mut Frame, app: &App, area: Rect) {
 fn room_row(app: &App, room: &Room, cols: &[usize; 8], width: usize) -> Line<'static> {
     let plain = Style::new();
     let admins = (!room.admins.is_empty()).then(|| room.admin_list().len().to_string());
-    let online = (!room.members.is_empty()).then(|| room.online_count().to_string());
+    // A destroyed room has nobody in it, whatever presence was last reported.
+    let online = if room.is_ended() {
+        Some("0".to_string())
+    } else {
+        (!room.members.is_empty()).then(|| room.online_count().to_string())
+    };
     let last = room
         .last_event_ms
         .map(|t| age(app.now_ms.saturating_sub(t)));
@@ -300,7 +305,9 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
 
     let online = room.online_members();
     let mut line = Vec::new();
-    if room.members.is_empty() {
+    if room.is_ended() {
+        kv(&mut line, "Online", Some("nobody (room ended)".into()));
+    } else if room.members.is_empty() {
         kv(&mut line, "Online", None);
     } else {
         let label = format!("Online ({})", online.len());
