@@ -207,6 +207,25 @@ impl SimRoom {
             .collect()
     }
 
+    /// Admins who are online now: the ones who can act for the owner.
+    fn online_admins(&self) -> Vec<String> {
+        self.admins
+            .iter()
+            .filter(|a| self.online.contains(*a))
+            .cloned()
+            .collect()
+    }
+
+    /// Indices of the seats that `keep` accepts.
+    fn seats_where(&self, keep: impl Fn(usize, &SimSeat) -> bool) -> Vec<usize> {
+        self.seats
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| keep(*i, s))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     fn view(&self) -> RoomView {
         RoomView {
             name: Some(self.name.clone()),
@@ -575,6 +594,32 @@ impl Simulator {
         self.rooms.get_mut(id).filter(|r| !r.ended)
     }
 
+    /// Applies `change` to a live room; nothing when the room has ended.
+    fn edit_room(&mut self, id: &str, change: impl FnOnce(&mut SimRoom)) {
+        if let Some(room) = self.room_mut(id) {
+            change(room);
+        }
+    }
+
+    /// Picks one of the `candidates` a live room offers for an action. `None` when the room
+    /// has ended or offers nobody; then the rng is not drawn, so the story stays the same.
+    fn pick_in_room<T: Clone>(
+        &mut self,
+        id: &str,
+        candidates: impl FnOnce(&SimRoom) -> Vec<T>,
+    ) -> Option<T> {
+        let candidates = candidates(self.room(id)?);
+        if candidates.is_empty() {
+            return None;
+        }
+        Some(self.rng.pick(&candidates).clone())
+    }
+
+    /// The owner of a live room (empty once it has ended).
+    fn owner_of(&self, id: &str) -> String {
+        self.room(id).map(|r| r.owner.clone()).unwrap_or_default()
+    }
+
     fn member_state(&mut self, id: &str, online: bool, cause: &str, members: &[String]) {
         if members.is_empty() {
             return;
@@ -629,12 +674,7 @@ impl Simulator {
     /// The owner or, now and then, an admin: whoever manages the room.
     fn manager(&mut self, id: &str) -> Option<String> {
         let room = self.room(id)?;
-        let admins: Vec<String> = room
-            .admins
-            .iter()
-            .filter(|a| room.online.contains(*a))
-            .cloned()
-            .collect();
+        let admins = room.online_admins();
         let owner = room.owner.clone();
         if !admins.is_empty() && self.rng.chance(30) {
             Some(self.rng.pick(&admins).clone())

@@ -4,7 +4,10 @@
 
 use serde_json::{Value, json};
 
-use super::{BattlePhase, CHAT, GIFTS, METADATA, RENAME_SUFFIXES, SEAT_MODES, Simulator, Via};
+use super::{
+    BattlePhase, CHAT, GIFTS, METADATA, RENAME_SUFFIXES, SEAT_MODES, SimRoom, SimSeat, Simulator,
+    Via,
+};
 
 impl Simulator {
     // ---- members ----
@@ -66,35 +69,25 @@ impl Simulator {
     }
 
     pub(super) fn heartbeat_lost(&mut self, id: &str) -> bool {
-        let Some(room) = self.room(id) else {
+        let Some(who) = self.pick_in_room(id, SimRoom::audience) else {
             return false;
         };
-        let audience = room.audience();
-        if audience.is_empty() {
-            return false;
-        }
-        let who = self.rng.pick(&audience).clone();
-        if let Some(room) = self.room_mut(id) {
+        self.edit_room(id, |room| {
             room.online.remove(&who);
             room.lost.insert(who.clone());
-        }
+        });
         self.member_state(id, false, "HeartbeatInterrupt", &[who]);
         true
     }
 
     pub(super) fn heartbeat_recovered(&mut self, id: &str) -> bool {
-        let Some(room) = self.room(id) else {
+        let Some(who) = self.pick_in_room(id, |room| room.lost.iter().cloned().collect()) else {
             return false;
         };
-        let lost: Vec<String> = room.lost.iter().cloned().collect();
-        if lost.is_empty() {
-            return false;
-        }
-        let who = self.rng.pick(&lost).clone();
-        if let Some(room) = self.room_mut(id) {
+        self.edit_room(id, |room| {
             room.lost.remove(&who);
             room.online.insert(who.clone());
-        }
+        });
         self.member_state(id, true, "HeartbeatRecover", &[who]);
         true
     }
@@ -106,40 +99,24 @@ impl Simulator {
             return false;
         };
         let audience = room.audience();
-        let free: Vec<usize> = room
-            .seats
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.member.is_none() && !s.locked)
-            .map(|(i, _)| i)
-            .collect();
+        let free = room.seats_where(|_, s| s.member.is_none() && !s.locked);
         if audience.is_empty() || free.is_empty() {
             return false;
         }
         let who = self.rng.pick(&audience).clone();
         let seat = *self.rng.pick(&free);
-        if let Some(room) = self.room_mut(id) {
-            room.seats[seat].member = Some(who.clone());
-        }
+        self.edit_room(id, |room| room.seats[seat].member = Some(who.clone()));
         self.seat_changed(id, &who);
         true
     }
 
     pub(super) fn seat_leave(&mut self, id: &str) -> bool {
-        let Some(room) = self.room(id) else {
+        let held_by_guest = |room: &SimRoom| {
+            room.seats_where(|_, s| s.member.as_ref().is_some_and(|m| *m != room.owner))
+        };
+        let Some(seat) = self.pick_in_room(id, held_by_guest) else {
             return false;
         };
-        let taken: Vec<usize> = room
-            .seats
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.member.as_ref().is_some_and(|m| *m != room.owner))
-            .map(|(i, _)| i)
-            .collect();
-        if taken.is_empty() {
-            return false;
-        }
-        let seat = *self.rng.pick(&taken);
         // Now and then the seat is taken from them (kicked) by whoever manages the room.
         let kicked = self.rng.chance(25);
         let manager = self.manager(id);
@@ -153,51 +130,36 @@ impl Simulator {
     }
 
     pub(super) fn seat_lock(&mut self, id: &str) -> bool {
-        let Some(room) = self.room(id) else {
-            return false;
-        };
-        let empty: Vec<usize> = room
-            .seats
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| *i > 0 && s.member.is_none())
-            .map(|(i, _)| i)
-            .collect();
-        if empty.is_empty() {
-            return false;
-        }
-        let seat = *self.rng.pick(&empty);
-        let Some(manager) = self.manager(id) else {
-            return false;
-        };
-        if let Some(room) = self.room_mut(id) {
-            room.seats[seat].locked = !room.seats[seat].locked;
-        }
-        self.seat_changed(id, &manager);
-        true
+        // The owner's seat (0) stays open; an empty seat locks or unlocks.
+        self.seat_toggle(
+            id,
+            |i, s| i > 0 && s.member.is_none(),
+            |s| s.locked = !s.locked,
+        )
     }
 
     pub(super) fn seat_mute(&mut self, id: &str) -> bool {
-        let Some(room) = self.room(id) else {
+        self.seat_toggle(
+            id,
+            |_, s| s.member.is_some(),
+            |s| s.audio_disabled = !s.audio_disabled,
+        )
+    }
+
+    /// Whoever manages the room flips a switch on one of the seats `eligible` accepts.
+    fn seat_toggle(
+        &mut self,
+        id: &str,
+        eligible: impl Fn(usize, &SimSeat) -> bool,
+        toggle: impl FnOnce(&mut SimSeat),
+    ) -> bool {
+        let Some(seat) = self.pick_in_room(id, |room| room.seats_where(eligible)) else {
             return false;
         };
-        let taken: Vec<usize> = room
-            .seats
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.member.is_some())
-            .map(|(i, _)| i)
-            .collect();
-        if taken.is_empty() {
-            return false;
-        }
-        let seat = *self.rng.pick(&taken);
         let Some(manager) = self.manager(id) else {
             return false;
         };
-        if let Some(room) = self.room_mut(id) {
-            room.seats[seat].audio_disabled = !room.seats[seat].audio_disabled;
-        }
+        self.edit_room(id, |room| toggle(&mut room.seats[seat]));
         self.seat_changed(id, &manager);
         true
     }
@@ -229,28 +191,14 @@ impl Simulator {
         let category = self.rng.range(1, 12);
         match what {
             0 | 1 => self.rename(id),
-            2 => {
-                if let Some(room) = self.room_mut(id) {
-                    room.seat_mode = mode;
-                }
-            }
-            3 => {
-                if let Some(room) = self.room_mut(id) {
-                    room.public = !room.public;
-                }
-            }
-            4 => {
-                if let Some(room) = self.room_mut(id) {
-                    let n = room.cover_url.len() % 7 + 2;
-                    room.cover_url = format!("https://cdn.example.com/covers/{id}-{n}.jpg");
-                    room.activity_status = (room.activity_status + 1) % 3;
-                }
-            }
-            _ => {
-                if let Some(room) = self.room_mut(id) {
-                    room.category = vec![category];
-                }
-            }
+            2 => self.edit_room(id, |room| room.seat_mode = mode),
+            3 => self.edit_room(id, |room| room.public = !room.public),
+            4 => self.edit_room(id, |room| {
+                let n = room.cover_url.len() % 7 + 2;
+                room.cover_url = format!("https://cdn.example.com/covers/{id}-{n}.jpg");
+                room.activity_status = (room.activity_status + 1) % 3;
+            }),
+            _ => self.edit_room(id, |room| room.category = vec![category]),
         }
         let Some(delivery) = self.info_updated(id, &manager) else {
             return false;
@@ -280,9 +228,7 @@ impl Simulator {
                 chosen.push(other);
             }
         }
-        if let Some(room) = self.room_mut(id) {
-            room.admins.extend(chosen.iter().cloned());
-        }
+        self.edit_room(id, |room| room.admins.extend(chosen.iter().cloned()));
         let body = json!({
             "RoomId": id,
             "Operator_Account": owner,
@@ -294,18 +240,13 @@ impl Simulator {
     }
 
     pub(super) fn admin_remove(&mut self, id: &str) -> bool {
-        let Some(room) = self.room(id) else {
+        let Some(who) = self.pick_in_room(id, |room| room.admins.iter().cloned().collect()) else {
             return false;
         };
-        let admins: Vec<String> = room.admins.iter().cloned().collect();
-        if admins.is_empty() {
-            return false;
-        }
-        let owner = room.owner.clone();
-        let who = self.rng.pick(&admins).clone();
-        if let Some(room) = self.room_mut(id) {
+        let owner = self.owner_of(id);
+        self.edit_room(id, |room| {
             room.admins.remove(&who);
-        }
+        });
         let body = json!({
             "RoomId": id,
             "Operator_Account": owner,
@@ -317,28 +258,20 @@ impl Simulator {
     }
 
     pub(super) fn change_owner(&mut self, id: &str) -> bool {
-        let Some(room) = self.room(id) else {
+        // An online admin takes over if there is one, else someone from the audience.
+        let successors = |room: &SimRoom| {
+            let admins = room.online_admins();
+            if admins.is_empty() {
+                room.audience()
+            } else {
+                admins
+            }
+        };
+        let original = self.owner_of(id);
+        let Some(current) = self.pick_in_room(id, successors) else {
             return false;
         };
-        let admins: Vec<String> = room
-            .admins
-            .iter()
-            .filter(|a| room.online.contains(*a))
-            .cloned()
-            .collect();
-        let candidates = if admins.is_empty() {
-            room.audience()
-        } else {
-            admins
-        };
-        if candidates.is_empty() {
-            return false;
-        }
-        let original = room.owner.clone();
-        let current = self.rng.pick(&candidates).clone();
-        if let Some(room) = self.room_mut(id) {
-            room.owner.clone_from(&current);
-        }
+        self.edit_room(id, |room| room.owner.clone_from(&current));
         let body = json!({
             "RoomId": id,
             "Operator_Account": original,
@@ -361,11 +294,11 @@ impl Simulator {
                 pairs.push((key.to_string(), value.to_string()));
             }
         }
-        if let Some(room) = self.room_mut(id) {
+        self.edit_room(id, |room| {
             for (key, value) in &pairs {
                 room.metadata.insert(key.clone(), value.clone());
             }
-        }
+        });
         let list: Vec<Value> = pairs
             .iter()
             .map(|(k, v)| json!({ "Key": k, "Value": v }))
@@ -376,20 +309,16 @@ impl Simulator {
     }
 
     pub(super) fn metadata_delete(&mut self, id: &str) -> bool {
-        let Some(room) = self.room(id) else {
+        let Some(key) = self.pick_in_room(id, |room| room.metadata.keys().cloned().collect())
+        else {
             return false;
         };
-        let keys: Vec<String> = room.metadata.keys().cloned().collect();
-        if keys.is_empty() {
-            return false;
-        }
-        let key = self.rng.pick(&keys).clone();
         let Some(manager) = self.manager(id) else {
             return false;
         };
-        if let Some(room) = self.room_mut(id) {
+        self.edit_room(id, |room| {
             room.metadata.remove(&key);
-        }
+        });
         let body = json!({ "Operator_Account": manager, "RoomId": id, "Keys": [key] });
         self.send("Live.CallbackAfterDelMetadata", Some(id), Via::Client, body);
         true
@@ -398,20 +327,18 @@ impl Simulator {
     // ---- gifts and chat ----
 
     pub(super) fn gift(&mut self, id: &str) -> bool {
-        let Some(room) = self.room(id) else {
+        // Anyone online but the owner, seated or not, may send a gift.
+        let senders = |room: &SimRoom| {
+            room.online
+                .iter()
+                .filter(|m| **m != room.owner)
+                .cloned()
+                .collect()
+        };
+        let Some(from) = self.pick_in_room(id, senders) else {
             return false;
         };
-        let audience: Vec<String> = room
-            .online
-            .iter()
-            .filter(|m| **m != room.owner)
-            .cloned()
-            .collect();
-        if audience.is_empty() {
-            return false;
-        }
-        let owner = room.owner.clone();
-        let from = self.rng.pick(&audience).clone();
+        let owner = self.owner_of(id);
         let (gift, coins) = *self.rng.pick(GIFTS);
         let mut count = *self.rng.pick(&[1i64, 1, 1, 2, 5, 10]);
         // Gifts carry only a time in seconds; keep each one distinct so that two real gifts
@@ -424,11 +351,11 @@ impl Simulator {
         while !self.gift_keys.insert(format!("{id}/{from}/{gift}/{count}")) {
             count += 1;
         }
-        if let Some(room) = self.room_mut(id) {
+        self.edit_room(id, |room| {
             room.gifts += 1;
             room.coins += coins * count;
             room.senders.insert(from.clone());
-        }
+        });
         if let Some(battle) = self
             .battle
             .as_mut()

@@ -1,0 +1,71 @@
+//! The overlay that shows one callback in full: verdict, request, reply and pretty body.
+
+use std::fmt::Write as _;
+
+use crate::event::Body;
+use crate::store::LogEntry;
+
+/// The whole callback of one log line, laid out once when opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventView {
+    pub seq: u64,
+    pub title: String,
+    pub lines: Vec<String>,
+    pub scroll: usize,
+}
+
+/// Lays out the JSON view of one event.
+pub fn event_view(entry: &LogEntry) -> EventView {
+    let event = &entry.event;
+    let command = event.command.as_deref().unwrap_or("(no command)");
+    let mut lines = Vec::new();
+    let mut verdict = format!("{:?}", event.verdict).to_lowercase();
+    if !entry.effect.label().is_empty() {
+        let _ = write!(verdict, ", {}", entry.effect.label());
+    }
+    lines.push(format!("Verdict: {verdict}"));
+    if let Some(error) = &event.error {
+        lines.push(format!("Reason:  {error}"));
+    }
+    lines.push(format!(
+        "Received: {}  from {}",
+        crate::headless::rfc3339(event.received_at_ms),
+        event.remote.as_deref().unwrap_or("?")
+    ));
+    lines.push(format!("Request: {} {}", event.method, event.path));
+    let auth = match event.auth {
+        Some(crate::auth::AuthVerdict::Signed) => "signed, signature checked",
+        Some(crate::auth::AuthVerdict::Unchecked) => "unchecked (no token configured)",
+        None => "not reached",
+    };
+    lines.push(format!("Auth: {auth}"));
+    lines.push(String::new());
+    lines.push("Query parameters:".into());
+    if event.query.0.is_empty() {
+        lines.push("  (none)".into());
+    }
+    for (key, value) in event.query.redacted() {
+        lines.push(format!("  {key} = {value}"));
+    }
+    lines.push(String::new());
+    lines.push(format!(
+        "Reply: {}  {}",
+        event.reply.status, event.reply.body
+    ));
+    lines.push(String::new());
+    lines.push(format!("Body ({} bytes):", event.body_len));
+    match &event.body {
+        Body::Json(value) => {
+            let pretty = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+            lines.extend(pretty.lines().map(str::to_string));
+        }
+        Body::Text(text) if text.is_empty() => lines.push("(empty)".into()),
+        Body::Text(text) => lines.extend(text.lines().map(str::to_string)),
+    }
+    EventView {
+        seq: event.seq,
+        title: format!("#{} {command}", event.seq),
+        lines,
+        scroll: 0,
+    }
+}

@@ -1,0 +1,57 @@
+//! What reaches the app from outside the terminal: hub events, lag resyncs, clock ticks.
+
+use super::App;
+use super::log_rows::Notice;
+use crate::store::{LogEntry, RoomStore};
+
+/// Notices kept in the log (lag resyncs); older ones are dropped.
+const MAX_NOTICES: usize = 100;
+/// Window over which callbacks per second are averaged, in ms.
+const RATE_WINDOW_MS: i64 = 5_000;
+
+impl App {
+    pub(super) fn on_bus(&mut self, entry: &LogEntry) {
+        // Only the rooms the event names can change: take them out of the order, apply,
+        // and put them back where they now belong, instead of sorting every room again.
+        let touched = self.rooms_to_place(&entry.event);
+        for id in &touched {
+            self.unlist(id);
+        }
+        let applied = self.store.apply(std::sync::Arc::clone(&entry.event));
+        for id in &touched {
+            self.relist(id);
+        }
+        if applied.is_none() {
+            // Already part of the replica (taken from a snapshot).
+            return;
+        }
+        self.arrivals.push_back(entry.event.received_at_ms);
+        self.dirty = true;
+        self.append_log_row(entry.event.seq);
+    }
+
+    pub(super) fn on_lagged(&mut self, skipped: u64, snapshot: RoomStore) {
+        self.store = snapshot;
+        if self.notices.len() == MAX_NOTICES {
+            self.notices.remove(0);
+        }
+        self.notices.push(Notice {
+            after_seq: self.store.last_seq(),
+            text: format!("fell behind: skipped {skipped} events, resynced"),
+        });
+        self.view_changed();
+    }
+
+    pub(super) fn on_tick(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|t| *t <= now_ms.saturating_sub(RATE_WINDOW_MS))
+        {
+            self.arrivals.pop_front();
+        }
+        self.rate = self.arrivals.len() as f64 * 1000.0 / RATE_WINDOW_MS as f64;
+        self.dirty = true;
+    }
+}

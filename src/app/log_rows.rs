@@ -1,0 +1,120 @@
+//! The log pane's lines: the stored events that pass the filter and scope, with the app's
+//! own notices merged in, kept as a cache rebuilt only when the view changes.
+
+use super::App;
+use crate::event::Event;
+use crate::store::LogEntry;
+
+/// A line the app itself adds to the log, e.g. after a lag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Shown after the event with this sequence number.
+    pub after_seq: u64,
+    pub text: String,
+}
+
+/// One line of the (filtered) log: an event by its sequence number, or a notice.
+/// Ordered as shown: by sequence, a notice after the event it follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogRow {
+    pub seq: u64,
+    pub notice: Option<usize>,
+}
+
+impl App {
+    /// Log lines shown, oldest first.
+    pub fn log_rows(&self) -> &[LogRow] {
+        &self.log_rows
+    }
+
+    /// The index in [`Self::log_rows`] of the cursor line (the last line when following).
+    pub fn log_cursor_index(&self) -> Option<usize> {
+        if self.log_rows.is_empty() {
+            return None;
+        }
+        Some(match self.log_cursor {
+            None => self.log_rows.len() - 1,
+            Some(row) => self
+                .log_rows
+                .partition_point(|r| *r <= row)
+                .saturating_sub(1),
+        })
+    }
+
+    fn entry_matches(&self, entry: &LogEntry) -> bool {
+        let rooms = entry_rooms(&entry.event);
+        if self.scope_room {
+            let Some(selected) = &self.selected else {
+                return false;
+            };
+            if !rooms.iter().any(|r| r == selected) {
+                return false;
+            }
+        }
+        self.filter.is_empty() || rooms.iter().any(|r| self.room_matches(r))
+    }
+
+    /// Filters the whole stored log again and merges the notices in.
+    pub(super) fn rebuild_log_rows(&mut self) {
+        let mut rows: Vec<LogRow> = self
+            .store
+            .log()
+            .iter()
+            .filter(|e| self.entry_matches(e))
+            .map(|e| LogRow {
+                seq: e.event.seq,
+                notice: None,
+            })
+            .collect();
+        for (i, notice) in self.notices.iter().enumerate() {
+            let row = LogRow {
+                seq: notice.after_seq,
+                notice: Some(i),
+            };
+            let at = rows.partition_point(|r| *r < row);
+            rows.insert(at, row);
+        }
+        self.log_rows = rows;
+    }
+
+    /// Drops lines whose events left the store's capped log (and notices among them).
+    pub(super) fn drop_expired_log_rows(&mut self) {
+        let first = self.store.log().front().map_or(u64::MAX, |e| e.event.seq);
+        let gone = self.log_rows.partition_point(|r| r.seq < first);
+        if gone > 0 {
+            self.log_rows.drain(..gone);
+        }
+    }
+
+    /// Appends the event just applied, if it is shown, instead of filtering the log again.
+    pub(super) fn append_log_row(&mut self, seq: u64) {
+        if self.log_stale {
+            return;
+        }
+        // The stored copy carries the replica's own effect.
+        let matches = self
+            .store
+            .log()
+            .back()
+            .is_some_and(|e| self.entry_matches(e));
+        if matches {
+            self.log_rows.push(LogRow { seq, notice: None });
+            if self.log_cursor.is_some() {
+                self.new_while_paused += 1;
+            }
+        }
+    }
+}
+
+/// Every room an event concerns: the typed callback's rooms, else the id the receiver guessed.
+pub fn entry_rooms(event: &Event) -> Vec<String> {
+    let mut rooms: Vec<String> = event
+        .callback
+        .as_ref()
+        .map(|c| c.room_ids().into_iter().map(str::to_string).collect())
+        .unwrap_or_default();
+    if rooms.is_empty() {
+        rooms.extend(event.room_id.clone());
+    }
+    rooms
+}
