@@ -224,23 +224,9 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         (format!(" ended{gap} callbacks "), theme::label()),
         (c.accepted.to_string(), theme::good()),
         (format!(" {ok} · "), theme::label()),
-        (
-            c.rejected.to_string(),
-            if c.rejected > 0 {
-                theme::rejected()
-            } else {
-                theme::value()
-            },
-        ),
+        count(c.rejected, theme::rejected()),
         (format!(" {rejected} · "), theme::label()),
-        (
-            c.unrecognized.to_string(),
-            if c.unrecognized > 0 {
-                theme::unrecognized()
-            } else {
-                theme::value()
-            },
-        ),
+        count(c.unrecognized, theme::unrecognized()),
         (format!(" {unrecognized}"), theme::label()),
     ];
     if c.stale + c.duplicate > 0 {
@@ -285,4 +271,9 @@ fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {
 /// Whether a pane has the keyboard focus (and no overlay covers it).
 fn focused(app: &App, pane: Pane) -> bool {
     app.focus == pane && matches!(app.overlay, Overlay::None)
+}
+
+/// A counter, in `alarm` once it is above zero.
+fn count(n: u64, alarm: Style) -> (String, Style) {
+    (n.to_string(), if n > 0 { alarm } else { theme::value() })
 }
