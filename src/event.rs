@@ -68,22 +68,21 @@ pub struct Event {
     #[serde(skip)]
     pub callback: Option<Callback>,
     pub reply: Reply,
+    /// A digest of the body bytes, computed once on arrival: it spots repeated deliveries and
+    /// breaks ties between updates that carry the same `EventTime`.
+    #[serde(skip)]
+    pub fingerprint: u64,
+}
+
+/// The first 8 bytes of the body's SHA-256: stable across runs, so replays agree.
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    let digest = Sha256::digest(bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 impl Event {
-    /// A stable digest of the body's JSON, used to spot repeated deliveries and to break ties
-    /// between updates that carry the same `EventTime`.
-    pub fn fingerprint(&self) -> u64 {
-        let text = match &self.body {
-            Body::Json(value) => value.to_string(),
-            Body::Text(text) => text.clone(),
-        };
-        let digest = Sha256::digest(text.as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        u64::from_be_bytes(first)
-    }
-
     /// The time the event happened by its own account, else when it arrived (Unix ms).
     pub fn event_time_ms(&self) -> i64 {
         self.callback

@@ -2,7 +2,7 @@
 //! records it, answer included. Pure, so tests build events exactly as the receiver does.
 
 use crate::auth::{self, AuthConfig};
-use crate::event::{Body, Event, Reply, Verdict};
+use crate::event::{Body, Event, Reply, Verdict, fingerprint};
 use crate::protocol::{self, ACK_OK, Rejection};
 use crate::query::QueryParams;
 
@@ -55,6 +55,7 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
             status: 200,
             body: ACK_OK.to_string(),
         },
+        fingerprint: 0,
     };
     let bytes = match body {
         BodyRead::Complete(bytes) => bytes,
@@ -79,6 +80,7 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
         Err(rejection) => return reject(event, &bytes, rejection),
     };
     event.body_len = bytes.len();
+    event.fingerprint = fingerprint(&bytes);
     event.command = parsed.command_name;
     event.verdict = if parsed.callback.is_some() {
         Verdict::Accepted
@@ -98,6 +100,7 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
 /// Fills in a rejection: the raw body for the log, the reason, and the answer.
 fn reject(mut event: Event, bytes: &[u8], rejection: Rejection) -> Event {
     event.body_len = bytes.len();
+    event.fingerprint = fingerprint(bytes);
     event.body = Body::from_bytes(bytes);
     if let Body::Json(value) = &event.body {
         event.room_id = guess_room_id(value);

@@ -206,7 +206,7 @@ impl RoomStore {
         };
         let stamp = Stamp {
             time_ms: event.event_time_ms(),
-            tiebreak: event.fingerprint(),
+            tiebreak: event.fingerprint,
         };
         // Tencent never retries "before" callbacks, and two equal gifts in the same second
         // are two gifts: only "after" callbacks are checked for repeated delivery.
