@@ -57,7 +57,8 @@ pub fn layout(area: Rect) -> Areas {
         width: body.width,
         height,
     };
-    if area.width >= WIDE {
+    // Wide: rooms and detail side by side above the log. Narrow: three stacked thirds.
+    let (rooms, detail, log) = if area.width >= WIDE {
         let top_h = body.height * 11 / 20;
         let rooms_w = body.width * 3 / 5;
         let rooms = Rect {
@@ -69,26 +70,21 @@ pub fn layout(area: Rect) -> Areas {
             width: body.width - rooms_w,
             ..rooms
         };
-        let log = row(body.y + top_h, body.height - top_h);
-        Areas {
-            header,
-            rooms,
-            detail,
-            log,
-            hints,
-        }
+        (rooms, detail, row(body.y + top_h, body.height - top_h))
     } else {
         let third = body.height / 3;
-        let rooms = row(body.y, third);
-        let detail = row(body.y + third, third);
-        let log = row(body.y + 2 * third, body.height - 2 * third);
-        Areas {
-            header,
-            rooms,
-            detail,
-            log,
-            hints,
-        }
+        (
+            row(body.y, third),
+            row(body.y + third, third),
+            row(body.y + 2 * third, body.height - 2 * third),
+        )
+    };
+    Areas {
+        header,
+        rooms,
+        detail,
+        log,
+        hints,
     }
 }
 
