@@ -21,11 +21,11 @@ use std::time::Instant;
 use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use roomwatch::app::{App, Msg, update};
-use roomwatch::auth::AuthConfig;
 use roomwatch::hub::Hub;
-use roomwatch::receiver::{self, ReceiverState};
+use roomwatch::ingest::auth::AuthConfig;
+use roomwatch::ingest::receiver::{self, ReceiverState};
 use roomwatch::store::LogEntry;
+use roomwatch::tui::app::{App, Msg, update};
 use ui_common::{NOW_MS, create_room, destroy_room, event, key, members, publish};
 
 /// Timed batches per case; the median batch is reported.
@@ -171,7 +171,7 @@ fn median(values: &mut [f64]) -> f64 {
 fn draw(terminal: &mut Terminal<TestBackend>, app: &mut App) {
     app.prepare();
     terminal
-        .draw(|frame| roomwatch::ui::draw(frame, app))
+        .draw(|frame| roomwatch::tui::ui::draw(frame, app))
         .unwrap();
     app.dirty = false;
     black_box(terminal.backend().buffer().content().len());

@@ -5,9 +5,9 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::auth::AuthVerdict;
+use crate::ingest::auth::AuthVerdict;
+use crate::ingest::query::QueryParams;
 use crate::protocol::{Callback, Rejection};
-use crate::query::QueryParams;
 
 /// What roomwatch made of a callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

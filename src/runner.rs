@@ -8,11 +8,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::auth::AuthConfig;
 use crate::cli::{Cli, Commands, RunArgs};
-use crate::headless;
 use crate::hub::Hub;
-use crate::receiver::{self, ReceiverState};
+use crate::ingest::auth::AuthConfig;
+use crate::ingest::receiver::{self, ReceiverState};
+use crate::outputs::headless;
 
 /// How far a subscriber may fall behind before it must catch up from the store.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -32,7 +32,7 @@ pub struct RunInfo {
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Some(Commands::Send(args)) => crate::send::run(args).await,
+        Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
         None => match serve_and_watch(cli.run).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -107,7 +107,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             _ = printer_ended => {}
         }
     } else {
-        crate::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse).await?;
+        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse).await?;
     }
     let _ = stop_tx.send(true);
     if let Some(demo) = demo {

@@ -12,8 +12,8 @@ use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
-use roomwatch::app::{App, run};
 use roomwatch::hub::Hub;
+use roomwatch::tui::app::{App, run};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use ui_common::*;
@@ -278,7 +278,7 @@ async fn a_burst_of_callbacks_costs_few_frames() {
     );
     // The help closed on the 'q' press that quit.
     assert!(app.quit);
-    assert!(matches!(app.overlay, roomwatch::app::Overlay::None));
+    assert!(matches!(app.overlay, roomwatch::tui::app::Overlay::None));
 }
 
 fn seeded_app() -> App {
@@ -355,9 +355,9 @@ fn scope_pause_and_tail_keys() {
 fn ctrl_c_quits_even_in_the_filter_prompt() {
     let mut app = seeded_app();
     key(&mut app, KeyCode::Char('/'));
-    roomwatch::app::update(
+    roomwatch::tui::app::update(
         &mut app,
-        roomwatch::app::Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        roomwatch::tui::app::Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
     );
     assert!(app.quit);
 }
@@ -427,7 +427,7 @@ fn log_lines_leave_with_the_store_cap() {
 fn the_detail_pane_scrolls_to_every_field_on_a_small_screen() {
     let mut app = seeded_app();
     key(&mut app, KeyCode::Tab);
-    assert_eq!(app.focus, roomwatch::app::Pane::Detail);
+    assert_eq!(app.focus, roomwatch::tui::app::Pane::Detail);
     let top = render(&mut app, 80, 24);
     assert!(top.contains("↓ lines 1-6 of"), "{top}");
     assert!(!top.contains("Callbacks: "));

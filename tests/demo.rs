@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use roomwatch::auth::{AuthConfig, AuthVerdict};
 use roomwatch::demo::{self, DemoOptions, RoomView};
 use roomwatch::event::Verdict;
 use roomwatch::hub::Hub;
+use roomwatch::ingest::auth::{AuthConfig, AuthVerdict};
+use roomwatch::ingest::receiver::{self, ReceiverState, now_ms};
 use roomwatch::protocol::Rejection;
-use roomwatch::receiver::{self, ReceiverState, now_ms};
 use roomwatch::store::{Effect, RoomStore};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

@@ -205,8 +205,8 @@ fn panic_child() {
     if std::env::var_os("ROOMWATCH_PANIC_CHILD").is_none() {
         return;
     }
-    roomwatch::terminal::install_panic_hook();
-    let _terminal = roomwatch::terminal::enter(true).unwrap();
+    roomwatch::tui::terminal::install_panic_hook();
+    let _terminal = roomwatch::tui::terminal::enter(true).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let _ = tokio::spawn(async { panic!("boom in a handler task") }).await;

@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use roomwatch::headless::print_events;
 use roomwatch::hub::Hub;
+use roomwatch::outputs::headless::print_events;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roomwatch");

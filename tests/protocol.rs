@@ -4,8 +4,8 @@
 mod common;
 
 use proptest::prelude::*;
+use roomwatch::protocol::samples::SAMPLES;
 use roomwatch::protocol::{self, AdminOp, Command, Payload, Rejection, SeatMode};
-use roomwatch::samples::SAMPLES;
 
 #[test]
 fn every_sample_parses_to_its_typed_callback() {
@@ -29,7 +29,7 @@ fn every_sample_parses_to_its_typed_callback() {
 fn every_command_has_a_sample() {
     for command in Command::all() {
         assert!(
-            roomwatch::samples::find(command.name()).is_some(),
+            roomwatch::protocol::samples::find(command.name()).is_some(),
             "no sample for {command}"
         );
     }

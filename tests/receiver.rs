@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{sample, start_server};
-use roomwatch::auth::sign;
 use roomwatch::event::{Body, Verdict};
+use roomwatch::ingest::auth::sign;
 use roomwatch::protocol::ACK_OK;
 use roomwatch::store::known;
 use serde_json::Value;

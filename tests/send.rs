@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use roomwatch::auth::{AuthConfig, AuthVerdict, sign};
 use roomwatch::event::Verdict;
 use roomwatch::hub::Hub;
+use roomwatch::ingest::auth::{AuthConfig, AuthVerdict, sign};
+use roomwatch::ingest::receiver::{self, ReceiverState, now_ms};
 use roomwatch::protocol::ACK_OK;
-use roomwatch::receiver::{self, ReceiverState, now_ms};
-use roomwatch::samples;
+use roomwatch::protocol::samples;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 

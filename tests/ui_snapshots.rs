@@ -5,8 +5,8 @@ mod ui_common;
 
 use crossterm::event::KeyCode;
 use ratatui::style::{Color, Modifier};
-use roomwatch::app::{Msg, update};
 use roomwatch::hub::Hub;
+use roomwatch::tui::app::{Msg, update};
 use ui_common::*;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 40)];
@@ -174,7 +174,7 @@ fn help_overlay() {
         let mut app = app(&hub, w, h);
         key(&mut app, KeyCode::Char('?'));
         let screen = render(&mut app, w, h);
-        for binding in roomwatch::keymap::BINDINGS {
+        for binding in roomwatch::tui::keymap::BINDINGS {
             assert!(screen.contains(binding.help) || w < 100, "{}", binding.help);
         }
         insta::assert_snapshot!(format!("help_{w}x{h}"), screen);
@@ -274,7 +274,7 @@ fn the_detail_pane_shows_a_battle_with_its_scores() {
         &create_room("live_9002", "Late jazz", "host_mei", NOW_MS - 8000),
         NOW_MS - 8000,
     );
-    let end = roomwatch::samples::find("Live.CallbackAfterEndBattle")
+    let end = roomwatch::protocol::samples::find("Live.CallbackAfterEndBattle")
         .unwrap()
         .json;
     publish(&hub, end, NOW_MS - 1000);

@@ -16,8 +16,8 @@ use reqwest::Url;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::cli::RunArgs;
-use crate::receiver::now_ms;
-use crate::send::{self, Origin};
+use crate::ingest::receiver::now_ms;
+use crate::outputs::send::{self, Origin};
 
 /// The `SdkAppid` the demo claims when `--sdkappid` is not set.
 pub const DEMO_SDKAPPID: &str = "1400000001";

@@ -5,6 +5,7 @@ mod callback;
 mod command;
 mod fields;
 mod reply;
+pub mod samples;
 
 pub use callback::{
     AdminOp, BattleRoom, Callback, Payload, RoomInfo, Seat, SeatMode, Statistic, parse_callback,

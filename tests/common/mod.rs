@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use roomwatch::auth::AuthConfig;
+use roomwatch::ingest::auth::AuthConfig;
 
 use roomwatch::event::Event;
-use roomwatch::intake::{self, Arrival, BodyRead};
-use roomwatch::query::QueryParams;
+use roomwatch::ingest::intake::{self, Arrival, BodyRead};
+use roomwatch::ingest::query::QueryParams;
 
 /// The event the receiver records for an accepted body (its own judge, no HTTP involved).
 pub fn event(seq: u64, received_at_ms: i64, body: &serde_json::Value) -> Arc<Event> {
@@ -29,7 +29,7 @@ pub fn event(seq: u64, received_at_ms: i64, body: &serde_json::Value) -> Arc<Eve
 }
 
 use roomwatch::hub::Hub;
-use roomwatch::receiver::{self, ReceiverState};
+use roomwatch::ingest::receiver::{self, ReceiverState};
 
 /// A real receiver on a loopback port; dropped with the test's runtime.
 pub struct TestServer {
@@ -63,5 +63,8 @@ pub async fn start_server(
 
 /// Reads a sample body from assets/callbacks.
 pub fn sample(command: &str) -> String {
-    roomwatch::samples::find(command).unwrap().json.to_string()
+    roomwatch::protocol::samples::find(command)
+        .unwrap()
+        .json
+        .to_string()
 }

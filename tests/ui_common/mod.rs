@@ -4,14 +4,14 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use roomwatch::app::{App, Msg, update};
-use roomwatch::auth::AuthConfig;
 use roomwatch::event::Event;
 use roomwatch::hub::Hub;
-use roomwatch::intake::{self, Arrival, BodyRead};
-use roomwatch::query::QueryParams;
+use roomwatch::ingest::auth::AuthConfig;
+use roomwatch::ingest::intake::{self, Arrival, BodyRead};
+use roomwatch::ingest::query::QueryParams;
 use roomwatch::runner::RunInfo;
 use roomwatch::store::LogEntry;
+use roomwatch::tui::app::{App, Msg, update};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
@@ -191,7 +191,7 @@ pub fn render(app: &mut App, width: u16, height: u16) -> String {
     app.prepare();
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|frame| roomwatch::ui::draw(frame, app))
+        .draw(|frame| roomwatch::tui::ui::draw(frame, app))
         .unwrap();
     terminal.backend().to_string()
 }
@@ -201,7 +201,7 @@ pub fn buffer(app: &mut App, width: u16, height: u16) -> ratatui::buffer::Buffer
     app.prepare();
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
-        .draw(|frame| roomwatch::ui::draw(frame, app))
+        .draw(|frame| roomwatch::tui::ui::draw(frame, app))
         .unwrap();
     terminal.backend().buffer().clone()
 }

@@ -13,12 +13,12 @@ use axum::routing::get;
 use http_body_util::BodyExt;
 use tokio::net::TcpListener;
 
-use crate::auth::AuthConfig;
 use crate::event::Reply;
 use crate::hub::Hub;
-use crate::intake::{self, Arrival, BodyRead};
+use crate::ingest::auth::AuthConfig;
+use crate::ingest::intake::{self, Arrival, BodyRead};
+use crate::ingest::query::QueryParams;
 use crate::protocol::Rejection;
-use crate::query::QueryParams;
 
 /// Bytes of an over-limit body kept for the log.
 const OVERSIZE_KEPT: usize = 4096;

@@ -12,10 +12,10 @@ use std::time::Duration;
 use reqwest::{Client, Url, header};
 use serde_json::Value;
 
-use crate::auth;
 use crate::cli::SendArgs;
-use crate::receiver::now_ms;
-use crate::samples::{self, SAMPLES};
+use crate::ingest::auth;
+use crate::ingest::receiver::now_ms;
+use crate::protocol::samples::{self, SAMPLES};
 
 /// Who the callback claims to come from: the rest of Tencent's query string.
 #[derive(Debug, Clone, Copy)]

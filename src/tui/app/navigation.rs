@@ -60,7 +60,7 @@ impl App {
 
     /// Rows the focused list pages by.
     pub(super) fn page(&self, pane: Pane) -> usize {
-        let areas = crate::ui::layout(Rect::new(0, 0, self.size.0, self.size.1));
+        let areas = crate::tui::ui::layout(Rect::new(0, 0, self.size.0, self.size.1));
         let area = match pane {
             Pane::Rooms => areas.rooms,
             Pane::Detail => areas.detail,
@@ -84,7 +84,7 @@ impl App {
     }
 
     pub(super) fn scroll_detail(&mut self, delta: isize) {
-        let max = crate::ui::detail_max_scroll(self);
+        let max = crate::tui::ui::detail_max_scroll(self);
         self.detail_scroll = self.detail_scroll.saturating_add_signed(delta).min(max);
         self.dirty = true;
     }

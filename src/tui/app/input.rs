@@ -6,7 +6,7 @@ use crossterm::event::{
 use ratatui::layout::{Position, Rect};
 
 use super::{App, Overlay, Pane};
-use crate::keymap::{Action, action_for};
+use crate::tui::keymap::{Action, action_for};
 
 /// Lines the mouse wheel scrolls.
 const WHEEL_STEP: usize = 3;
@@ -184,7 +184,7 @@ impl App {
             self.dirty = true;
             return;
         }
-        let areas = crate::ui::layout(Rect::new(0, 0, self.size.0, self.size.1));
+        let areas = crate::tui::ui::layout(Rect::new(0, 0, self.size.0, self.size.1));
         let at = Position::new(mouse.column, mouse.row);
         if areas.rooms.contains(at) {
             self.move_rooms(delta.signum());
@@ -200,7 +200,7 @@ impl App {
         if !matches!(self.overlay, Overlay::None) {
             return;
         }
-        let areas = crate::ui::layout(Rect::new(0, 0, self.size.0, self.size.1));
+        let areas = crate::tui::ui::layout(Rect::new(0, 0, self.size.0, self.size.1));
         let at = Position::new(column, row);
         if areas.rooms.contains(at) {
             self.focus = Pane::Rooms;

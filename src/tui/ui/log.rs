@@ -10,10 +10,10 @@ use ratatui::widgets::Paragraph;
 
 use super::text::{clock, fit};
 use super::{fit_line, focused, theme, title_line};
-use crate::app::{App, LogRow, Pane};
 use crate::event::Verdict;
 use crate::protocol::{AdminOp, Payload, RoomInfo, short_name};
 use crate::store::{Effect, LogEntry, show_public};
+use crate::tui::app::{App, LogRow, Pane};
 
 pub fn pane(frame: &mut Frame, app: &App, area: Rect) {
     if area.height == 0 {

@@ -13,8 +13,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::{App, Overlay, Pane};
-use crate::keymap;
+use crate::tui::app::{App, Overlay, Pane};
+use crate::tui::keymap;
 
 pub use log::summary;
 pub use rooms::max_scroll as detail_max_scroll;

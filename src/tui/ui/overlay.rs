@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::text::fit;
 use super::{fit_line, theme};
-use crate::app::EventView;
-use crate::keymap::{BINDINGS, keys_label};
+use crate::tui::app::EventView;
+use crate::tui::keymap::{BINDINGS, keys_label};
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);

@@ -10,7 +10,7 @@ pub struct Sample {
 
 macro_rules! samples {
     ($($name:literal),* $(,)?) => {
-        &[$(Sample { command: $name, json: include_str!(concat!("../assets/callbacks/", $name, ".json")) }),*]
+        &[$(Sample { command: $name, json: include_str!(concat!("../../assets/callbacks/", $name, ".json")) }),*]
     };
 }
 

@@ -5,8 +5,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::ingest::query::QueryParams;
 use crate::protocol::Rejection;
-use crate::query::QueryParams;
 
 /// The receiver's expectations, from the command line.
 #[derive(Debug, Clone, Default)]

@@ -8,8 +8,8 @@ use ratatui::widgets::Paragraph;
 
 use super::text::{age, fit, fit_right, join_fitting};
 use super::{fit_line, focused, theme, title_line};
-use crate::app::{App, Pane};
 use crate::store::{Battle, Room, Versioned, show_bool, show_list, show_public};
+use crate::tui::app::{App, Pane};
 
 const UNKNOWN: &str = "?";
 
@@ -429,7 +429,7 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
         &mut line,
         "Created at",
         shown(room.create_time_s.as_ref(), |s| {
-            crate::headless::rfc3339(s.saturating_mul(1000))
+            crate::outputs::headless::rfc3339(s.saturating_mul(1000))
         }),
     );
     kv(

@@ -64,7 +64,7 @@ where
         if app.dirty && Instant::now() >= frame_due {
             app.prepare();
             terminal
-                .draw(|frame| crate::ui::draw(frame, app))
+                .draw(|frame| crate::tui::ui::draw(frame, app))
                 .map_err(|e| RunError::Draw(e.to_string()))?;
             app.dirty = false;
             last_draw = Some(Instant::now());
@@ -173,13 +173,13 @@ async fn dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), Stri
     // Subscribe first, then copy the state: events in both are skipped by sequence number.
     let bus = hub.subscribe();
     let snapshot = hub.snapshot();
-    crate::terminal::install_panic_hook();
-    let mut terminal = crate::terminal::enter(mouse).map_err(|e| {
-        crate::terminal::restore();
+    crate::tui::terminal::install_panic_hook();
+    let mut terminal = crate::tui::terminal::enter(mouse).map_err(|e| {
+        crate::tui::terminal::restore();
         format!("cannot open the terminal: {e}")
     })?;
     let size = terminal.size().map_or((80, 24), |s| (s.width, s.height));
-    let now = crate::receiver::now_ms();
+    let now = crate::ingest::receiver::now_ms();
     let mut app = App::new(info, snapshot, now, size);
     let input = crossterm::event::EventStream::new();
     let result = run(
@@ -189,9 +189,9 @@ async fn dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), Stri
         bus,
         &hub,
         shutdown,
-        crate::receiver::now_ms,
+        crate::ingest::receiver::now_ms,
     )
     .await;
-    crate::terminal::restore();
+    crate::tui::terminal::restore();
     result.map_err(|e| e.to_string())
 }

@@ -29,13 +29,13 @@ pub fn event_view(entry: &LogEntry) -> EventView {
     }
     lines.push(format!(
         "Received: {}  from {}",
-        crate::headless::rfc3339(event.received_at_ms),
+        crate::outputs::headless::rfc3339(event.received_at_ms),
         event.remote.as_deref().unwrap_or("?")
     ));
     lines.push(format!("Request: {} {}", event.method, event.path));
     let auth = match event.auth {
-        Some(crate::auth::AuthVerdict::Signed) => "signed, signature checked",
-        Some(crate::auth::AuthVerdict::Unchecked) => "unchecked (no token configured)",
+        Some(crate::ingest::auth::AuthVerdict::Signed) => "signed, signature checked",
+        Some(crate::ingest::auth::AuthVerdict::Unchecked) => "unchecked (no token configured)",
         None => "not reached",
     };
     lines.push(format!("Auth: {auth}"));

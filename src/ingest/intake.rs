@@ -1,10 +1,10 @@
 //! Judging one request: from what arrived (method, path, query, body) to the [`Event`] that
 //! records it, answer included. Pure, so tests build events exactly as the receiver does.
 
-use crate::auth::{self, AuthConfig};
 use crate::event::{Body, Event, Reply, Verdict, fingerprint};
+use crate::ingest::auth::{self, AuthConfig};
+use crate::ingest::query::QueryParams;
 use crate::protocol::{self, ACK_OK, Rejection};
-use crate::query::QueryParams;
 
 /// Everything about a request but its body.
 #[derive(Debug, Clone)]

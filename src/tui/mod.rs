@@ -1,0 +1,6 @@
+//! The terminal app: state and run loop, key bindings, view functions and the terminal itself.
+
+pub mod app;
+pub mod keymap;
+pub mod terminal;
+pub mod ui;
