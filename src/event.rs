@@ -1,6 +1,7 @@
 //! One received callback, as everything downstream sees it: stamped by the receiver with a
 //! sequence number and arrival time, with its verdict, raw body and the answer sent.
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -54,6 +55,9 @@ pub struct Event {
     pub received_at_ms: i64,
     pub method: String,
     pub path: String,
+    /// The query string exactly as received (no leading `?`), for relaying byte for byte.
+    #[serde(skip)]
+    pub raw_query: String,
     pub query: QueryParams,
     pub remote: Option<String>,
     /// The command name as received (body first, then query).
@@ -63,6 +67,12 @@ pub struct Event {
     pub error: Option<Rejection>,
     pub auth: Option<AuthVerdict>,
     pub body: Body,
+    /// The body bytes as received; for a refused oversize or broken body, its first bytes.
+    #[serde(skip)]
+    pub raw_body: Bytes,
+    /// The request's `Content-Type`, relayed as received.
+    #[serde(skip)]
+    pub content_type: Option<String>,
     /// Size of the body as received, in bytes.
     pub body_len: usize,
     #[serde(skip)]

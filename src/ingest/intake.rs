@@ -1,6 +1,8 @@
 //! Judging one request: from what arrived (method, path, query, body) to the [`Event`] that
 //! records it, answer included. Pure, so tests build events exactly as the receiver does.
 
+use bytes::Bytes;
+
 use crate::event::{Body, Event, Reply, Verdict, fingerprint};
 use crate::ingest::auth::{self, AuthConfig};
 use crate::ingest::query::QueryParams;
@@ -11,7 +13,9 @@ use crate::protocol::{self, ACK_OK, Rejection};
 pub struct Arrival {
     pub method: String,
     pub path: String,
-    pub query: QueryParams,
+    /// The query string as received, without the `?`.
+    pub raw_query: String,
+    pub content_type: Option<String>,
     pub remote: Option<String>,
     /// Unix milliseconds.
     pub received_at_ms: i64,
@@ -36,13 +40,17 @@ pub enum BodyRead {
 /// Checks a request in the documented order (size, method, SdkAppid, signature, body) and
 /// returns its event: accepted, unrecognized, or rejected with the reason and the answer.
 pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Event {
+    let query = QueryParams::parse(Some(&arrival.raw_query));
     let mut event = Event {
         seq: 0,
         received_at_ms: arrival.received_at_ms,
         method: arrival.method,
         path: arrival.path,
-        command: arrival.query.get("CallbackCommand").map(str::to_string),
-        query: arrival.query,
+        command: query.get("CallbackCommand").map(str::to_string),
+        query,
+        raw_query: arrival.raw_query,
+        content_type: arrival.content_type,
+        raw_body: Bytes::new(),
         remote: arrival.remote,
         room_id: None,
         verdict: Verdict::Accepted,
@@ -81,6 +89,7 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
     };
     event.body_len = bytes.len();
     event.fingerprint = fingerprint(&bytes);
+    event.raw_body = Bytes::from(bytes);
     event.command = parsed.command_name;
     event.verdict = if parsed.callback.is_some() {
         Verdict::Accepted
@@ -102,6 +111,7 @@ fn reject(mut event: Event, bytes: &[u8], rejection: Rejection) -> Event {
     event.body_len = bytes.len();
     event.fingerprint = fingerprint(bytes);
     event.body = Body::from_bytes(bytes);
+    event.raw_body = Bytes::copy_from_slice(bytes);
     if let Body::Json(value) = &event.body {
         event.room_id = guess_room_id(value);
         if let Some(command) = value.get("CallbackCommand").and_then(|c| c.as_str()) {

@@ -17,7 +17,6 @@ use crate::event::Reply;
 use crate::hub::Hub;
 use crate::ingest::auth::AuthConfig;
 use crate::ingest::intake::{self, Arrival, BodyRead};
-use crate::ingest::query::QueryParams;
 use crate::protocol::Rejection;
 
 /// Bytes of an over-limit body kept for the log.
@@ -63,7 +62,12 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
     let arrival = Arrival {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
-        query: QueryParams::parse(parts.uri.query()),
+        raw_query: parts.uri.query().unwrap_or_default().to_string(),
+        content_type: parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         remote,
         received_at_ms,
     };

@@ -7,14 +7,14 @@ use roomwatch::ingest::auth::AuthConfig;
 
 use roomwatch::event::Event;
 use roomwatch::ingest::intake::{self, Arrival, BodyRead};
-use roomwatch::ingest::query::QueryParams;
 
 /// The event the receiver records for an accepted body (its own judge, no HTTP involved).
 pub fn event(seq: u64, received_at_ms: i64, body: &serde_json::Value) -> Arc<Event> {
     let arrival = Arrival {
         method: "POST".into(),
         path: "/callback".into(),
-        query: QueryParams::default(),
+        raw_query: String::new(),
+        content_type: Some("application/json".into()),
         remote: None,
         received_at_ms,
     };

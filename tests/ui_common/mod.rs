@@ -8,7 +8,6 @@ use roomwatch::event::Event;
 use roomwatch::hub::Hub;
 use roomwatch::ingest::auth::AuthConfig;
 use roomwatch::ingest::intake::{self, Arrival, BodyRead};
-use roomwatch::ingest::query::QueryParams;
 use roomwatch::runner::RunInfo;
 use roomwatch::store::LogEntry;
 use roomwatch::tui::app::{App, Msg, update};
@@ -37,7 +36,8 @@ pub fn event(query: &str, body: &str, received_at_ms: i64) -> Event {
     let arrival = Arrival {
         method: "POST".into(),
         path: "/callback".into(),
-        query: QueryParams::parse(Some(query)),
+        raw_query: query.to_string(),
+        content_type: Some("application/json".into()),
         remote: Some("127.0.0.1:40000".into()),
         received_at_ms,
     };
