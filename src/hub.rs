@@ -6,12 +6,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::event::Event;
+use crate::eventlog::{Commit, Health, SharedLog};
 use crate::store::{LogEntry, RoomStore};
 
 /// Shared by the receiver (writer) and every subscriber (UI, headless printer, tests).
 pub struct Hub {
     store: Mutex<RoomStore>,
     tx: broadcast::Sender<LogEntry>,
+    /// Where every event is appended durably, when journaling is on.
+    journal: Option<SharedLog>,
 }
 
 impl Hub {
@@ -21,22 +24,53 @@ impl Hub {
         Self {
             store: Mutex::new(RoomStore::new(log_capacity)),
             tx,
+            journal: None,
+        }
+    }
+
+    /// A hub that starts from a restored store and appends every event to `journal`.
+    pub fn with_journal(store: RoomStore, channel_capacity: usize, journal: SharedLog) -> Self {
+        let (tx, _) = broadcast::channel(channel_capacity.max(1));
+        Self {
+            store: Mutex::new(store),
+            tx,
+            journal: Some(journal),
         }
     }
 
     /// Numbers, applies and broadcasts one event. Never waits on subscribers.
-    pub fn publish(&self, mut event: Event) -> Arc<Event> {
+    pub fn publish(&self, event: Event) -> Arc<Event> {
+        self.publish_durably(event).0
+    }
+
+    /// Like [`Hub::publish`], and also queues the event for the journal; the caller answers
+    /// the sender after the returned commit resolves. Queuing under the lock keeps the
+    /// journal in seq order.
+    pub fn publish_durably(&self, mut event: Event) -> (Arc<Event>, Option<Commit>) {
         let mut store = self.lock();
         event.seq = store.last_seq() + 1;
         let event = Arc::new(event);
+        let mut commit = None;
         if let Some(effect) = store.apply(Arc::clone(&event)) {
-            // Having no subscriber yet is not an error.
-            let _ = self.tx.send(LogEntry {
+            let entry = LogEntry {
                 event: Arc::clone(&event),
                 effect,
-            });
+            };
+            commit = self.journal.as_ref().map(|journal| journal.append(&entry));
+            // Having no subscriber yet is not an error.
+            let _ = self.tx.send(entry);
         }
-        event
+        (event, commit)
+    }
+
+    /// The journal, when journaling is on.
+    pub fn journal(&self) -> Option<&SharedLog> {
+        self.journal.as_ref()
+    }
+
+    /// How the journal is doing, when journaling is on.
+    pub fn journal_health(&self) -> Option<Health> {
+        self.journal.as_ref().map(|journal| journal.health())
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LogEntry> {

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod demo;
 pub mod event;
+pub mod eventlog;
 pub mod hub;
 pub mod ingest;
 pub mod outputs;

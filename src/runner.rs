@@ -27,12 +27,34 @@ pub struct RunInfo {
     pub sdkappid: Option<String>,
     pub token_auth: bool,
     pub demo: bool,
+    pub journal: JournalInfo,
+}
+
+/// What the journal did at start, for the header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum JournalInfo {
+    /// `--no-journal`, or no data directory to put one in.
+    #[default]
+    Off,
+    On {
+        path: String,
+        /// Callbacks found in the journal.
+        restored: u64,
+        /// Arrival of the oldest one (Unix ms).
+        since_ms: Option<i64>,
+        /// Damaged records skipped while restoring.
+        skipped: u64,
+    },
+    /// The default journal could not be used; running without one.
+    Unavailable(String),
 }
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
+        Some(Commands::Export(args)) => crate::outputs::export::run(&args),
+        Some(Commands::Replay(args)) => crate::outputs::replay::run(args).await,
         None => match serve_and_watch(cli.run).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -51,7 +73,8 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
-    let hub = Arc::new(Hub::new(args.history, CHANNEL_CAPACITY));
+    let (hub, journal) = open_journal(&args)?;
+    let hub = Arc::new(hub);
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
@@ -74,6 +97,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         sdkappid: args.sdkappid.clone(),
         token_auth: args.token.is_some(),
         demo: args.demo,
+        journal,
     };
     if !listen.ip().is_loopback() && args.token.is_none() {
         eprintln!(
@@ -124,6 +148,55 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("receiver failed: {e}")),
         Err(e) => Err(format!("receiver task failed: {e}")),
+    }
+}
+
+/// Opens the journal and restores the state it holds. An explicit `--journal` that cannot be
+/// used is an error; the default one only turns journaling off, visibly.
+fn open_journal(args: &RunArgs) -> Result<(Hub, JournalInfo), String> {
+    use crate::eventlog::{JournalOptions, SqliteJournal, location};
+    let Some(choice) = location::choose(args.journal.clone(), args.no_journal, args.demo) else {
+        return Ok((Hub::new(args.history, CHANNEL_CAPACITY), JournalInfo::Off));
+    };
+    let options = JournalOptions {
+        sync: args.journal_sync,
+        log_capacity: args.history,
+        retain_ms: Some(args.retain),
+        retain_bytes: Some(args.retain_size),
+        started: crate::outputs::headless::rfc3339(receiver::now_ms()),
+        ..JournalOptions::new(&choice.path)
+    };
+    match SqliteJournal::open(&options) {
+        Ok((journal, restored)) => {
+            if restored.skipped > 0 {
+                tracing::warn!(
+                    skipped = restored.skipped,
+                    "damaged journal records skipped while restoring"
+                );
+                eprintln!(
+                    "roomwatch: {} damaged journal record(s) in {} skipped while restoring",
+                    restored.skipped,
+                    choice.path.display()
+                );
+            }
+            let info = JournalInfo::On {
+                path: choice.path.display().to_string(),
+                restored: restored.callbacks,
+                since_ms: restored.since_ms,
+                skipped: restored.skipped,
+            };
+            let hub = Hub::with_journal(restored.store, CHANNEL_CAPACITY, Arc::new(journal));
+            Ok((hub, info))
+        }
+        Err(error) if choice.explicit => Err(error.to_string()),
+        Err(error) => {
+            eprintln!("roomwatch: running without a journal: {error}");
+            tracing::error!(%error, "running without a journal");
+            Ok((
+                Hub::new(args.history, CHANNEL_CAPACITY),
+                JournalInfo::Unavailable(error.to_string()),
+            ))
+        }
     }
 }
 

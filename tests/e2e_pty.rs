@@ -24,6 +24,8 @@ impl Dashboard {
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
         cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
         cmd.env_remove("ROOMWATCH_SDKAPPID");
+        cmd.env("ROOMWATCH_NO_JOURNAL", "true");
+        cmd.env_remove("ROOMWATCH_JOURNAL");
         cmd.env_remove("ROOMWATCH_TOKEN");
         Self::spawn(cmd)
     }
@@ -226,6 +228,7 @@ fn panic_in_a_task_restores_the_terminal() {
         "--test-threads=1",
     ]);
     cmd.env("ROOMWATCH_PANIC_CHILD", "1");
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
     cmd.env("RUST_BACKTRACE", "0");
     let mut child = Dashboard::spawn(cmd);
     let status = child.wait_exit();

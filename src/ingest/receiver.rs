@@ -84,7 +84,14 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
     }
     let allow_post = matches!(event.error, Some(Rejection::MethodNotAllowed(_)));
     let Reply { status, body } = event.reply.clone();
-    state.hub.publish(event);
+    let (published, commit) = state.hub.publish_durably(event);
+    // Answer only once the record is durable; a journal that cannot take it (disk full) still
+    // gets the callback answered from memory, and says so in the log and the header.
+    if let Some(commit) = commit
+        && let Err(error) = commit.wait().await
+    {
+        tracing::warn!(seq = published.seq, %error, "callback answered but not journaled");
+    }
     let mut response = json_response(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         body,

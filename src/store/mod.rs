@@ -156,6 +156,22 @@ impl RoomStore {
         self.log.range(start..)
     }
 
+    /// Puts a restored entry in the log without folding it again: its effect is already in
+    /// the state (a checkpoint holds it).
+    pub fn push_restored(&mut self, entry: LogEntry) {
+        if self.log.len() == self.log_capacity {
+            self.log.pop_front();
+            self.dropped_log_entries += 1;
+        }
+        self.log.push_back(entry);
+    }
+
+    /// Numbers given out so far reach at least `seq` (a journal's unreadable last record keeps
+    /// its number).
+    pub fn advance_seq(&mut self, seq: u64) {
+        self.last_seq = self.last_seq.max(seq);
+    }
+
     /// Applies one event and records it in the log. An event whose sequence number was
     /// already applied (a replica catching up after a resync) is skipped and returns `None`.
     pub fn apply(&mut self, event: Arc<Event>) -> Option<Effect> {

@@ -28,6 +28,7 @@ pub fn info() -> RunInfo {
         sdkappid: Some("1400000001".into()),
         token_auth: false,
         demo: false,
+        journal: roomwatch::runner::JournalInfo::Off,
     }
 }
 

@@ -98,11 +98,15 @@ where
                     input_open = on_input(app, event)?;
                 }
                 if tick.tick().now_or_never().is_some() {
+                    app.journal_health = hub.journal_health();
                     update(app, Msg::Tick(clock()));
                 }
             }
             event = input.next(), if input_open => input_open = on_input(app, event)?,
-            _ = tick.tick() => update(app, Msg::Tick(clock())),
+            _ = tick.tick() => {
+                app.journal_health = hub.journal_health();
+                update(app, Msg::Tick(clock()));
+            }
         }
     }
     Ok(())

@@ -1,0 +1,240 @@
+//! The journal's only writer: takes every queued append, commits them together in one
+//! transaction (group commit), then wakes the handlers waiting to answer. While commits fail
+//! (disk full), appends are answered as not journaled and kept in a bounded backlog that is
+//! retried until it lands, so journaling resumes by itself.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use tokio::sync::{oneshot, watch};
+
+use super::record::{INSERT, StoredRow};
+use super::sqlite::set_max_pages;
+use super::{AppendError, Health};
+use crate::ingest::receiver::now_ms;
+use crate::store::{LogEntry, RoomStore};
+
+/// Largest group committed in one transaction; more waits for the next one.
+const MAX_GROUP: usize = 8192;
+/// How often a failing journal is retried when nothing new arrives.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// How often retention looks for old records.
+const RETAIN_EVERY: Duration = Duration::from_secs(10);
+
+/// Answers a waiting handler.
+pub(crate) type Done = oneshot::Sender<Result<u64, AppendError>>;
+
+/// One queued append.
+pub(crate) struct Pending {
+    pub row: StoredRow,
+    pub entry: LogEntry,
+    pub done: Done,
+}
+
+pub(crate) enum Msg {
+    Append(Box<Pending>),
+    MaxPages(u64),
+    Retain,
+    Stop,
+}
+
+pub(crate) struct WriterConfig {
+    pub retain_ms: Option<i64>,
+    pub retain_bytes: Option<u64>,
+    pub backlog_cap: usize,
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    config: WriterConfig,
+    /// The room store as of the last commit, for checkpoints; kept off the receive path.
+    replica: RoomStore,
+    last_checkpoint: u64,
+    /// Answered but not yet committed, oldest first.
+    backlog: VecDeque<(StoredRow, LogEntry)>,
+    committed: watch::Sender<u64>,
+    health: Arc<Mutex<Health>>,
+    next_retention: Instant,
+}
+
+impl Writer {
+    pub fn new(
+        conn: Connection,
+        config: WriterConfig,
+        replica: RoomStore,
+        last_checkpoint: u64,
+        committed: watch::Sender<u64>,
+        health: Arc<Mutex<Health>>,
+    ) -> Self {
+        Self {
+            conn,
+            config,
+            replica,
+            last_checkpoint,
+            backlog: VecDeque::new(),
+            committed,
+            health,
+            next_retention: Instant::now() + RETAIN_EVERY,
+        }
+    }
+
+    pub fn run(mut self, rx: &Receiver<Msg>) {
+        loop {
+            let first = if self.backlog.is_empty() {
+                match rx.recv_timeout(RETAIN_EVERY) {
+                    Ok(msg) => Some(msg),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return self.finish(),
+                }
+            } else {
+                match rx.recv_timeout(RETRY_EVERY) {
+                    Ok(msg) => Some(msg),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return self.finish(),
+                }
+            };
+            let mut group = Vec::new();
+            let mut stop = false;
+            let mut retain_now = false;
+            let mut next = first;
+            while let Some(msg) = next {
+                match msg {
+                    Msg::Append(pending) => group.push(*pending),
+                    Msg::MaxPages(pages) => {
+                        if let Err(e) = set_max_pages(&self.conn, pages) {
+                            tracing::warn!(error = %e, "cannot change the journal's page cap");
+                        }
+                    }
+                    Msg::Retain => retain_now = true,
+                    Msg::Stop => {
+                        stop = true;
+                        break;
+                    }
+                }
+                next = if group.len() < MAX_GROUP {
+                    rx.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            self.commit(group);
+            if retain_now || Instant::now() >= self.next_retention {
+                self.next_retention = Instant::now() + RETAIN_EVERY;
+                self.retain();
+            }
+            if stop {
+                return self.finish();
+            }
+        }
+    }
+
+    /// Commits the backlog and `group` in one transaction, then answers every waiter.
+    fn commit(&mut self, group: Vec<Pending>) {
+        if group.is_empty() && self.backlog.is_empty() {
+            return;
+        }
+        let result = {
+            let rows = self
+                .backlog
+                .iter()
+                .map(|(row, _)| row)
+                .chain(group.iter().map(|pending| &pending.row));
+            insert_all(&mut self.conn, rows)
+        };
+        match result {
+            Ok(()) => {
+                let mut newest = 0;
+                let backlog = std::mem::take(&mut self.backlog);
+                for (_, entry) in backlog {
+                    newest = newest.max(entry.event.seq);
+                    self.replica.apply(entry.event);
+                }
+                for Pending { entry, done, .. } in group {
+                    let seq = entry.event.seq;
+                    newest = newest.max(seq);
+                    self.replica.apply(entry.event);
+                    let _ = done.send(Ok(seq));
+                }
+                let recovered = {
+                    let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+                    health.committed = health.committed.max(newest);
+                    health.backlog = 0;
+                    health.failing.take()
+                };
+                if let Some((reason, _)) = recovered {
+                    tracing::info!(%reason, "journal writes work again; backlog committed");
+                }
+                self.committed.send_if_modified(|c| {
+                    let changed = newest > *c;
+                    *c = (*c).max(newest);
+                    changed
+                });
+            }
+            Err(error) => {
+                let reason = describe(&error);
+                let mut lost = 0;
+                for Pending { row, entry, done } in group {
+                    let _ = done.send(Err(AppendError::NotJournaled(reason.clone())));
+                    self.backlog.push_back((row, entry));
+                    if self.backlog.len() > self.config.backlog_cap {
+                        self.backlog.pop_front();
+                        lost += 1;
+                    }
+                }
+                let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
+                if health.failing.is_none() {
+                    tracing::error!(%reason, "journal writes fail; answering from memory, retrying");
+                    health.failing = Some((reason, now_ms()));
+                }
+                health.backlog = self.backlog.len() as u64;
+                health.lost += lost;
+            }
+        }
+    }
+
+    fn retain(&mut self) {
+        let _ = (
+            &self.config.retain_ms,
+            &self.config.retain_bytes,
+            &self.last_checkpoint,
+        );
+    }
+
+    fn finish(mut self) {
+        // A last try for anything still failing; what cannot be written now is reported.
+        self.commit(Vec::new());
+        if !self.backlog.is_empty() {
+            tracing::error!(
+                count = self.backlog.len(),
+                "callbacks answered but never journaled (the journal kept failing)"
+            );
+        }
+    }
+}
+
+fn insert_all<'a>(
+    conn: &mut Connection,
+    rows: impl Iterator<Item = &'a StoredRow>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(INSERT)?;
+        for row in rows {
+            row.insert(&mut stmt)?;
+        }
+    }
+    tx.commit()
+}
+
+/// A short reason for the header: "disk full" reads better than SQLite's wording.
+fn describe(error: &rusqlite::Error) -> String {
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => "disk full".to_string(),
+        Some(rusqlite::ErrorCode::ReadOnly) => "journal is read-only".to_string(),
+        Some(rusqlite::ErrorCode::SystemIoFailure) => format!("I/O error: {error}"),
+        _ => error.to_string(),
+    }
+}
