@@ -3,6 +3,7 @@
 //! behind it, so that another log can take its place without touching the receiver, the store
 //! or the dashboard.
 
+pub mod checkpoint;
 pub mod location;
 pub mod lock;
 pub mod query;

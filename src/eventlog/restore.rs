@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::checkpoint;
 use super::record::{COLUMNS, StoredRow};
 use super::sqlite::read_after;
 use crate::store::{LogEntry, RoomStore};
@@ -46,7 +47,8 @@ pub fn restore(conn: &Connection, log_capacity: usize) -> rusqlite::Result<Resto
     )?;
     let max_seq = max_seq.map_or(0, |s| u64::try_from(s).unwrap_or(0));
     let mut skipped = 0;
-    let (checkpoint_seq, mut store) = (0, RoomStore::new(log_capacity));
+    let (checkpoint_seq, mut store) = checkpoint::load_newest(conn, log_capacity)
+        .unwrap_or_else(|| (0, RoomStore::new(log_capacity)));
     if checkpoint_seq > 0 {
         let (recent, bad) = recent_before(conn, checkpoint_seq, log_capacity);
         skipped += bad;

@@ -16,7 +16,7 @@ use super::restore::{self, Restored};
 use super::schema::{self, Kind};
 use super::writer::{Msg, Pending, Writer, WriterConfig};
 use super::{AppendError, Commit, EventLog, Health, ReadError};
-use crate::store::LogEntry;
+use crate::store::{LogEntry, RoomStore};
 
 /// How hard each commit is pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -59,7 +59,7 @@ impl JournalOptions {
             log_capacity: 10_000,
             retain_ms: None,
             retain_bytes: None,
-            checkpoint_every: 10_000,
+            checkpoint_every: 50_000,
             backlog_cap: 100_000,
             max_pages: None,
             started: String::new(),
@@ -169,8 +169,9 @@ impl SqliteJournal {
                 retain_ms: options.retain_ms,
                 retain_bytes: options.retain_bytes,
                 backlog_cap: options.backlog_cap.max(1),
+                checkpoint_every: options.checkpoint_every.max(1),
             },
-            restored.store.clone(),
+            RoomStore::from_checkpoint(restored.store.checkpoint(), 1),
             restored.checkpoint_seq,
             committed_tx,
             Arc::clone(&health),

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 
+use super::checkpoint;
 use super::record::{INSERT, StoredRow};
 use super::sqlite::set_max_pages;
 use super::{AppendError, Health};
@@ -23,6 +24,12 @@ const MAX_GROUP: usize = 8192;
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// How often retention looks for old records.
 const RETAIN_EVERY: Duration = Duration::from_secs(10);
+/// Records deleted per retention round.
+const RETAIN_BATCH: usize = 5_000;
+/// The next round, when a round found more to delete than one batch.
+const RETAIN_AGAIN: Duration = Duration::from_millis(200);
+/// A checkpoint is also taken this long after the last one when anything new came in.
+const CHECKPOINT_AFTER: Duration = Duration::from_mins(1);
 
 /// Answers a waiting handler.
 pub(crate) type Done = oneshot::Sender<Result<u64, AppendError>>;
@@ -45,6 +52,7 @@ pub(crate) struct WriterConfig {
     pub retain_ms: Option<i64>,
     pub retain_bytes: Option<u64>,
     pub backlog_cap: usize,
+    pub checkpoint_every: u64,
 }
 
 pub(crate) struct Writer {
@@ -53,6 +61,7 @@ pub(crate) struct Writer {
     /// The room store as of the last commit, for checkpoints; kept off the receive path.
     replica: RoomStore,
     last_checkpoint: u64,
+    last_checkpoint_at: Instant,
     /// Answered but not yet committed, oldest first.
     backlog: VecDeque<(StoredRow, LogEntry)>,
     committed: watch::Sender<u64>,
@@ -74,6 +83,7 @@ impl Writer {
             config,
             replica,
             last_checkpoint,
+            last_checkpoint_at: Instant::now(),
             backlog: VecDeque::new(),
             committed,
             health,
@@ -121,6 +131,7 @@ impl Writer {
                 };
             }
             self.commit(group);
+            self.maybe_checkpoint(stop);
             if retain_now || Instant::now() >= self.next_retention {
                 self.next_retention = Instant::now() + RETAIN_EVERY;
                 self.retain();
@@ -195,17 +206,95 @@ impl Writer {
         }
     }
 
+    /// Checkpoints the replica every `checkpoint_every` records, after a quiet minute with
+    /// news, and at a clean stop; never while appends are failing (the replica would be ahead
+    /// of the journal).
+    fn maybe_checkpoint(&mut self, stopping: bool) {
+        let newest = self.replica.last_seq();
+        if !self.backlog.is_empty() || newest <= self.last_checkpoint {
+            return;
+        }
+        let due = newest - self.last_checkpoint >= self.config.checkpoint_every
+            || self.last_checkpoint_at.elapsed() >= CHECKPOINT_AFTER
+            || stopping;
+        if !due {
+            return;
+        }
+        match checkpoint::save(&mut self.conn, &self.replica, now_ms()) {
+            Ok(()) => {
+                self.last_checkpoint = newest;
+                self.last_checkpoint_at = Instant::now();
+                // What the checkpoint covers may now be deleted.
+                self.next_retention = Instant::now();
+            }
+            Err(error) => {
+                // Restore then replays more; nothing is lost.
+                tracing::warn!(%error, "checkpoint not taken");
+                self.last_checkpoint_at = Instant::now();
+            }
+        }
+    }
+
+    /// Deletes one batch of the oldest records that are past `--retain` or over
+    /// `--retain-size`. Only records a checkpoint covers go: the state they built lives on in
+    /// it. One batch per round keeps each pause short; a full batch brings the next round
+    /// forward.
     fn retain(&mut self) {
-        let _ = (
-            &self.config.retain_ms,
-            &self.config.retain_bytes,
-            &self.last_checkpoint,
+        if !self.backlog.is_empty() || self.last_checkpoint == 0 {
+            return;
+        }
+        let covered = i64::try_from(self.last_checkpoint).unwrap_or(i64::MAX);
+        let mut deleted = 0;
+        if let Some(age) = self.config.retain_ms {
+            let cutoff = now_ms().saturating_sub(age);
+            deleted += self.delete_batch(
+                "received_at_ms < ?1 AND seq <= ?2",
+                rusqlite::params![cutoff, covered],
+            );
+        }
+        if let Some(limit) = self.config.retain_bytes
+            && deleted == 0
+            && self.used_bytes().is_some_and(|used| used > limit)
+        {
+            deleted += self.delete_batch("seq <= ?1", rusqlite::params![covered]);
+        }
+        if deleted >= RETAIN_BATCH {
+            self.next_retention = Instant::now() + RETAIN_AGAIN;
+        }
+        if deleted > 0 {
+            tracing::debug!(deleted, "old journal records deleted");
+        }
+    }
+
+    fn delete_batch(&mut self, condition: &str, params: &[&dyn rusqlite::ToSql]) -> usize {
+        let sql = format!(
+            "DELETE FROM callbacks WHERE seq IN (SELECT seq FROM callbacks WHERE {condition} ORDER BY seq LIMIT {RETAIN_BATCH})"
         );
+        match self.conn.execute(&sql, params) {
+            Ok(n) => n,
+            Err(error) => {
+                tracing::warn!(%error, "retention could not delete old records");
+                0
+            }
+        }
+    }
+
+    /// Bytes the journal's data takes (pages in use, free pages not counted).
+    fn used_bytes(&self) -> Option<u64> {
+        let pragma = |name: &str| -> Option<u64> {
+            self.conn
+                .pragma_query_value(None, name, |r| r.get::<_, i64>(0))
+                .ok()
+                .and_then(|v| u64::try_from(v).ok())
+        };
+        let pages = pragma("page_count")?.saturating_sub(pragma("freelist_count")?);
+        Some(pages * pragma("page_size")?)
     }
 
     fn finish(mut self) {
         // A last try for anything still failing; what cannot be written now is reported.
         self.commit(Vec::new());
+        self.maybe_checkpoint(true);
         if !self.backlog.is_empty() {
             tracing::error!(
                 count = self.backlog.len(),

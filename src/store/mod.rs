@@ -6,10 +6,11 @@ mod recent;
 mod room;
 mod versioned;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use battle::{Battle, BattlePhase};
 pub use room::{
@@ -61,7 +62,7 @@ pub struct LogEntry {
 }
 
 /// Running totals over every event applied.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     pub accepted: u64,
     pub rejected: u64,
@@ -71,13 +72,25 @@ pub struct Counters {
 }
 
 /// The last room-count alert (`CreateRoomReachingThreshold`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThresholdAlert {
     pub current: Option<i64>,
     pub max: Option<i64>,
     pub at_ms: i64,
-    #[serde(skip)]
     pub stamp: Stamp,
+}
+
+/// The store's state without its log, as a checkpoint stores it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Checkpoint<'a> {
+    rooms: Cow<'a, BTreeMap<String, Room>>,
+    battles: Cow<'a, BTreeMap<String, Battle>>,
+    counters: Cow<'a, Counters>,
+    threshold: Cow<'a, Option<ThresholdAlert>>,
+    follows: u64,
+    seen_roomless: Cow<'a, RecentDeliveries>,
+    last_seq: u64,
+    dropped_log_entries: u64,
 }
 
 /// Rooms, battles, counters and the recent log.
@@ -154,6 +167,37 @@ impl RoomStore {
     pub fn log_after(&self, seq: u64) -> impl Iterator<Item = &LogEntry> {
         let start = self.log.partition_point(|entry| entry.event.seq <= seq);
         self.log.range(start..)
+    }
+
+    /// The state without the log, for a checkpoint: everything a restore cannot rebuild from
+    /// the recent records alone.
+    pub fn checkpoint(&self) -> Checkpoint<'_> {
+        Checkpoint {
+            rooms: Cow::Borrowed(&self.rooms),
+            battles: Cow::Borrowed(&self.battles),
+            counters: Cow::Borrowed(&self.counters),
+            threshold: Cow::Borrowed(&self.threshold),
+            follows: self.follows,
+            seen_roomless: Cow::Borrowed(&self.seen_roomless),
+            last_seq: self.last_seq,
+            dropped_log_entries: self.dropped_log_entries,
+        }
+    }
+
+    /// A store from a checkpoint, with an empty log of `log_capacity`.
+    pub fn from_checkpoint(checkpoint: Checkpoint<'_>, log_capacity: usize) -> Self {
+        Self {
+            rooms: checkpoint.rooms.into_owned(),
+            battles: checkpoint.battles.into_owned(),
+            log: VecDeque::new(),
+            log_capacity: log_capacity.max(1),
+            counters: checkpoint.counters.into_owned(),
+            threshold: checkpoint.threshold.into_owned(),
+            follows: checkpoint.follows,
+            seen_roomless: checkpoint.seen_roomless.into_owned(),
+            last_seq: checkpoint.last_seq,
+            dropped_log_entries: checkpoint.dropped_log_entries,
+        }
     }
 
     /// Puts a restored entry in the log without folding it again: its effect is already in
