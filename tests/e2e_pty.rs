@@ -239,3 +239,38 @@ fn panic_in_a_task_restores_the_terminal() {
     });
     child.wait_restored();
 }
+
+/// The dashboard with a journal in `data_home`.
+fn journaled(data_home: &std::path::Path) -> Dashboard {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_JOURNAL");
+    cmd.env_remove("ROOMWATCH_NO_JOURNAL");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env("XDG_DATA_HOME", data_home);
+    Dashboard::spawn(cmd)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_shows_the_restored_rooms_and_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let mut dash = journaled(data.path());
+    let port = dash.port();
+    post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
+    post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
+    dash.wait_for("the room name", |s| s.contains("rname-123"));
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+    dash.wait_restored();
+    drop(dash);
+    assert!(data.path().join("roomwatch/journal.sqlite").exists());
+
+    let mut dash = journaled(data.path());
+    let screen = dash.wait_for("the restored rooms", |s| {
+        s.contains("rname-123") && s.contains("restored 2 since")
+    });
+    assert!(screen.contains("Admins: user1, user2"), "{screen}");
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+}

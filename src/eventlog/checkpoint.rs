@@ -11,7 +11,8 @@ const KEEP: i64 = 2;
 
 /// Stores `store`'s state as of its last seq.
 pub fn save(conn: &mut Connection, store: &RoomStore, now_ms: i64) -> Result<(), SaveError> {
-    let state = serde_json::to_vec(&store.checkpoint())?;
+    // A compact binary encoding: a large state is tens of megabytes, and restore reads it.
+    let state = postcard::to_stdvec(&store.checkpoint())?;
     let seq = i64::try_from(store.last_seq()).unwrap_or(i64::MAX);
     let tx = conn.transaction()?;
     tx.execute(
@@ -29,7 +30,7 @@ pub fn save(conn: &mut Connection, store: &RoomStore, now_ms: i64) -> Result<(),
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
     #[error("cannot encode the state: {0}")]
-    Encode(#[from] serde_json::Error),
+    Encode(#[from] postcard::Error),
     #[error("cannot store the checkpoint: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -44,7 +45,7 @@ pub fn load_newest(conn: &Connection, log_capacity: usize) -> Option<(u64, RoomS
         .ok()?;
     for row in rows {
         let Ok((seq, state)) = row else { continue };
-        match serde_json::from_slice::<Checkpoint<'_>>(&state) {
+        match postcard::from_bytes::<Checkpoint<'_>>(&state) {
             Ok(checkpoint) => {
                 let store = RoomStore::from_checkpoint(checkpoint, log_capacity);
                 return Some((u64::try_from(seq).unwrap_or(0), store));

@@ -41,7 +41,7 @@ CREATE INDEX callbacks_by_time ON callbacks(received_at_ms);
 CREATE TABLE checkpoints (
     seq         INTEGER PRIMARY KEY,
     taken_at_ms INTEGER NOT NULL,
-    state       BLOB NOT NULL            -- JSON of the room store (rooms, battles, counters)
+    state       BLOB NOT NULL            -- the room store (rooms, battles, counters), postcard-encoded
 );
 
 -- Relays to the backend not yet finished, so they resume after a restart.

@@ -59,7 +59,7 @@ impl JournalOptions {
             log_capacity: 10_000,
             retain_ms: None,
             retain_bytes: None,
-            checkpoint_every: 50_000,
+            checkpoint_every: 20_000,
             backlog_cap: 100_000,
             max_pages: None,
             started: String::new(),
@@ -226,7 +226,6 @@ impl EventLog for SqliteJournal {
     fn append(&self, entry: &LogEntry) -> Commit {
         let (done, wait) = oneshot::channel();
         let msg = Msg::Append(Box::new(Pending {
-            row: StoredRow::from_entry(entry),
             entry: entry.clone(),
             done,
         }));

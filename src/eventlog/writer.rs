@@ -36,7 +36,6 @@ pub(crate) type Done = oneshot::Sender<Result<u64, AppendError>>;
 
 /// One queued append.
 pub(crate) struct Pending {
-    pub row: StoredRow,
     pub entry: LogEntry,
     pub done: Done,
 }
@@ -93,18 +92,18 @@ impl Writer {
 
     pub fn run(mut self, rx: &Receiver<Msg>) {
         loop {
-            let first = if self.backlog.is_empty() {
-                match rx.recv_timeout(RETAIN_EVERY) {
-                    Ok(msg) => Some(msg),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return self.finish(),
-                }
-            } else {
-                match rx.recv_timeout(RETRY_EVERY) {
-                    Ok(msg) => Some(msg),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return self.finish(),
-                }
+            // Wake for a retry while appends fail, and for the next retention round.
+            let mut wait = self
+                .next_retention
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            if !self.backlog.is_empty() {
+                wait = wait.min(RETRY_EVERY);
+            }
+            let first = match rx.recv_timeout(wait) {
+                Ok(msg) => Some(msg),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return self.finish(),
             };
             let mut group = Vec::new();
             let mut stop = false;
@@ -112,7 +111,11 @@ impl Writer {
             let mut next = first;
             while let Some(msg) = next {
                 match msg {
-                    Msg::Append(pending) => group.push(*pending),
+                    // The row is built here, not by the caller: the hub calls `append` under
+                    // its lock, and the receive path should not pay for encoding.
+                    Msg::Append(pending) => {
+                        group.push((StoredRow::from_entry(&pending.entry), *pending));
+                    }
                     Msg::MaxPages(pages) => {
                         if let Err(e) = set_max_pages(&self.conn, pages) {
                             tracing::warn!(error = %e, "cannot change the journal's page cap");
@@ -143,7 +146,7 @@ impl Writer {
     }
 
     /// Commits the backlog and `group` in one transaction, then answers every waiter.
-    fn commit(&mut self, group: Vec<Pending>) {
+    fn commit(&mut self, group: Vec<(StoredRow, Pending)>) {
         if group.is_empty() && self.backlog.is_empty() {
             return;
         }
@@ -152,7 +155,7 @@ impl Writer {
                 .backlog
                 .iter()
                 .map(|(row, _)| row)
-                .chain(group.iter().map(|pending| &pending.row));
+                .chain(group.iter().map(|(row, _)| row));
             insert_all(&mut self.conn, rows)
         };
         match result {
@@ -163,7 +166,7 @@ impl Writer {
                     newest = newest.max(entry.event.seq);
                     self.replica.apply(entry.event);
                 }
-                for Pending { entry, done, .. } in group {
+                for (_, Pending { entry, done }) in group {
                     let seq = entry.event.seq;
                     newest = newest.max(seq);
                     self.replica.apply(entry.event);
@@ -187,7 +190,7 @@ impl Writer {
             Err(error) => {
                 let reason = describe(&error);
                 let mut lost = 0;
-                for Pending { row, entry, done } in group {
+                for (row, Pending { entry, done }) in group {
                     let _ = done.send(Err(AppendError::NotJournaled(reason.clone())));
                     self.backlog.push_back((row, entry));
                     if self.backlog.len() > self.config.backlog_cap {
