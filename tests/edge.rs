@@ -148,10 +148,60 @@ async fn slowloris_headers_are_cut_at_the_header_timeout() {
         .unwrap();
     // Headers that never end: one byte every 50 ms.
     let answer = dribble_until_closed(stream, b"X-Slow: aaaa\r\n", Duration::from_millis(50)).await;
-    assert!(
-        answer.is_empty() || status_of(&answer) == Some(408),
-        "{answer}"
-    );
+    assert!(answer.is_empty(), "{answer}");
+    // A connection that never sends a byte is held no longer.
+    let mut silent = TcpStream::connect(&edge.addr).await.unwrap();
+    assert!(read_until_closed(&mut silent).await.is_empty());
+}
+
+/// Reads one response with a `content-length`, leaving the connection open.
+async fn read_one_response(stream: &mut TcpStream) -> String {
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    timeout(PATIENCE, async {
+        loop {
+            let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+            if let Some(head_end) = text.find("\r\n\r\n") {
+                let length: usize = text
+                    .split("content-length: ")
+                    .nth(1)
+                    .and_then(|rest| rest.split("\r\n").next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                if seen.len() >= head_end + 4 + length {
+                    return;
+                }
+            }
+            assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "closed early");
+            seen.push(byte[0]);
+        }
+    })
+    .await
+    .unwrap();
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_waits_for_the_idle_timeout_not_the_header_timeout() {
+    let edge = start(
+        ServerLimits {
+            header_timeout: Duration::from_millis(200),
+            ..limits()
+        },
+        1 << 20,
+    )
+    .await;
+    let mut stream = TcpStream::connect(&edge.addr).await.unwrap();
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_one_response(&mut stream).await;
+        assert_eq!(status_of(&answer), Some(200), "{answer}");
+        // Idle well past the header timeout: the connection stays usable.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+    }
 }
 
 #[tokio::test]

@@ -2,13 +2,14 @@
 //! body-read deadline, a keep-alive idle timeout, a connection cap that keeps `GET /healthz`
 //! answering, and a shutdown that waits for in-flight requests only up to a grace period.
 //!
-//! hyper's own `header_read_timeout` bounds reading a request head; tower-http's body timeout
-//! is per frame (a body at 1 byte/s never trips it), so the whole-body deadline and the idle
-//! watchdog are written here.
+//! Written here because the stock parts do not fit: hyper's `header_read_timeout` also runs
+//! while a kept-alive connection waits for its next request (so it would double as a short idle
+//! timeout), and tower-http's body timeout is per frame (a body at 1 byte/s never trips it).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -20,9 +21,10 @@ use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
@@ -141,12 +143,129 @@ pub async fn serve(
     Ok(())
 }
 
-/// Requests in progress on one connection, and when the last one ended.
+/// What one connection is doing, for its watchdog: requests in progress, when the last one
+/// ended, and since when the client has been sending the next request's head.
 struct Activity {
     in_flight: AtomicUsize,
-    last_done: std::sync::Mutex<Instant>,
+    clock: Mutex<Clock>,
+    /// Wakes the watchdog to set its next deadline.
+    changed: Notify,
 }
 
+#[derive(Clone, Copy)]
+struct Clock {
+    last_done: Instant,
+    /// Set at accept and at the first byte after a response; cleared when a head is complete.
+    head_started: Option<Instant>,
+}
+
+/// What the watchdog enforces next.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// A head is being received: it must be complete by then, or the connection is dropped.
+    Head(Instant),
+    /// Nothing is being received: the connection closes at that time.
+    Idle(Instant),
+    /// A request is in progress (its body has its own deadline): look again later.
+    Busy,
+}
+
+impl Activity {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            in_flight: AtomicUsize::new(0),
+            clock: Mutex::new(Clock {
+                last_done: now,
+                head_started: Some(now),
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
+        // The lock guards two instants and is never held across a panic-prone call.
+        self.clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn bytes_arrived(&self) {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            let mut clock = self.clock();
+            if clock.head_started.is_none() {
+                clock.head_started = Some(Instant::now());
+                self.changed.notify_one();
+            }
+        }
+    }
+
+    fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.clock().head_started = None;
+    }
+
+    fn request_done(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.clock().last_done = Instant::now();
+        self.changed.notify_one();
+    }
+
+    fn watch(&self, limits: &ServerLimits) -> Watch {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return Watch::Busy;
+        }
+        let clock = *self.clock();
+        match clock.head_started {
+            Some(started) => Watch::Head(started + limits.header_timeout),
+            None => Watch::Idle(clock.last_done + limits.idle_timeout),
+        }
+    }
+}
+
+/// The socket, telling the connection's [`Activity`] when bytes arrive.
+struct WatchedStream {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for WatchedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.activity.bytes_arrived();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for WatchedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Serves one connection. The header and idle deadlines are enforced here rather than with
+/// hyper's `header_read_timeout`, whose clock also runs while a kept-alive connection waits
+/// for its next request: with it, every idle connection would close at the header timeout.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -155,10 +274,7 @@ async fn serve_connection(
     mode: Mode,
     mut stop: watch::Receiver<bool>,
 ) {
-    let activity = Arc::new(Activity {
-        in_flight: AtomicUsize::new(0),
-        last_done: std::sync::Mutex::new(Instant::now()),
-    });
+    let activity = Arc::new(Activity::new());
     let service = {
         let activity = Arc::clone(&activity);
         let sources = limits.sources.clone();
@@ -168,7 +284,7 @@ async fn serve_connection(
             let activity = Arc::clone(&activity);
             let sources = sources.clone();
             async move {
-                activity.in_flight.fetch_add(1, Ordering::Relaxed);
+                activity.request_started();
                 let response = match mode {
                     Mode::Normal => {
                         let request = prepare(request, peer, &sources, body_timeout);
@@ -176,23 +292,24 @@ async fn serve_connection(
                     }
                     Mode::Overflow => Ok(overflow_answer(&request)),
                 };
-                activity.in_flight.fetch_sub(1, Ordering::Relaxed);
-                if let Ok(mut last) = activity.last_done.lock() {
-                    *last = Instant::now();
-                }
+                activity.request_done();
                 response
             }
         })
     };
+    let io = WatchedStream {
+        inner: stream,
+        activity: Arc::clone(&activity),
+    };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        .header_read_timeout(None)
         .keep_alive(mode == Mode::Normal);
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let mut closing = false;
-    let mut idle_check = Box::pin(tokio::time::sleep(limits.idle_timeout));
+    let check = tokio::time::sleep(limits.header_timeout);
+    tokio::pin!(check);
     loop {
         tokio::select! {
             result = connection.as_mut() => {
@@ -206,19 +323,27 @@ async fn serve_connection(
                 connection.as_mut().graceful_shutdown();
                 closing = true;
             }
-            () = &mut idle_check, if !closing => {
-                let last = activity.last_done.lock().map_or_else(|_| Instant::now(), |l| *l);
-                let idle_until = last + limits.idle_timeout;
-                if activity.in_flight.load(Ordering::Relaxed) == 0 && Instant::now() >= idle_until {
-                    connection.as_mut().graceful_shutdown();
-                    closing = true;
-                } else {
-                    let next = if Instant::now() >= idle_until {
-                        Instant::now() + limits.idle_timeout
-                    } else {
-                        idle_until
-                    };
-                    idle_check.as_mut().reset(next);
+            () = activity.changed.notified() => {
+                if let Watch::Head(deadline) | Watch::Idle(deadline) = activity.watch(limits) {
+                    check.as_mut().reset(deadline);
+                }
+            }
+            () = &mut check => {
+                let now = Instant::now();
+                match activity.watch(limits) {
+                    Watch::Head(deadline) if now >= deadline => {
+                        tracing::debug!(%peer, "request head not received in time: closing");
+                        return;
+                    }
+                    Watch::Idle(deadline) if now >= deadline && !closing => {
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                        check.as_mut().reset(now + limits.header_timeout);
+                    }
+                    Watch::Head(deadline) | Watch::Idle(deadline) if now < deadline => {
+                        check.as_mut().reset(deadline);
+                    }
+                    _ => check.as_mut().reset(now + limits.header_timeout.min(limits.idle_timeout)),
                 }
             }
         }
