@@ -172,13 +172,16 @@ async fn wait_for(mut stop: watch::Receiver<bool>) {
 /// Must be called inside a tokio runtime.
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
+    // All three registered now: `tokio::signal::ctrl_c()` would register SIGINT only when first
+    // polled, and a SIGINT before that would kill the process with the default action.
+    let int = signal(SignalKind::interrupt());
     let term = signal(SignalKind::terminate());
     let hup = signal(SignalKind::hangup());
     async move {
-        match (term, hup) {
-            (Ok(mut term), Ok(mut hup)) => {
+        match (int, term, hup) {
+            (Ok(mut int), Ok(mut term), Ok(mut hup)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = int.recv() => {}
                     _ = term.recv() => {}
                     _ = hup.recv() => {}
                 }
