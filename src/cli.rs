@@ -91,25 +91,25 @@ pub struct RunArgs {
     // Network edge: connection timeouts, the connection cap, shutdown, callback sources.
     /// Time a client has to send a request's headers (e.g. 10s, 500ms); then the connection
     /// closes.
-    #[arg(long, env = "ROOMWATCH_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "ROOMWATCH_HEADER_TIMEOUT", value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
 
     /// Time a client has to send a request's whole body; then the callback is refused (400,
     /// 40005) and the connection closes.
-    #[arg(long, env = "ROOMWATCH_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "ROOMWATCH_BODY_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     pub body_timeout: Duration,
 
     /// Time a kept-alive connection may sit with no request in progress before it is closed.
-    #[arg(long, env = "ROOMWATCH_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "ROOMWATCH_IDLE_TIMEOUT", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
 
     /// Connections served at once. Beyond it, a few more are answered (GET /healthz 200,
     /// callbacks 503 with Retry-After) and closed; past those, new connections close at once.
-    #[arg(long, env = "ROOMWATCH_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "ROOMWATCH_MAX_CONNECTIONS", value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
     /// On quit or a signal, how long open requests may still take before they are cut.
-    #[arg(long, env = "ROOMWATCH_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "ROOMWATCH_SHUTDOWN_GRACE", value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
     /// Accept callbacks only from these networks (comma-separated, e.g. 203.0.113.0/24,10.0.0.7);
