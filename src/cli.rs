@@ -160,6 +160,10 @@ pub struct RunArgs {
     /// Relay attempts in flight at once, over all rooms.
     #[arg(long, env = "ROOMWATCH_RELAY_PARALLEL", default_value = "32", value_parser = crate::relay::config::parse_count)]
     pub relay_parallel: usize,
+
+    /// Where the dashboard's `r` resends a callback (default: the --forward-to target).
+    #[arg(long, env = "ROOMWATCH_RESEND_TO", value_parser = crate::relay::config::parse_target)]
+    pub resend_to: Option<reqwest::Url>,
 }
 
 #[derive(Debug, Args)]

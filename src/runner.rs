@@ -143,7 +143,8 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             _ = printer_ended => {}
         }
     } else {
-        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse).await?;
+        let resend = resend_relay(&args, relay.as_ref())?;
+        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse, resend).await?;
     }
     let _ = stop_tx.send(true);
     if let Some(demo) = demo {
@@ -202,6 +203,27 @@ async fn start_relay(args: &RunArgs) -> Result<Option<Arc<Relay>>, String> {
         );
     }
     Ok(Some(relay))
+}
+
+/// Where the dashboard's `r` resends: `--resend-to`, else the forward target; through the
+/// relay when there is one (its client and token), else a relay of its own that forwards
+/// nothing.
+fn resend_relay(
+    args: &RunArgs,
+    relay: Option<&Arc<Relay>>,
+) -> Result<Option<(Arc<Relay>, reqwest::Url)>, String> {
+    let Some(to) = args.resend_to.clone().or_else(|| args.forward_to.clone()) else {
+        return Ok(None);
+    };
+    let relay = if let Some(relay) = relay {
+        Arc::clone(relay)
+    } else {
+        let mut config = RelayConfig::new(to.clone());
+        config.token.clone_from(&args.token);
+        config.attempt_timeout = args.relay_timeout;
+        Relay::new(config).map_err(|e| e.to_string())?
+    };
+    Ok(Some((relay, to)))
 }
 
 /// Resolves once the flag turns true.

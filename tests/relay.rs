@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod ui_common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -924,4 +925,109 @@ async fn headless_lines_carry_the_relay_outcome_and_later_outcomes_follow() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     assert!(child.wait().unwrap().success());
+}
+
+fn screen(terminal: &ratatui::Terminal<ratatui::backend::TestBackend>) -> String {
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_outcomes_and_the_target_and_r_resends() {
+    use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+    use roomwatch::tui::app::{App, RelayFeed, run_with_relay};
+    let backend = Backend::start(Behave::Ack).await;
+    let (server, relay) = roomwatch(config(backend.url("/hook")), None).await;
+    let bus = server.hub.subscribe();
+    let mut app = App::new(
+        ui_common::info(),
+        server.hub.snapshot(),
+        ui_common::NOW_MS,
+        (160, 40),
+    );
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 40)).unwrap();
+    let (keys, input) = tokio::sync::mpsc::unbounded_channel::<std::io::Result<TermEvent>>();
+    let feed = RelayFeed {
+        updates: relay.subscribe(),
+        relay: Arc::clone(&relay),
+        resend_to: backend.url("/resend"),
+    };
+    let press = |c: char| {
+        Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )))
+    };
+    let script = async {
+        let client = client();
+        post(
+            &client,
+            &server.base,
+            &unsigned_query("Live.CallbackAfterUpdateRoomInfo"),
+            after_body("live_7", 0),
+        )
+        .await;
+        backend.set(Behave::Hang);
+        post(
+            &client,
+            &server.base,
+            &unsigned_query("Live.CallbackBeforeSendGift"),
+            sample("Live.CallbackBeforeSendGift"),
+        )
+        .await;
+        backend.set(Behave::Ack);
+        wait_until("the fallback", || {
+            relay.record(2).is_some_and(|r| r.state.is_final())
+        })
+        .await;
+        // Let the loop take the updates and draw before the resend key.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        keys.send(press('r')).unwrap();
+        wait_until("the resend", || {
+            backend.got().iter().any(|g| g.path == "/resend")
+        })
+        .await;
+        wait_until("the resend's record", || {
+            record(&relay, 2).attempts.len() == 2
+        })
+        .await;
+        keys.send(press('q')).unwrap();
+    };
+    let run = run_with_relay(
+        &mut terminal,
+        &mut app,
+        tokio_stream::wrappers::UnboundedReceiverStream::new(input),
+        bus,
+        &server.hub,
+        std::future::pending(),
+        || ui_common::NOW_MS,
+        Some(feed),
+    );
+    let (result, ()) =
+        tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(run, script) })
+            .await
+            .expect("the loop ended");
+    result.unwrap();
+    let text = screen(&terminal);
+    assert!(text.contains("→ 200"), "a delivered mark:\n{text}");
+    assert!(
+        text.contains(&format!("→ {}", "127.0.0.1")),
+        "the target in the header:\n{text}"
+    );
+    let resent = record(&relay, 2);
+    assert!(
+        resent.attempts[1].resend,
+        "r resent the newest line: {resent:?}"
+    );
+    assert_eq!(
+        backend.got().last().unwrap().body,
+        sample("Live.CallbackBeforeSendGift").as_bytes()
+    );
 }

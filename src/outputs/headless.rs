@@ -88,7 +88,9 @@ pub fn print_relay_updates(
         match rx.blocking_recv() {
             Ok(record) => {
                 let printed = lines.printed();
-                if record.seq <= *printed {
+                // "pending" is where every relay starts: its event's line already says it.
+                let news = record.state != crate::relay::outcome::RelayState::Pending;
+                if news && record.seq <= *printed {
                     writeln!(out, "{}", relay_line(&record))?;
                     out.flush()?;
                 }
