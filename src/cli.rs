@@ -121,6 +121,49 @@ pub struct RunArgs {
     /// it the header is ignored and the TCP peer is the source.
     #[arg(long, env = "ROOMWATCH_TRUSTED_PROXY", value_name = "CIDR,...")]
     pub trusted_proxy: Option<Networks>,
+
+    // In front of the app's backend: the relay.
+    /// Relay every callback that passes the checks to the app's own backend at this URL
+    /// (http or https). "Before" callbacks wait for its answer; others are queued and retried.
+    #[arg(long, env = "ROOMWATCH_FORWARD_TO", value_parser = crate::relay::config::parse_target)]
+    pub forward_to: Option<reqwest::Url>,
+
+    /// How long a "before" callback waits for the backend before the fallback answers.
+    #[arg(long, env = "ROOMWATCH_BEFORE_TIMEOUT", default_value = "1.5s", value_parser = crate::relay::config::parse_duration)]
+    pub before_timeout: std::time::Duration,
+
+    /// What the fallback answers: allow, deny, or per command, e.g. gift=deny,msg=allow
+    /// (the default: what Tencent itself does without an answer).
+    #[arg(long, env = "ROOMWATCH_BEFORE_FALLBACK", default_value = "gift=deny,msg=allow", value_parser = crate::relay::config::parse_fallback)]
+    pub before_fallback: crate::relay::FallbackPolicy,
+
+    /// Give up relaying an "after" callback this long after it arrived.
+    #[arg(long, env = "ROOMWATCH_RELAY_MAX_AGE", default_value = "1h", value_parser = crate::relay::config::parse_duration)]
+    pub relay_max_age: std::time::Duration,
+
+    /// Time limit of one relay attempt of an "after" callback.
+    #[arg(long, env = "ROOMWATCH_RELAY_TIMEOUT", default_value = "10s", value_parser = crate::relay::config::parse_duration)]
+    pub relay_timeout: std::time::Duration,
+
+    /// Longest wait between two relay attempts (waits double from 250ms, with jitter).
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKOFF_MAX", default_value = "30s", value_parser = crate::relay::config::parse_duration)]
+    pub relay_backoff_max: std::time::Duration,
+
+    /// Callbacks waiting for the backend, at most. Beyond: 503 + Retry-After to Tencent.
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKLOG", default_value = "100000", value_parser = crate::relay::config::parse_count)]
+    pub relay_backlog: usize,
+
+    /// Body bytes waiting for the backend, at most (K, KiB, M, MiB). Beyond: 503 + Retry-After.
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKLOG_BYTES", default_value = "256MiB", value_parser = parse_size)]
+    pub relay_backlog_bytes: usize,
+
+    /// Relay attempts in flight at once, over all rooms.
+    #[arg(long, env = "ROOMWATCH_RELAY_PARALLEL", default_value = "32", value_parser = crate::relay::config::parse_count)]
+    pub relay_parallel: usize,
+
+    /// Where the dashboard's `r` resends a callback (default: the --forward-to target).
+    #[arg(long, env = "ROOMWATCH_RESEND_TO", value_parser = crate::relay::config::parse_target)]
+    pub resend_to: Option<reqwest::Url>,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub mod hub;
 pub mod ingest;
 pub mod outputs;
 pub mod protocol;
+pub mod relay;
 pub mod runner;
 pub mod store;
 pub mod tui;

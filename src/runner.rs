@@ -15,6 +15,7 @@ use crate::ingest::receiver::{self, ReceiverState};
 use crate::ingest::server::ServerLimits;
 use crate::ingest::source::SourcePolicy;
 use crate::outputs::headless;
+use crate::relay::{Relay, RelayConfig};
 
 /// How far a subscriber may fall behind before it must catch up from the store.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -66,6 +67,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
     let hub = Arc::new(Hub::new(args.history, CHANNEL_CAPACITY));
+    let relay = start_relay(&args).await?;
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
@@ -74,6 +76,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             window_s: args.sign_window,
         },
         body_limit: args.max_body,
+        relay: relay.clone(),
     });
     // Subscribe before the server takes its first callback, so the printer sees every one.
     let headless_rx = headless.then(|| hub.subscribe());
@@ -116,9 +119,22 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         // after printing what was still queued.
         let printer_hub = Arc::downgrade(&hub);
         let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
+        let relay_lines = relay.clone().map(headless::RelayLines::new);
+        if let Some(lines) = relay_lines.clone() {
+            // Detached: it ends with the process; every line it writes is whole.
+            let updates = lines.relay.subscribe();
+            std::thread::spawn(move || {
+                let _ = headless::print_relay_updates(&lines, updates, std::io::stdout());
+            });
+        }
         printer = Some(std::thread::spawn(move || {
-            let stdout = std::io::stdout();
-            let _ = headless::print_events(&printer_hub, rx, stdout.lock());
+            // Unlocked when a relay runs: the relay printer writes whole lines in between.
+            let _ = headless::print_events_with_relay(
+                &printer_hub,
+                rx,
+                std::io::stdout(),
+                relay_lines.as_ref(),
+            );
             let _ = printer_done.send(());
         }));
         // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
@@ -127,7 +143,8 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             _ = printer_ended => {}
         }
     } else {
-        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse).await?;
+        let resend = resend_relay(&args, relay.as_ref())?;
+        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse, resend).await?;
     }
     let _ = stop_tx.send(true);
     if let Some(demo) = demo {
@@ -160,6 +177,53 @@ fn server_limits(args: &RunArgs) -> ServerLimits {
             trusted_proxies: args.trusted_proxy.clone().unwrap_or_default(),
         },
     }
+}
+
+/// The relay, when `--forward-to` is given. An unreachable target is not an error: it is
+/// said on stderr, shown as failing, and callbacks queue until it answers.
+async fn start_relay(args: &RunArgs) -> Result<Option<Arc<Relay>>, String> {
+    let Some(target) = &args.forward_to else {
+        return Ok(None);
+    };
+    let mut config = RelayConfig::new(target.clone());
+    config.before_timeout = args.before_timeout;
+    config.fallback = args.before_fallback;
+    config.attempt_timeout = args.relay_timeout;
+    config.max_age = args.relay_max_age;
+    config.backoff_max = args.relay_backoff_max;
+    config.backlog_count = args.relay_backlog;
+    config.backlog_bytes = args.relay_backlog_bytes;
+    config.parallel = args.relay_parallel;
+    config.token.clone_from(&args.token);
+    config.history = args.history;
+    let relay = Relay::new(config).map_err(|e| e.to_string())?;
+    if let Err(reason) = relay.probe().await {
+        eprintln!(
+            "roomwatch: forward target {target} is not reachable now ({reason}); callbacks will queue and be retried"
+        );
+    }
+    Ok(Some(relay))
+}
+
+/// Where the dashboard's `r` resends: `--resend-to`, else the forward target; through the
+/// relay when there is one (its client and token), else a relay of its own that forwards
+/// nothing.
+fn resend_relay(
+    args: &RunArgs,
+    relay: Option<&Arc<Relay>>,
+) -> Result<Option<(Arc<Relay>, reqwest::Url)>, String> {
+    let Some(to) = args.resend_to.clone().or_else(|| args.forward_to.clone()) else {
+        return Ok(None);
+    };
+    let relay = if let Some(relay) = relay {
+        Arc::clone(relay)
+    } else {
+        let mut config = RelayConfig::new(to.clone());
+        config.token.clone_from(&args.token);
+        config.attempt_timeout = args.relay_timeout;
+        Relay::new(config).map_err(|e| e.to_string())?
+    };
+    Ok(Some((relay, to)))
 }
 
 /// Resolves once the flag turns true.

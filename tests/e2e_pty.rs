@@ -158,7 +158,10 @@ async fn seed_callbacks_filter_and_quit() {
     let port = dash.port();
     post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
     post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
-    let screen = dash.wait_for("the room name", |s| s.contains("rname-123"));
+    // Both callbacks were answered, but the screen may show the first before the second.
+    let screen = dash.wait_for("both rooms", |s| {
+        s.contains("rname-123") && s.contains("room_id")
+    });
     assert!(screen.contains("room_id"), "{screen}");
     // The most recent room (ModifyAdmin) is selected: its admins in the detail pane.
     dash.wait_for("the admins line", |s| s.contains("Admins: user1, user2"));
