@@ -96,11 +96,11 @@ fn main() {
     let started = Instant::now();
     write(&path, records);
     let wrote = started.elapsed().as_secs_f64();
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
     println!(
         "wrote {records} callbacks in {wrote:.1} s ({:.0}/s), journal {:.0} MiB",
         records as f64 / wrote,
-        size as f64 / (1 << 20) as f64
+        size as f64 / f64::from(1 << 20)
     );
 
     let (clean, callbacks, rooms) = restore(&path);

@@ -40,16 +40,33 @@ impl Hub {
 
     /// Numbers, applies and broadcasts one event. Never waits on subscribers.
     pub fn publish(&self, event: Event) -> Arc<Event> {
-        self.publish_durably(event).0
+        self.publish_with(event, |_| {})
+    }
+
+    /// Like [`publish`](Self::publish), and runs `numbered` with the numbered event under the
+    /// same lock, so that whatever it feeds (e.g. the relay's per-room queues) sees events in
+    /// seq order. `numbered` must be quick and must not touch the hub.
+    pub fn publish_with(&self, event: Event, numbered: impl FnOnce(&Arc<Event>)) -> Arc<Event> {
+        self.publish_durably_with(event, numbered).0
     }
 
     /// Like [`Hub::publish`], and also queues the event for the journal; the caller answers
-    /// the sender after the returned commit resolves. Queuing under the lock keeps the
-    /// journal in seq order.
-    pub fn publish_durably(&self, mut event: Event) -> (Arc<Event>, Option<Commit>) {
+    /// the sender after the returned commit resolves.
+    pub fn publish_durably(&self, event: Event) -> (Arc<Event>, Option<Commit>) {
+        self.publish_durably_with(event, |_| {})
+    }
+
+    /// [`Hub::publish_with`] and [`Hub::publish_durably`] in one. Queuing for the journal under
+    /// the lock keeps the journal in seq order.
+    pub fn publish_durably_with(
+        &self,
+        mut event: Event,
+        numbered: impl FnOnce(&Arc<Event>),
+    ) -> (Arc<Event>, Option<Commit>) {
         let mut store = self.lock();
         event.seq = store.last_seq() + 1;
         let event = Arc::new(event);
+        numbered(&event);
         let mut commit = None;
         if let Some(effect) = store.apply(Arc::clone(&event)) {
             let entry = LogEntry {

@@ -12,7 +12,10 @@ use crate::cli::{Cli, Commands, RunArgs};
 use crate::hub::Hub;
 use crate::ingest::auth::AuthConfig;
 use crate::ingest::receiver::{self, ReceiverState};
+use crate::ingest::server::ServerLimits;
+use crate::ingest::source::SourcePolicy;
 use crate::outputs::headless;
+use crate::relay::{Relay, RelayConfig};
 
 /// How far a subscriber may fall behind before it must catch up from the store.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -55,6 +58,18 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
         Some(Commands::Export(args)) => crate::outputs::export::run(&args),
         Some(Commands::Replay(args)) => crate::outputs::replay::run(args).await,
+        None if cli
+            .run
+            .token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty()) =>
+        {
+            // An empty secret would make Sign = sha256(RequestTime), which anyone can compute.
+            eprintln!(
+                "roomwatch: --token (ROOMWATCH_TOKEN) is empty or blank; give the callback token, or unset it to run without token auth"
+            );
+            ExitCode::from(2)
+        }
         None => match serve_and_watch(cli.run).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -75,6 +90,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
     let (hub, journal) = open_journal(&args)?;
     let hub = Arc::new(hub);
+    let relay = start_relay(&args).await?;
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
@@ -83,11 +99,18 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             window_s: args.sign_window,
         },
         body_limit: args.max_body,
+        relay: relay.clone(),
     });
     // Subscribe before the server takes its first callback, so the printer sees every one.
     let headless_rx = headless.then(|| hub.subscribe());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(receiver::serve(listener, state, wait_for(stop_rx.clone())));
+    let limits = server_limits(&args);
+    let server = tokio::spawn(receiver::serve_with(
+        listener,
+        state,
+        limits,
+        wait_for(stop_rx.clone()),
+    ));
     let demo = args.demo.then(|| {
         let options = crate::demo::DemoOptions::from_args(&args, listen);
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
@@ -120,9 +143,22 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         // after printing what was still queued.
         let printer_hub = Arc::downgrade(&hub);
         let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
+        let relay_lines = relay.clone().map(headless::RelayLines::new);
+        if let Some(lines) = relay_lines.clone() {
+            // Detached: it ends with the process; every line it writes is whole.
+            let updates = lines.relay.subscribe();
+            std::thread::spawn(move || {
+                let _ = headless::print_relay_updates(&lines, updates, std::io::stdout());
+            });
+        }
         printer = Some(std::thread::spawn(move || {
-            let stdout = std::io::stdout();
-            let _ = headless::print_events(&printer_hub, rx, stdout.lock());
+            // Unlocked when a relay runs: the relay printer writes whole lines in between.
+            let _ = headless::print_events_with_relay(
+                &printer_hub,
+                rx,
+                std::io::stdout(),
+                relay_lines.as_ref(),
+            );
             let _ = printer_done.send(());
         }));
         // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
@@ -131,7 +167,8 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             _ = printer_ended => {}
         }
     } else {
-        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse).await?;
+        let resend = resend_relay(&args, relay.as_ref())?;
+        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse, resend).await?;
     }
     let _ = stop_tx.send(true);
     if let Some(demo) = demo {
@@ -200,6 +237,68 @@ fn open_journal(args: &RunArgs) -> Result<(Hub, JournalInfo), String> {
     }
 }
 
+/// The connection layer's limits and source policy, from the flags.
+fn server_limits(args: &RunArgs) -> ServerLimits {
+    ServerLimits {
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections as usize,
+        shutdown_grace: args.shutdown_grace,
+        sources: SourcePolicy {
+            allow_from: args.allow_from.clone().unwrap_or_default(),
+            trusted_proxies: args.trusted_proxy.clone().unwrap_or_default(),
+        },
+    }
+}
+
+/// The relay, when `--forward-to` is given. An unreachable target is not an error: it is
+/// said on stderr, shown as failing, and callbacks queue until it answers.
+async fn start_relay(args: &RunArgs) -> Result<Option<Arc<Relay>>, String> {
+    let Some(target) = &args.forward_to else {
+        return Ok(None);
+    };
+    let mut config = RelayConfig::new(target.clone());
+    config.before_timeout = args.before_timeout;
+    config.fallback = args.before_fallback;
+    config.attempt_timeout = args.relay_timeout;
+    config.max_age = args.relay_max_age;
+    config.backoff_max = args.relay_backoff_max;
+    config.backlog_count = args.relay_backlog;
+    config.backlog_bytes = args.relay_backlog_bytes;
+    config.parallel = args.relay_parallel;
+    config.token.clone_from(&args.token);
+    config.history = args.history;
+    let relay = Relay::new(config).map_err(|e| e.to_string())?;
+    if let Err(reason) = relay.probe().await {
+        eprintln!(
+            "roomwatch: forward target {target} is not reachable now ({reason}); callbacks will queue and be retried"
+        );
+    }
+    Ok(Some(relay))
+}
+
+/// Where the dashboard's `r` resends: `--resend-to`, else the forward target; through the
+/// relay when there is one (its client and token), else a relay of its own that forwards
+/// nothing.
+fn resend_relay(
+    args: &RunArgs,
+    relay: Option<&Arc<Relay>>,
+) -> Result<Option<(Arc<Relay>, reqwest::Url)>, String> {
+    let Some(to) = args.resend_to.clone().or_else(|| args.forward_to.clone()) else {
+        return Ok(None);
+    };
+    let relay = if let Some(relay) = relay {
+        Arc::clone(relay)
+    } else {
+        let mut config = RelayConfig::new(to.clone());
+        config.token.clone_from(&args.token);
+        config.attempt_timeout = args.relay_timeout;
+        Relay::new(config).map_err(|e| e.to_string())?
+    };
+    Ok(Some((relay, to)))
+}
+
 /// Resolves once the flag turns true.
 async fn wait_for(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
@@ -210,13 +309,16 @@ async fn wait_for(mut stop: watch::Receiver<bool>) {
 /// Must be called inside a tokio runtime.
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
+    // All three registered now: `tokio::signal::ctrl_c()` would register SIGINT only when first
+    // polled, and a SIGINT before that would kill the process with the default action.
+    let int = signal(SignalKind::interrupt());
     let term = signal(SignalKind::terminate());
     let hup = signal(SignalKind::hangup());
     async move {
-        match (term, hup) {
-            (Ok(mut term), Ok(mut hup)) => {
+        match (int, term, hup) {
+            (Ok(mut int), Ok(mut term), Ok(mut hup)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = int.recv() => {}
                     _ = term.recv() => {}
                     _ = hup.recv() => {}
                 }

@@ -49,6 +49,7 @@ async fn start(options: &JournalOptions, token: Option<&str>) -> (Journaled, u64
             window_s: 60,
         },
         body_limit: 1 << 20,
+        relay: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -605,6 +606,7 @@ async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
         hub: Arc::clone(&hub),
         auth: AuthConfig::default(),
         body_limit: 1 << 20,
+        relay: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

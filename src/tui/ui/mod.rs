@@ -3,6 +3,7 @@
 
 mod log;
 mod overlay;
+pub mod relay;
 mod rooms;
 pub mod text;
 pub mod theme;
@@ -236,6 +237,9 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         ));
     }
     second.push((format!("{gap} {:.1}/s", app.rate), theme::value()));
+    if let Some(status) = &app.relay.status {
+        second.extend(relay::header_segment(status, narrow));
+    }
     if let JournalInfo::On {
         restored, since_ms, ..
     } = &app.info.journal
