@@ -160,17 +160,17 @@ impl Writer {
         };
         match result {
             Ok(()) => {
+                // Wake the waiting requests first: the replica can catch up after.
+                let mut applied = Vec::with_capacity(self.backlog.len() + group.len());
+                applied.extend(std::mem::take(&mut self.backlog).into_iter().map(|(_, e)| e));
+                for (_, Pending { entry, done }) in group {
+                    let _ = done.send(Ok(entry.event.seq));
+                    applied.push(entry);
+                }
                 let mut newest = 0;
-                let backlog = std::mem::take(&mut self.backlog);
-                for (_, entry) in backlog {
+                for entry in applied {
                     newest = newest.max(entry.event.seq);
                     self.replica.apply(entry.event);
-                }
-                for (_, Pending { entry, done }) in group {
-                    let seq = entry.event.seq;
-                    newest = newest.max(seq);
-                    self.replica.apply(entry.event);
-                    let _ = done.send(Ok(seq));
                 }
                 let recovered = {
                     let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
