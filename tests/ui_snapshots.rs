@@ -70,8 +70,12 @@ fn ended_rooms_are_dimmed_and_rejections_red() {
     let hub = many();
     let (w, h) = (160, 40);
     let mut app = app(&hub, w, h);
-    // room-038 is ended (38 % 7 == 3) and near the top of "most recent first".
+    // room-031 and room-038 are ended (n % 7 == 3): they sink below the live rooms.
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "room-03");
+    key(&mut app, KeyCode::Enter);
     let order = app.room_order().to_vec();
+    assert_eq!(order[order.len() - 2..], ["room-038", "room-031"]);
     let row = order.iter().position(|id| id == "room-038").unwrap();
     let buf = buffer(&mut app, w, h);
     let y = 4 + u16::try_from(row).unwrap();
@@ -79,6 +83,8 @@ fn ended_rooms_are_dimmed_and_rejections_red() {
     assert_eq!(cell.symbol(), "r");
     assert!(cell.modifier.contains(Modifier::DIM), "{cell:?}");
     // The rejected line is red and says why.
+    key(&mut app, KeyCode::Esc);
+    let buf = buffer(&mut app, w, h);
     let screen = render(&mut app, w, h);
     let line = screen
         .lines()
@@ -253,9 +259,9 @@ fn mouse_click_selects_and_wheel_scrolls() {
             modifiers: KeyModifiers::NONE,
         })
     };
-    // Row 2 of the table (screen row 2 header + title + 2).
+    // Row 2 of the table (screen row 2 header + title + 2); the ended room-038 sank.
     update(&mut app, mouse(MouseEventKind::Down(MouseButton::Left), 6));
-    assert_eq!(app.selected.as_deref(), Some("room-037"));
+    assert_eq!(app.selected.as_deref(), Some("room-036"));
     // The wheel over the log scrolls it up and pauses it.
     update(&mut app, mouse(MouseEventKind::ScrollUp, 20));
     assert!(app.paused());

@@ -21,6 +21,9 @@ pub enum Action {
     Open,
     Back,
     Help,
+    SortNext,
+    SortReverse,
+    ToggleEnded,
 }
 
 /// One key as written in the table.
@@ -105,9 +108,27 @@ pub const BINDINGS: &[Binding] = &[
         hint: "filter",
     },
     Binding {
+        keys: &[ch('s')],
+        action: Action::SortNext,
+        help: "sort rooms: recent, id, name, online, admins, created, coins",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('S')],
+        action: Action::SortReverse,
+        help: "reverse the room sort",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('x')],
+        action: Action::ToggleEnded,
+        help: "hide / show ended rooms (shown below the live ones)",
+        hint: "",
+    },
+    Binding {
         keys: &[ch('f')],
         action: Action::ToggleScope,
-        help: "log: all rooms / selected room only",
+        help: "log: all rooms / the selected room only (stays on that room)",
         hint: "scope",
     },
     Binding {

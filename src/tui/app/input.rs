@@ -109,15 +109,30 @@ impl App {
             (Action::Back, _) => {
                 if !self.filter.is_empty() {
                     self.set_filter(String::new());
-                } else if self.scope_room {
-                    self.scope_room = false;
+                } else if self.scope_room.is_some() {
+                    self.scope_room = None;
                     self.log_stale = true;
                 }
+            }
+            (Action::SortNext, _) => {
+                self.sort_key = self.sort_key.next();
+                self.rooms_stale = true;
+            }
+            (Action::SortReverse, _) => {
+                self.sort_reversed = !self.sort_reversed;
+                self.rooms_stale = true;
+            }
+            (Action::ToggleEnded, _) => {
+                self.hide_ended = !self.hide_ended;
+                self.rooms_stale = true;
             }
             (Action::NextPane, pane) => self.focus = pane.next(),
             (Action::PrevPane, pane) => self.focus = pane.next().next(),
             (Action::ToggleScope, _) => {
-                self.scope_room = !self.scope_room;
+                self.scope_room = match self.scope_room {
+                    Some(_) => None,
+                    None => self.selected.clone(),
+                };
                 self.log_stale = true;
             }
             (Action::TogglePause, _) => {
@@ -141,7 +156,7 @@ impl App {
             (Action::Tail, Pane::Detail) => self.scroll_detail(isize::MAX),
             (Action::Open, Pane::Rooms | Pane::Detail) => {
                 if self.selected.is_some() {
-                    self.scope_room = true;
+                    self.scope_room.clone_from(&self.selected);
                     self.log_stale = true;
                     self.focus = Pane::Log;
                 }

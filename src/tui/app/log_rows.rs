@@ -43,13 +43,10 @@ impl App {
 
     fn entry_matches(&self, entry: &LogEntry) -> bool {
         let rooms = entry_rooms(&entry.event);
-        if self.scope_room {
-            let Some(selected) = &self.selected else {
-                return false;
-            };
-            if !rooms.iter().any(|r| r == selected) {
-                return false;
-            }
+        if let Some(scope) = &self.scope_room
+            && !rooms.iter().any(|r| r == scope)
+        {
+            return false;
         }
         self.filter.is_empty() || rooms.iter().any(|r| self.room_matches(r))
     }

@@ -19,6 +19,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 
 pub use event_view::{EventView, event_view};
 pub use log_rows::{LogRow, Notice, entry_rooms};
+pub use order::SortKey;
 pub use run::{run, run_dashboard};
 pub use state::{App, Overlay, Pane};
 

@@ -1,10 +1,12 @@
 //! The [`App`] struct: the store replica, the view settings, and the caches `prepare` keeps
 //! in step with them.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use super::event_view::EventView;
 use super::log_rows::{LogRow, Notice};
+use super::order::SortKey;
 use crate::runner::RunInfo;
 use crate::store::{LogEntry, RoomStore};
 
@@ -49,18 +51,26 @@ pub struct App {
     /// Terminal size, for paging and mouse hit tests.
     pub size: (u16, u16),
     pub focus: Pane,
-    /// The selected room, by id, so it stays put when rows reorder.
+    /// The room highlighted in the table, by id, so it stays put when rows reorder.
     pub selected: Option<String>,
-    /// The selection follows the first row (the most recently active room) until the user
-    /// picks another row; going back to the top follows again.
+    /// The room the user picked. It stays picked while a filter hides it (the first match is
+    /// highlighted meanwhile) and is highlighted again once it shows.
+    pub pinned: Option<String>,
+    /// The selection follows the first row until the user first moves it.
     pub follow_top: bool,
+    /// What the rooms table is sorted by, and whether that order is reversed.
+    pub sort_key: SortKey,
+    pub sort_reversed: bool,
+    /// Ended rooms are left out of the table (they sink below live ones when shown).
+    pub hide_ended: bool,
     /// First line shown in the detail pane.
     pub detail_scroll: usize,
     pub filter: String,
     pub editing_filter: bool,
     pub last_filter: String,
-    /// The log shows only the selected room.
-    pub scope_room: bool,
+    /// The log shows only this room: the one selected when the scope was turned on. It never
+    /// changes by itself.
+    pub scope_room: Option<String>,
     /// The log line under the cursor while paused; `None` follows the tail.
     pub log_cursor: Option<LogRow>,
     /// Log lines that arrived while paused.
@@ -84,6 +94,8 @@ pub struct App {
     pub(super) log_stale: bool,
     /// Events placed in the room order one by one since the last `prepare`.
     pub(super) placed: usize,
+    /// Comparisons and row moves spent on the room order (see `order_work`).
+    pub(super) order_work: Cell<u64>,
 }
 
 impl App {
@@ -96,12 +108,16 @@ impl App {
             size,
             focus: Pane::Rooms,
             selected: None,
+            pinned: None,
             follow_top: true,
+            sort_key: SortKey::Recent,
+            sort_reversed: false,
+            hide_ended: false,
             detail_scroll: 0,
             filter: String::new(),
             editing_filter: false,
             last_filter: String::new(),
-            scope_room: false,
+            scope_room: None,
             log_cursor: None,
             new_while_paused: 0,
             overlay: Overlay::None,
@@ -118,6 +134,7 @@ impl App {
             rooms_stale: true,
             log_stale: true,
             placed: 0,
+            order_work: Cell::new(0),
         };
         app.prepare();
         app
@@ -130,6 +147,11 @@ impl App {
 
     pub fn selected_index(&self) -> Option<usize> {
         self.selected_index
+    }
+
+    /// Ended rooms left out of the table by the hide toggle.
+    pub fn hidden_ended(&self) -> usize {
+        if self.hide_ended { self.ended_rooms } else { 0 }
     }
 
     /// (live, ended) rooms in the whole store.
@@ -179,26 +201,24 @@ impl App {
         }
     }
 
-    /// Points the selection at its room's current row, or at the first row when following
-    /// the top or when the selected room is no longer shown.
+    /// Points the selection at the picked room's current row; at the first row while
+    /// following the top, or while the picked room is not shown.
     fn sync_selection(&mut self) {
         let index = if self.follow_top {
             None
         } else {
-            self.selected.as_deref().and_then(|id| self.order_index(id))
+            self.pinned.as_deref().and_then(|id| self.order_index(id))
         };
         let before = self.selected.clone();
         if let Some(i) = index {
             self.selected_index = Some(i);
+            self.selected.clone_from(&self.pinned);
         } else {
             self.selected_index = (!self.room_order.is_empty()).then_some(0);
             self.selected = self.room_order.first().cloned();
         }
         if before != self.selected {
             self.detail_scroll = 0;
-            if self.scope_room {
-                self.log_stale = true;
-            }
         }
     }
 
@@ -212,9 +232,8 @@ impl App {
     pub(super) fn set_filter(&mut self, filter: String) {
         if filter != self.filter {
             self.filter = filter;
-            // The selection jumps to the first match.
-            self.selected = None;
-            self.follow_top = true;
+            // The picked room stays picked: highlighted if it matches, else the first match
+            // is, until the filter lets it show again.
             self.view_changed();
         }
     }

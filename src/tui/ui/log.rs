@@ -21,10 +21,9 @@ pub fn pane(frame: &mut Frame, app: &App, area: Rect) {
     }
     let width = usize::from(area.width);
     let rows = app.log_rows();
-    let scope = if app.scope_room {
-        format!(" room {} ", app.selected.as_deref().unwrap_or("—"))
-    } else {
-        " all rooms ".to_string()
+    let scope = match &app.scope_room {
+        Some(room) => format!(" room {room} "),
+        None => " all rooms ".to_string(),
     };
     let mut details = vec![(scope, theme::label())];
     details.push((format!("· {} lines ", rows.len()), theme::label()));

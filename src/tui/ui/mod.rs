@@ -155,8 +155,7 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
             theme::badge_filter(),
         ));
     }
-    if app.scope_room {
-        let room = app.selected.as_deref().unwrap_or("—");
+    if let Some(room) = &app.scope_room {
         badges.push((
             format!(" ROOM {} ", text::truncate(room, 16)),
             theme::badge_scope(),
@@ -217,7 +216,16 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         (live_rooms.to_string(), theme::value()),
         (" live / ".into(), theme::label()),
         (ended_rooms.to_string(), theme::value()),
-        (format!(" ended{gap} callbacks "), theme::label()),
+        (
+            if app.hidden_ended() > 0 {
+                " ended (hidden)"
+            } else {
+                " ended"
+            }
+            .to_string(),
+            theme::label(),
+        ),
+        (format!("{gap} callbacks "), theme::label()),
         (c.accepted.to_string(), theme::good()),
         (format!(" {ok} · "), theme::label()),
         count(c.rejected, theme::rejected()),

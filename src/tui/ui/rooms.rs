@@ -51,7 +51,10 @@ pub fn table(frame: &mut Frame, app: &App, area: Rect) {
     };
     let mut lines = vec![title_line(
         "Rooms",
-        vec![(format!(" {count} · most recent first "), theme::label())],
+        vec![(
+            format!(" {count} · {} ", app.sort_key.label(app.sort_reversed)),
+            theme::label(),
+        )],
         focused(app, Pane::Rooms),
         width,
     )];
