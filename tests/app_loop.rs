@@ -302,15 +302,30 @@ fn slash_recalls_the_last_filter_and_esc_clears() {
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.filter, "");
     assert_eq!(app.room_order().len(), 42);
-    // `/` starts from the last filter kept with Enter.
+    // `/` starts from the last filter kept with Enter, selected: typing replaces it.
     key(&mut app, KeyCode::Char('/'));
     assert!(app.editing_filter);
+    assert!(app.filter_selected);
     assert_eq!(app.filter, "ROOM_ID");
     assert_eq!(app.selected.as_deref(), Some("room_id"));
+    type_text(&mut app, "room-01");
+    assert_eq!(app.filter, "room-01");
+    // Backspace on recalled text erases it all; past it, one character.
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(app.filter, "");
+    type_text(&mut app, "ROOM_ID");
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Backspace);
     assert_eq!(app.filter, "ROOM");
+    // Right arrow keeps recalled text and types after it.
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Right);
+    type_text(&mut app, "-03");
+    assert_eq!(app.filter, "ROOM-03");
     // Esc inside the prompt clears too.
     key(&mut app, KeyCode::Esc);
     assert!(!app.editing_filter);
@@ -759,4 +774,117 @@ fn a_battle_naming_many_rooms_costs_about_one_sort() {
     let work = app.order_work() - before;
     assert!(work <= 2 * ROOMS as u64 + 4 * u64::from(log2), "{work}");
     assert_eq!(app.room_order()[0], "b12345");
+}
+
+/// Field terms narrow the rooms table and the log together; `!` negates; bad terms say why
+/// in the prompt and leave the last good query in force.
+#[test]
+fn queries_with_field_terms_narrow_rooms_and_log() {
+    let hub = Hub::new(2000, 4096);
+    many_rooms(&hub);
+    let gift = |room: &str, from: &str, at: i64| {
+        serde_json::json!({
+            "CallbackCommand": "Live.CallbackBeforeSendGift",
+            "RoomId": room,
+            "Operator_Account": from,
+            "From_Account": from,
+            "To_Account": ["host"],
+            "GiftId": "rose",
+            "GiftCount": 1,
+            "EventTime": at,
+        })
+        .to_string()
+    };
+    publish(&hub, &gift("room-021", "bob", NOW_MS - 3000), NOW_MS - 3000);
+    publish(
+        &hub,
+        &gift("room-022", "alice", NOW_MS - 2000),
+        NOW_MS - 2000,
+    );
+    publish(
+        &hub,
+        &members("room-025", &["bob"], NOW_MS - 1000),
+        NOW_MS - 1000,
+    );
+    let mut app = app(&hub, 200, 50);
+    let query = |app: &mut App, text: &str| {
+        key(app, KeyCode::Char('/'));
+        update(
+            app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+        );
+        type_text(app, text);
+        key(app, KeyCode::Enter);
+    };
+    let log_commands = |app: &App| -> Vec<String> {
+        app.log_rows()
+            .iter()
+            .map(|r| {
+                app.entry(r.seq)
+                    .unwrap()
+                    .event
+                    .command
+                    .clone()
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    // cmd: matches loosely, in the log and in the rooms that had such callbacks.
+    query(&mut app, "cmd:gift");
+    assert_eq!(log_commands(&app).len(), 2);
+    assert_eq!(app.room_order(), ["room-022", "room-021"]);
+    query(&mut app, "cmd:Live.CallbackBeforeSendGift room:room-02*");
+    assert_eq!(log_commands(&app).len(), 2);
+    // user: finds the gift sender and the member, in both panes.
+    query(&mut app, "user:BOB");
+    assert_eq!(app.room_order(), ["room-025"]);
+    assert_eq!(
+        log_commands(&app),
+        [
+            "Live.CallbackBeforeSendGift",
+            "Live.CallbackAfterMemberStateChanged"
+        ]
+    );
+    // Negation and AND.
+    query(&mut app, "cmd:gift !user:bob");
+    assert_eq!(log_commands(&app).len(), 1);
+    // A room's users are its owner, admins, members online and seats: bob only sent a gift.
+    assert_eq!(app.room_order(), ["room-022", "room-021"]);
+    query(&mut app, "cmd:gift !user:alice !user:host22");
+    assert_eq!(app.room_order(), ["room-021"]);
+    // verdict: narrows the log only.
+    query(&mut app, "verdict:rejected");
+    assert_eq!(app.log_rows().len(), 1);
+    assert_eq!(app.room_order().len(), 40);
+    query(&mut app, "effect:duplicate");
+    assert!(app.log_rows().is_empty());
+    // relay: is accepted and matches nothing without relay outcomes.
+    query(&mut app, "relay:failed");
+    assert!(app.log_rows().is_empty());
+    // since: rooms and lines of the last 5 seconds.
+    query(&mut app, "since:5s");
+    assert_eq!(app.room_order(), ["room-025", "room-022", "room-021"]);
+    let screen = render(&mut app, 200, 50);
+    assert!(screen.contains("FILTER since:5s"), "{screen}");
+    // A bad term says why in the prompt and is left out; the other terms apply. Enter does
+    // not close the prompt until the query is valid.
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Right);
+    type_text(&mut app, " room:room-02* colour:red");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.editing_filter);
+    assert!(app.query_error.is_some());
+    assert_eq!(app.room_order(), ["room-025", "room-022", "room-021"]);
+    (0..11).for_each(|_| key(&mut app, KeyCode::Backspace));
+    assert_eq!(app.filter, "since:5s room:room-02*");
+    assert_eq!(app.query_error, None);
+    type_text(&mut app, " !");
+    assert_eq!(app.query_error.as_deref(), Some("a lone ! negates nothing"));
+    type_text(&mut app, "room:room-025");
+    assert_eq!(app.room_order(), ["room-022", "room-021"]);
+    type_text(&mut app, " colour:red");
+    let screen = render(&mut app, 200, 50);
+    assert!(screen.contains("✗ unknown term \"colour:\""), "{screen}");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.room_order().len(), 40);
 }

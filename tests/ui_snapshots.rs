@@ -111,11 +111,11 @@ fn filter_active() {
         let mut app = app(&hub, w, h);
         key(&mut app, KeyCode::Char('/'));
         type_text(&mut app, "NUMBER 1");
-        // Typing narrows at once, ignoring case; the selection is the first match.
+        // Typing narrows at once, ignoring case, every word must match; the selection is the
+        // first match.
+        assert_eq!(app.room_order().len(), 13);
         assert!(
-            app.room_order()
-                .iter()
-                .all(|id| id.starts_with("room-01") || id == "room-001"),
+            app.room_order().iter().all(|id| id.contains('1')),
             "{:?}",
             app.room_order()
         );
@@ -296,4 +296,82 @@ fn the_detail_pane_shows_a_battle_with_its_scores() {
         screen.contains("Battles: b-7Q2mXh0= ended 4200 vs live_9002 3900"),
         "{screen}"
     );
+}
+
+/// The sizes the newer screens are reviewed at.
+const REVIEW_SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
+
+#[test]
+fn sorted_by_online_reversed_by_id() {
+    let hub = many();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        // recent -> id -> name -> online
+        for _ in 0..3 {
+            key(&mut app, KeyCode::Char('s'));
+        }
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("most online first"), "{screen}");
+        insta::assert_snapshot!(format!("sorted_online_{w}x{h}"), screen);
+        // Back to id, reversed.
+        for _ in 0..5 {
+            key(&mut app, KeyCode::Char('s'));
+        }
+        key(&mut app, KeyCode::Char('S'));
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("by id, reversed"), "{screen}");
+        insta::assert_snapshot!(format!("sorted_id_reversed_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn ended_rooms_hidden() {
+    let hub = many();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        key(&mut app, KeyCode::Char('x'));
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("6 ended (hidden)"), "{screen}");
+        insta::assert_snapshot!(format!("ended_hidden_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn query_with_several_terms() {
+    let hub = many();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "room:room-0* !cmd:destroy since:5m");
+        key(&mut app, KeyCode::Enter);
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("FILTER room:room-0*"), "{screen}");
+        insta::assert_snapshot!(format!("query_terms_{w}x{h}"), screen);
+        // Typing a bad term: the prompt says why.
+        key(&mut app, KeyCode::Char('/'));
+        key(&mut app, KeyCode::End);
+        type_text(&mut app, " verdict:maybe");
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("✗ verdict: is accepted"), "{screen}");
+        insta::assert_snapshot!(format!("query_error_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn help_lists_query_terms_and_scrolls() {
+    let hub = seeded();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        key(&mut app, KeyCode::Char('?'));
+        let mut seen = String::new();
+        for _ in 0..40 {
+            seen.push_str(&render(&mut app, w, h));
+            key(&mut app, KeyCode::Char('j'));
+        }
+        for (term, _) in roomwatch::tui::query::TERMS {
+            assert!(seen.contains(term), "{term}");
+        }
+        key(&mut app, KeyCode::Char('g'));
+        insta::assert_snapshot!(format!("help_terms_{w}x{h}"), render(&mut app, w, h));
+    }
 }

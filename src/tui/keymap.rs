@@ -104,7 +104,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[ch('/')],
         action: Action::Filter,
-        help: "filter rooms and log by room id or name; recalls the last one",
+        help: "query rooms and log (terms below); recalls the last query, selected",
         hint: "filter",
     },
     Binding {

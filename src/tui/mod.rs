@@ -2,5 +2,6 @@
 
 pub mod app;
 pub mod keymap;
+pub mod query;
 pub mod terminal;
 pub mod ui;

@@ -53,5 +53,9 @@ impl App {
         }
         self.rate = self.arrivals.len() as f64 * 1000.0 / RATE_WINDOW_MS as f64;
         self.dirty = true;
+        if self.query.uses_clock() {
+            // `since:` windows move with the clock.
+            self.view_changed();
+        }
     }
 }

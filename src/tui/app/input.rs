@@ -24,20 +24,31 @@ impl App {
             self.on_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
             return;
         }
+        // Recalled text is selected: typing replaces it, Backspace erases it.
+        let selected = std::mem::take(&mut self.filter_selected);
         match key.code {
             KeyCode::Char('c') if ctrl => self.quit = true,
             KeyCode::Char('u') if ctrl => self.set_filter(String::new()),
             KeyCode::Char(c) if !ctrl => {
-                let mut filter = self.filter.clone();
+                let mut filter = if selected {
+                    String::new()
+                } else {
+                    self.filter.clone()
+                };
                 filter.push(c);
                 self.set_filter(filter);
             }
             KeyCode::Backspace => {
                 let mut filter = self.filter.clone();
-                filter.pop();
+                if selected {
+                    filter.clear();
+                } else {
+                    filter.pop();
+                }
                 self.set_filter(filter);
             }
-            KeyCode::Enter => {
+            // An invalid query keeps the prompt open, with its reason shown.
+            KeyCode::Enter if self.query_error.is_none() => {
                 self.editing_filter = false;
                 if !self.filter.is_empty() {
                     self.last_filter.clone_from(&self.filter);
@@ -65,11 +76,23 @@ impl App {
         };
         match &mut self.overlay {
             Overlay::None => {}
-            Overlay::Help => {
-                if action == Action::Quit {
-                    self.quit = true;
+            Overlay::Help(scroll) => {
+                // Moving keys scroll it (it may not fit); any other key closes it.
+                let last = crate::tui::ui::help_lines_count().saturating_sub(1);
+                let page = usize::from(self.size.1.saturating_sub(4)).max(1);
+                match action {
+                    Action::Quit => {
+                        self.quit = true;
+                        self.overlay = Overlay::None;
+                    }
+                    Action::Up => *scroll = scroll.saturating_sub(1),
+                    Action::Down => *scroll = (*scroll + 1).min(last),
+                    Action::PageUp => *scroll = scroll.saturating_sub(page),
+                    Action::PageDown => *scroll = (*scroll + page).min(last),
+                    Action::Top => *scroll = 0,
+                    Action::Tail => *scroll = last.saturating_sub(page),
+                    _ => self.overlay = Overlay::None,
                 }
-                self.overlay = Overlay::None;
                 self.dirty = true;
                 return;
             }
@@ -98,13 +121,14 @@ impl App {
         self.dirty = true;
         match (action, self.focus) {
             (Action::Quit, _) => self.quit = true,
-            (Action::Help, _) => self.overlay = Overlay::Help,
+            (Action::Help, _) => self.overlay = Overlay::Help(0),
             (Action::Filter, _) => {
                 self.editing_filter = true;
                 if self.filter.is_empty() {
                     let last = self.last_filter.clone();
                     self.set_filter(last);
                 }
+                self.filter_selected = !self.filter.is_empty();
             }
             (Action::Back, _) => {
                 if !self.filter.is_empty() {

@@ -48,7 +48,10 @@ impl App {
         {
             return false;
         }
-        self.filter.is_empty() || rooms.iter().any(|r| self.room_matches(r))
+        self.query.is_empty()
+            || self
+                .query
+                .matches_entry(entry, &rooms, |id| self.store.room(id), self.now_ms)
     }
 
     /// Filters the whole stored log again and merges the notices in.

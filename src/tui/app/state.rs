@@ -9,6 +9,7 @@ use super::log_rows::{LogRow, Notice};
 use super::order::SortKey;
 use crate::runner::RunInfo;
 use crate::store::{LogEntry, RoomStore};
+use crate::tui::query::Query;
 
 /// Which pane keys act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +35,8 @@ impl Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     None,
-    Help,
+    /// Help, scrolled down this many lines.
+    Help(usize),
     Event(EventView),
 }
 
@@ -65,8 +67,15 @@ pub struct App {
     pub hide_ended: bool,
     /// First line shown in the detail pane.
     pub detail_scroll: usize,
+    /// The query text as typed after `/`.
     pub filter: String,
+    /// The valid terms of [`Self::filter`]: what rooms and log lines are matched by.
+    pub query: Query,
+    /// Why the text typed is not a valid query, shown in the prompt.
+    pub query_error: Option<String>,
     pub editing_filter: bool,
+    /// The prompt's text was recalled and is selected: typing replaces it.
+    pub filter_selected: bool,
     pub last_filter: String,
     /// The log shows only this room: the one selected when the scope was turned on. It never
     /// changes by itself.
@@ -115,7 +124,10 @@ impl App {
             hide_ended: false,
             detail_scroll: 0,
             filter: String::new(),
+            query: Query::default(),
+            query_error: None,
             editing_filter: false,
+            filter_selected: false,
             last_filter: String::new(),
             scope_room: None,
             log_cursor: None,
@@ -170,18 +182,13 @@ impl App {
         log.get(at).filter(|e| e.event.seq == seq)
     }
 
-    /// Whether a room passes the filter (id or name contains it, ignoring case).
+    /// Whether a room passes the query.
     pub fn room_matches(&self, id: &str) -> bool {
-        if self.filter.is_empty() {
-            return true;
-        }
-        let wanted = self.filter.to_lowercase();
-        id.to_lowercase().contains(&wanted)
+        self.query.is_empty()
             || self
                 .store
                 .room(id)
-                .and_then(|r| r.name.as_ref())
-                .is_some_and(|n| n.value.to_lowercase().contains(&wanted))
+                .is_some_and(|room| self.query.matches_room(room, self.now_ms))
     }
 
     /// Rebuilds what changed since last time: room order, counts, selection and log lines.
@@ -229,12 +236,21 @@ impl App {
         self.dirty = true;
     }
 
+    /// Takes new query text: its valid terms apply at once; a bad term is left out and the
+    /// prompt says why.
     pub(super) fn set_filter(&mut self, filter: String) {
-        if filter != self.filter {
-            self.filter = filter;
+        if filter == self.filter {
+            return;
+        }
+        self.dirty = true;
+        let (query, error) = Query::parse_lenient(&filter);
+        self.query_error = error.map(|e| e.to_string());
+        if query != self.query {
+            self.query = query;
             // The picked room stays picked: highlighted if it matches, else the first match
-            // is, until the filter lets it show again.
+            // is, until the query lets it show again.
             self.view_changed();
         }
+        self.filter = filter;
     }
 }

@@ -17,6 +17,7 @@ use crate::tui::app::{App, Overlay, Pane};
 use crate::tui::keymap;
 
 pub use log::summary;
+pub use overlay::help_lines_count;
 pub use rooms::max_scroll as detail_max_scroll;
 
 /// Where each part of the screen goes.
@@ -99,7 +100,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     hint_bar(frame, app, areas.hints);
     match &app.overlay {
         Overlay::None => {}
-        Overlay::Help => overlay::help(frame, area),
+        Overlay::Help(scroll) => overlay::help(frame, area, *scroll),
         Overlay::Event(view) => overlay::event(frame, view, area),
     }
 }
@@ -151,7 +152,10 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     if app.editing_filter || !app.filter.is_empty() {
         let cursor = if app.editing_filter { "▏" } else { "" };
         badges.push((
-            format!(" FILTER {}{cursor} ", text::truncate(&app.filter, 20)),
+            format!(
+                " FILTER {}{cursor} ",
+                text::truncate(&app.filter, (width / 4).max(20))
+            ),
             theme::badge_filter(),
         ));
     }
@@ -251,13 +255,24 @@ fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {
     let width = usize::from(area.width);
     let line = if app.editing_filter {
         let prompt = format!("/{}", app.filter);
-        let parts = vec![
-            (prompt.clone(), theme::value()),
-            (
-                "   Enter keep · Esc clear · Ctrl-U erase · matches room id or name".into(),
-                theme::label(),
-            ),
+        let typed = if app.filter_selected {
+            theme::selected()
+        } else {
+            theme::value()
+        };
+        let mut parts = vec![
+            ("/".to_string(), theme::value()),
+            (app.filter.clone(), typed),
         ];
+        match &app.query_error {
+            Some(error) => parts.push((format!("   ✗ {error}"), theme::rejected())),
+            None => parts.push((
+                "   Enter keep · Esc clear · Ctrl-U erase · room: cmd: user: verdict: effect: \
+                 since: !not"
+                    .into(),
+                theme::label(),
+            )),
+        }
         let cursor_x = area.x + text::width(&prompt).min(width.saturating_sub(1)) as u16;
         frame.set_cursor_position((cursor_x, area.y));
         fit_line(parts, width)

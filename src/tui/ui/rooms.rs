@@ -85,7 +85,7 @@ pub fn table(frame: &mut Frame, app: &App, area: Rect) {
         let message = if total == 0 {
             "no rooms yet: waiting for callbacks".to_string()
         } else {
-            format!("no room id or name contains {:?}", app.filter)
+            format!("no room matches {:?}", app.filter)
         };
         lines.push(fit_line(vec![(message, theme::unknown())], width));
     }
