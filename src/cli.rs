@@ -84,6 +84,16 @@ pub struct RunArgs {
     /// Do not capture the mouse (keeps the terminal's own text selection).
     #[arg(long)]
     pub no_mouse: bool,
+
+    // Dashboard display.
+    /// Show times in UTC instead of the local time zone.
+    #[arg(long, env = "ROOMWATCH_UTC")]
+    pub utc: bool,
+
+    /// Monochrome dashboard (bold, dim and reverse video only). Also on when NO_COLOR is set
+    /// to anything non-empty.
+    #[arg(long)]
+    pub no_color: bool,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ use crate::hub::Hub;
 use crate::ingest::auth::AuthConfig;
 use crate::ingest::receiver::{self, ReceiverState};
 use crate::outputs::headless;
+use crate::tui::zone::Zone;
 
 /// How far a subscriber may fall behind before it must catch up from the store.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -27,6 +28,10 @@ pub struct RunInfo {
     pub sdkappid: Option<String>,
     pub token_auth: bool,
     pub demo: bool,
+    /// The zone times are shown in.
+    pub zone: Zone,
+    /// Monochrome: no colours, only bold, dim and reverse video.
+    pub no_color: bool,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -74,6 +79,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         sdkappid: args.sdkappid.clone(),
         token_auth: args.token.is_some(),
         demo: args.demo,
+        zone: if args.utc { Zone::UTC } else { Zone::local() },
+        // https://no-color.org: any non-empty value turns colour off.
+        no_color: args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
     };
     if !listen.ip().is_loopback() && args.token.is_none() {
         eprintln!(

@@ -16,6 +16,8 @@ struct Dashboard {
     child: Box<dyn Child + Send + Sync>,
     writer: Box<dyn Write + Send>,
     screen: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the program wrote, for checks on the escape sequences themselves.
+    raw: Arc<Mutex<Vec<u8>>>,
     _master: Box<dyn MasterPty + Send>,
 }
 
@@ -48,6 +50,8 @@ impl Dashboard {
             0,
         )));
         let feed = Arc::clone(&screen);
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let raw_feed = Arc::clone(&raw);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
@@ -55,12 +59,14 @@ impl Dashboard {
                     break;
                 }
                 feed.lock().unwrap().process(&buf[..n]);
+                raw_feed.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
         Self {
             child,
             writer,
             screen,
+            raw,
             _master: pair.master,
         }
     }
@@ -235,4 +241,95 @@ fn panic_in_a_task_restores_the_terminal() {
         s.contains("boom in a handler task")
     });
     child.wait_restored();
+}
+
+/// `NO_COLOR=1`: not one coloured cell on screen and no colour escape in the output, yet the
+/// selected row is still in reverse video and titles still bold. The zone from `TZ` is named
+/// once in the header.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_color_keeps_reverse_video_and_the_zone_is_named() {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env_remove("ROOMWATCH_UTC");
+    cmd.env("NO_COLOR", "1");
+    // A POSIX zone string: nine hours east of UTC, no tz database needed.
+    cmd.env("TZ", "JST-9");
+    let mut dash = Dashboard::spawn(cmd);
+    let port = dash.port();
+    post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
+    post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
+    // Open the help and close it, so filled badges and overlays were drawn too.
+    dash.send(b"/rname");
+    dash.wait_for("the filter badge", |s| s.contains("FILTER rname"));
+    dash.send(b"\x1b");
+    let screen = dash.wait_for("both rooms", |s| {
+        s.contains("rname-123") && s.contains("Admins: user1, user2") && !s.contains("FILTER")
+    });
+    assert!(screen.contains("UTC+09:00"), "{screen}");
+    {
+        let parser = dash.screen.lock().unwrap();
+        let vt = parser.screen();
+        let (rows, cols) = vt.size();
+        let (rows, cols) = (rows.get(), cols.get());
+        let mut reversed_rows = 0;
+        for row in 0..rows {
+            let mut reversed = 0;
+            for col in 0..cols {
+                let cell = vt.cell(row, col).unwrap();
+                assert_eq!(cell.fgcolor(), vt100::Color::Default, "fg at {row},{col}");
+                assert_eq!(cell.bgcolor(), vt100::Color::Default, "bg at {row},{col}");
+                reversed += usize::from(cell.inverse());
+            }
+            // The selected table row is reversed across the table's width.
+            if reversed > 40 && vt.contents_between(row, 0, row, 12).starts_with("room_id") {
+                reversed_rows += 1;
+            }
+        }
+        assert_eq!(reversed_rows, 1, "{}", vt.contents());
+    }
+    let raw = dash.raw.lock().unwrap().clone();
+    for sgr in sgr_sequences(&String::from_utf8_lossy(&raw)) {
+        assert!(
+            !sgr.starts_with(';') && !sgr.contains(";;"),
+            "garbled SGR {sgr:?}"
+        );
+        for param in sgr.split(';').filter_map(|p| p.parse::<u16>().ok()) {
+            assert!(
+                !(30..=49).contains(&param) && !(90..=107).contains(&param),
+                "colour in SGR {sgr:?}"
+            );
+        }
+    }
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+    dash.wait_restored();
+}
+
+/// The parameters of every SGR (`ESC[...m`) sequence in `text`.
+fn sgr_sequences(text: &str) -> Vec<&str> {
+    text.split("\x1b[")
+        .skip(1)
+        .filter_map(|rest| {
+            let end = rest.find(|c: char| c.is_ascii_alphabetic() || c == '~')?;
+            (rest.as_bytes()[end] == b'm').then(|| &rest[..end])
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn utc_flag_names_utc() {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui", "--utc"]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env("TZ", "JST-9");
+    let mut dash = Dashboard::spawn(cmd);
+    let screen = dash.wait_for("the header", |s| s.contains("no rooms yet"));
+    let header = screen.lines().next().unwrap_or_default();
+    assert!(header.trim_end().ends_with(" UTC"), "{screen}");
+    assert!(!screen.contains("UTC+09:00"), "{screen}");
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
 }

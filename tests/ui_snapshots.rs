@@ -375,3 +375,37 @@ fn help_lists_query_terms_and_scrolls() {
         insta::assert_snapshot!(format!("help_terms_{w}x{h}"), render(&mut app, w, h));
     }
 }
+
+/// Monochrome: no cell keeps a colour; the selected row, filled badges and the focused title
+/// are in reverse video instead.
+#[test]
+fn no_color_is_monochrome_with_reverse_video() {
+    let hub = many();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        app.info.no_color = true;
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "room");
+        key(&mut app, KeyCode::Enter);
+        let buf = buffer(&mut app, w, h);
+        assert!(
+            buf.content()
+                .iter()
+                .all(|c| c.fg == Color::Reset && c.bg == Color::Reset),
+            "a coloured cell"
+        );
+        // The selected (first) row: reverse video across it.
+        let row = 4;
+        assert!(buf[(0, row)].modifier.contains(Modifier::REVERSED));
+        assert!(buf[(w / 3, row)].modifier.contains(Modifier::REVERSED));
+        // The FILTER badge, filled in colour otherwise, is reversed too.
+        let screen = render(&mut app, w, h);
+        let x = screen.lines().next().unwrap().find("FILTER").unwrap();
+        assert!(
+            buf[(u16::try_from(x).unwrap() - 1, 0)]
+                .modifier
+                .contains(Modifier::REVERSED)
+        );
+        insta::assert_snapshot!(format!("no_color_{w}x{h}"), screen);
+    }
+}

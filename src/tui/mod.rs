@@ -5,3 +5,4 @@ pub mod keymap;
 pub mod query;
 pub mod terminal;
 pub mod ui;
+pub mod zone;

@@ -8,7 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::text::{clock, fit};
+use super::text::fit;
 use super::{fit_line, focused, theme, title_line};
 use crate::event::Verdict;
 use crate::protocol::{AdminOp, Payload, RoomInfo, short_name};
@@ -91,7 +91,7 @@ fn log_line(app: &App, row: LogRow, width: usize) -> Line<'static> {
     let room = event.room_id.as_deref().unwrap_or("—");
     let operator = event.operator().unwrap_or("—");
     let parts = vec![
-        (clock(event.received_at_ms), theme::label()),
+        (app.info.zone.clock(event.received_at_ms), theme::label()),
         (format!(" {mark} "), style),
         (fit(command, cmd_w), style),
         (" ".into(), Style::new()),

@@ -103,6 +103,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Help(scroll) => overlay::help(frame, area, *scroll),
         Overlay::Event(view) => overlay::event(frame, view, area),
     }
+    if app.info.no_color {
+        theme::monochrome(frame.buffer_mut());
+    }
 }
 
 /// Styled pieces cut to `width` cells as one line (the last piece that does not fit ends in `…`).
@@ -198,6 +201,8 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
             theme::value(),
         ),
     ];
+    // Every time on screen is in this zone; it is said once, here.
+    left.push((format!("{gap}{}", info.zone.label()), theme::label()));
     if info.demo {
         left.push(("  demo".into(), theme::stale()));
     }

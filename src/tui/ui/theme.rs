@@ -1,6 +1,28 @@
 //! Colours and emphasis, in one place.
 
+use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier, Style};
+
+/// Turns a drawn frame monochrome: every colour becomes the terminal's default, and what
+/// colour told apart is kept with emphasis (filled badges and the focused title in reverse
+/// video, alarms in bold).
+///
+/// No colour is left for the backend to emit at all. That matters beyond taste: with
+/// `NO_COLOR` set, crossterm 0.29 writes a colour change as `ESC[m` / `ESC[;m`, which resets
+/// bold and reverse video in the middle of a row.
+pub fn monochrome(buffer: &mut Buffer) {
+    for cell in &mut buffer.content {
+        if cell.bg != Color::Reset {
+            cell.modifier.insert(Modifier::REVERSED);
+        }
+        if matches!(cell.fg, Color::Red | Color::LightRed | Color::Magenta) {
+            cell.modifier.insert(Modifier::BOLD);
+        }
+        cell.fg = Color::Reset;
+        cell.bg = Color::Reset;
+        cell.underline_color = Color::Reset;
+    }
+}
 
 pub fn title() -> Style {
     Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
