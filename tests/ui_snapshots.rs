@@ -206,7 +206,7 @@ fn cjk_names_keep_columns() {
     for (w, h) in SIZES {
         let mut app = app(&hub, w, h);
         let screen = render(&mut app, w, h);
-        // Every table row has the seat-mode column at the same display position.
+        // Every table row has the state column at the same display position.
         let positions: Vec<usize> = screen
             .lines()
             .filter(|l| {
@@ -215,7 +215,7 @@ fn cjk_names_keep_columns() {
                     .any(|(id, _)| l.starts_with(&format!("\"{id}")))
             })
             .map(|l| {
-                let at = l.find("ToTake").unwrap();
+                let at = l.find(" live ").unwrap();
                 unicode_width::UnicodeWidthStr::width(&l[..at])
             })
             .collect();
@@ -407,5 +407,76 @@ fn no_color_is_monochrome_with_reverse_video() {
                 .contains(Modifier::REVERSED)
         );
         insta::assert_snapshot!(format!("no_color_{w}x{h}"), screen);
+    }
+}
+
+/// The room view shows everything: a room with 60 members online lists every one (the
+/// detail pane scrolls instead of `+N more`); once destroyed, its Statistic block, its
+/// lifetime, and the table's state, seats and age columns.
+#[test]
+fn room_view_lists_every_member_and_the_statistic() {
+    let hub = Hub::new(1000, 64);
+    let created = 1_735_696_800_456 - 3_600_000;
+    publish(
+        &hub,
+        &create_room("live_9001", "Evening jazz", "host_lin", created),
+        created,
+    );
+    let who: Vec<String> = (0..60).map(|i| format!("viewer_{i:02}")).collect();
+    let refs: Vec<&str> = who.iter().map(String::as_str).collect();
+    publish(
+        &hub,
+        &members("live_9001", &refs, created + 1000),
+        created + 1000,
+    );
+    let seats = roomwatch::protocol::samples::find("Mic.CallbackAfterSeatInfoChanged")
+        .unwrap()
+        .json;
+    publish(&hub, seats, created + 2000);
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        app.now_ms = created + 600_000;
+        key(&mut app, KeyCode::Tab);
+        let mut seen = String::new();
+        for _ in 0..40 {
+            seen.push_str(&render(&mut app, w, h));
+            key(&mut app, KeyCode::Char('j'));
+        }
+        for name in &who {
+            assert!(
+                seen.contains(name.as_str()),
+                "{name} never shown at {w}x{h}"
+            );
+        }
+        assert!(!seen.contains("more"), "{seen}");
+        assert!(seen.contains("Age: 10m"), "{seen}");
+        key(&mut app, KeyCode::Char('g'));
+        insta::assert_snapshot!(format!("room_view_live_{w}x{h}"), render(&mut app, w, h));
+    }
+    let destroy = roomwatch::protocol::samples::find("Live.CallbackAfterDestroyRoom")
+        .unwrap()
+        .json;
+    publish(&hub, destroy, 1_735_696_800_456);
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        key(&mut app, KeyCode::Tab);
+        let mut seen = String::new();
+        for _ in 0..40 {
+            seen.push_str(&render(&mut app, w, h));
+            key(&mut app, KeyCode::Char('j'));
+        }
+        for part in [
+            "Statistic: viewers 412",
+            "gifts sent 57",
+            "gift coins 8800",
+            "gift senders 19",
+            "likes 2301",
+            "Lasted: 1h",
+            "ended",
+        ] {
+            assert!(seen.contains(part), "{part} at {w}x{h}: {seen}");
+        }
+        key(&mut app, KeyCode::Char('g'));
+        insta::assert_snapshot!(format!("room_view_ended_{w}x{h}"), render(&mut app, w, h));
     }
 }

@@ -47,6 +47,16 @@ impl Zone {
         format!("UTC{sign}{:02}:{:02}", abs / 3600, abs / 60 % 60)
     }
 
+    /// `YYYY-MM-DD HH:MM:SS` of a Unix time in ms, in this zone.
+    pub fn date_time(self, ms: i64) -> String {
+        let shifted = ms.saturating_add(i64::from(self.offset_s) * 1000);
+        let days = shifted.div_euclid(86_400_000);
+        let date =
+            time::Date::from_julian_day(i32::try_from(days + 2_440_588).unwrap_or(2_440_588))
+                .unwrap_or(time::Date::MIN);
+        format!("{date} {}", self.clock(ms))
+    }
+
     /// `HH:MM:SS` of a Unix time in ms, in this zone.
     pub fn clock(self, ms: i64) -> String {
         crate::tui::ui::text::clock(ms.saturating_add(i64::from(self.offset_s) * 1000))
@@ -73,5 +83,10 @@ mod tests {
             Zone::from_offset_seconds(-3600).clock(1_735_690_200_000),
             "23:10:00"
         );
+        assert_eq!(
+            Zone::from_offset_seconds(-3600).date_time(1_735_690_200_000),
+            "2024-12-31 23:10:00"
+        );
+        assert_eq!(tokyo.date_time(1_735_690_200_000), "2025-01-01 09:10:00");
     }
 }
