@@ -480,3 +480,68 @@ fn room_view_lists_every_member_and_the_statistic() {
         insta::assert_snapshot!(format!("room_view_ended_{w}x{h}"), render(&mut app, w, h));
     }
 }
+
+/// The header sparkline (callbacks per second, seconds with a rejection in red) and the room
+/// chart (online and callbacks per minute), fed by callbacks arriving over ten minutes.
+#[test]
+fn plots_sparkline_and_room_chart() {
+    let hub = Hub::new(5000, 8192);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 200, 50);
+    let start = NOW_MS - 600_000;
+    publish(&hub, &create_room("live_7", "Plots", "host", start), start);
+    for i in 0..600_i64 {
+        let at = start + i * 1000;
+        // Presence grows then falls: a visible shape.
+        let online = if i < 300 { i / 20 } else { (600 - i) / 20 };
+        let who: Vec<String> = (0..=online).map(|n| format!("v{n}")).collect();
+        let refs: Vec<&str> = who.iter().map(String::as_str).collect();
+        publish(&hub, &members("live_7", &refs, at), at);
+        for _ in 0..(i % 7) {
+            publish(&hub, &members("live_7", &["v0"], at), at);
+        }
+        if i % 45 == 0 || i == 598 {
+            hub.publish(event("SdkAppid=1400000001", "{broken", at));
+        }
+    }
+    drain(&mut app, &mut rx);
+    let sparks = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    for (w, h) in REVIEW_SIZES {
+        let buf = buffer(&mut app, w, h);
+        let screen = render(&mut app, w, h);
+        let header: String = screen.lines().take(2).collect();
+        assert!(header.contains(sparks), "{screen}");
+        // A second with a rejection is red on the header's sparkline.
+        let red = (0..w).any(|x| {
+            (0..2).any(|y| {
+                let cell = &buf[(x, y)];
+                cell.fg == Color::Red && sparks.iter().any(|s| cell.symbol().starts_with(*s))
+            })
+        });
+        assert!(red, "{screen}");
+        if h >= 50 {
+            assert!(screen.contains("Online per minute"), "{screen}");
+            assert!(screen.contains("Callbacks per minute"), "{screen}");
+        } else {
+            assert!(screen.contains(" · calls/min "), "{screen}");
+        }
+        insta::assert_snapshot!(format!("plots_{w}x{h}"), screen);
+        // p hides both plots.
+        key(&mut app, KeyCode::Char('p'));
+        let plain = render(&mut app, w, h);
+        assert!(!plain.contains("Online per minute"), "{plain}");
+        assert!(!plain.contains("calls/min"), "{plain}");
+        let header: String = plain.lines().take(2).collect();
+        assert!(!header.contains(sparks), "{plain}");
+        key(&mut app, KeyCode::Char('p'));
+    }
+    // Bounded: the per-second series keeps at most five minutes.
+    assert!(
+        app.throughput
+            .last_seconds(NOW_MS, 1000)
+            .iter()
+            .filter(|b| b.total > 0)
+            .count()
+            <= roomwatch::tui::app::SECONDS_KEPT
+    );
+}

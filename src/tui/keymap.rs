@@ -24,6 +24,7 @@ pub enum Action {
     SortNext,
     SortReverse,
     ToggleEnded,
+    TogglePlots,
 }
 
 /// One key as written in the table.
@@ -123,6 +124,12 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[ch('x')],
         action: Action::ToggleEnded,
         help: "hide / show ended rooms (shown below the live ones)",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('p')],
+        action: Action::TogglePlots,
+        help: "show / hide the header sparkline and the room chart",
         hint: "",
     },
     Binding {

@@ -146,6 +146,7 @@ impl App {
                 self.sort_reversed = !self.sort_reversed;
                 self.rooms_stale = true;
             }
+            (Action::TogglePlots, _) => self.show_plots = !self.show_plots,
             (Action::ToggleEnded, _) => {
                 self.hide_ended = !self.hide_ended;
                 self.rooms_stale = true;

@@ -4,7 +4,8 @@
 //!
 //! One job per file: `state` the [`App`] itself, `feed` what arrives from the hub and the
 //! clock, `order` the room table's order, `log_rows` the log's lines, `input` keys and mouse,
-//! `navigation` moving selections and cursors, `event_view` the JSON overlay.
+//! `navigation` moving selections and cursors, `event_view` the JSON overlay, `series` the
+//! plots' bounded history, `order` the rooms table's order.
 
 mod event_view;
 mod feed;
@@ -13,6 +14,7 @@ mod log_rows;
 mod navigation;
 mod order;
 mod run;
+mod series;
 mod state;
 
 use crossterm::event::{KeyEvent, MouseEvent};
@@ -21,6 +23,7 @@ pub use event_view::{EventView, event_view};
 pub use log_rows::{LogRow, Notice, entry_rooms};
 pub use order::SortKey;
 pub use run::{run, run_dashboard};
+pub use series::{MINUTES_KEPT, RoomSeries, SECONDS_KEPT, SecondBucket, Throughput};
 pub use state::{App, Overlay, Pane};
 
 use crate::store::{LogEntry, RoomStore};

@@ -175,6 +175,11 @@ impl App {
         self.room_order = order.into_iter().map(|r| r.id.to_string()).collect();
         let ended = self.store.rooms().values().filter(|r| r.is_ended()).count();
         self.ended_rooms = ended;
+        // Charts of rooms the store no longer holds go too.
+        if self.room_series.len() > self.store.rooms().len() {
+            let rooms = self.store.rooms();
+            self.room_series.retain(|id| rooms.contains_key(id));
+        }
         self.live_rooms = self.store.rooms().len() - ended;
     }
 

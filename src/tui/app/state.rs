@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use super::event_view::EventView;
 use super::log_rows::{LogRow, Notice};
 use super::order::SortKey;
+use super::series::{RoomSeries, Throughput};
 use crate::runner::RunInfo;
 use crate::store::{LogEntry, RoomStore};
 use crate::tui::query::Query;
@@ -88,6 +89,12 @@ pub struct App {
     pub notices: Vec<Notice>,
     /// Callbacks per second over the last few seconds.
     pub rate: f64,
+    /// Callbacks (and rejections) per second, for the header sparkline.
+    pub throughput: Throughput,
+    /// Each room's callbacks per minute and members online, for its chart.
+    pub room_series: RoomSeries,
+    /// Draw the header sparkline and the room chart.
+    pub show_plots: bool,
     pub quit: bool,
     /// Something changed since the last draw.
     pub dirty: bool,
@@ -135,6 +142,9 @@ impl App {
             overlay: Overlay::None,
             notices: Vec::new(),
             rate: 0.0,
+            throughput: Throughput::default(),
+            room_series: RoomSeries::default(),
+            show_plots: true,
             quit: false,
             dirty: true,
             arrivals: VecDeque::new(),

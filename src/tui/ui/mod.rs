@@ -11,7 +11,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Sparkline, SparklineBar};
 
 use crate::tui::app::{App, Overlay, Pane};
 use crate::tui::keymap;
@@ -207,6 +207,7 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         left.push(("  demo".into(), theme::stale()));
     }
     let mut line = fit_line(left, width.saturating_sub(badge_w));
+    let left_w = line.width();
     let pad = width.saturating_sub(line.width() + badge_w);
     line.spans.push(Span::raw(" ".repeat(pad)));
     for (badge, style) in badges {
@@ -249,8 +250,54 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         ));
     }
     second.push((format!("{gap} {:.1}/s", app.rate), theme::value()));
-    let lines = vec![line, fit_line(second, width)];
+    let second = fit_line(second, width);
+    let used = second.width();
+    let lines = vec![line, second];
     frame.render_widget(Paragraph::new(lines), area);
+    if app.show_plots && area.height >= 2 {
+        // After the counters; on a narrow screen where they fill the line, in the gap
+        // before the badges on the first line instead.
+        let free_second = width.saturating_sub(used + 2);
+        let free_first = width.saturating_sub(left_w + 2 + badge_w + 1);
+        let (x, y, free) = if free_second >= SPARK_MIN {
+            (used + 2, 1, free_second)
+        } else {
+            (left_w + 2, 0, free_first)
+        };
+        if free >= SPARK_MIN {
+            let spark = Rect {
+                x: area.x + x as u16,
+                y: area.y + y,
+                width: free.min(SPARK_MAX) as u16,
+                height: 1,
+            };
+            throughput_sparkline(frame, app, spark);
+        }
+    }
+}
+
+/// The header sparkline is drawn when at least this many cells are free, and spans at most
+/// this many seconds.
+const SPARK_MIN: usize = 8;
+const SPARK_MAX: usize = 120;
+
+/// Callbacks per second, one bar a second, newest right; seconds with a rejection in red.
+fn throughput_sparkline(frame: &mut Frame, app: &App, area: Rect) {
+    let buckets = app
+        .throughput
+        .last_seconds(app.now_ms, usize::from(area.width));
+    let bars: Vec<SparklineBar> = buckets
+        .iter()
+        .map(|b| {
+            let style = if b.rejected > 0 {
+                theme::rejected()
+            } else {
+                theme::spark()
+            };
+            SparklineBar::from(b.total).style(Some(style))
+        })
+        .collect();
+    frame.render_widget(Sparkline::default().data(bars), area);
 }
 
 fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {

@@ -1,10 +1,10 @@
 //! The rooms table and the detail pane of the selected room.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Sparkline, SparklineBar};
 
 use super::text::{age, fit, fit_right};
 use super::{fit_line, focused, theme, title_line};
@@ -295,7 +295,23 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
     }
     let width = usize::from(area.width);
     let room = app.selected.as_deref().and_then(|id| app.store.room(id));
-    let body_h = usize::from(area.height).saturating_sub(1);
+    let chart_h = room.map_or(0, |room| chart_rows(app, &room.id, area));
+    let body_h = usize::from(area.height - chart_h).saturating_sub(1);
+    if let Some(room) = room
+        && chart_h > 0
+    {
+        room_chart(
+            frame,
+            app,
+            &room.id,
+            Rect {
+                x: area.x + 1,
+                y: area.y + area.height - chart_h,
+                width: area.width.saturating_sub(2),
+                height: chart_h,
+            },
+        );
+    }
     let room_lines =
         room.map(|room| detail_lines(app, room, width.saturating_sub(1), body_h >= 16));
     let total = room_lines.as_ref().map_or(0, Vec::len);
@@ -337,16 +353,130 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// The detail lines, most useful first (a short pane shows the top ones).
+/// Rows at the bottom of the detail pane for the room chart: none when plots are off, the
+/// room has no history since the dashboard started, or the pane is too short to spare them.
+fn chart_rows(app: &App, room: &str, area: Rect) -> u16 {
+    if !app.show_plots || !app.room_series.has(room) {
+        0
+    } else if area.height >= CHART_MIN_PANE {
+        CHART_ROWS
+    } else {
+        u16::from(area.height >= COMPACT_CHART_MIN_PANE)
+    }
+}
+
+/// The room chart: two labelled one-row plots.
+const CHART_ROWS: u16 = 4;
+/// Detail panes shorter than this get the compact, one-row chart.
+const CHART_MIN_PANE: u16 = 14;
+/// Detail panes shorter than this keep every row for text.
+const COMPACT_CHART_MIN_PANE: u16 = 6;
+
+/// Members online at the end of each minute, and callbacks per minute, for the room's last
+/// minutes (newest right), from the app's bounded per-room history.
+fn room_chart(frame: &mut Frame, app: &App, room: &str, area: Rect) {
+    let minutes = usize::from(area.width).min(crate::tui::app::MINUTES_KEPT);
+    let series = app.room_series.last_minutes(room, app.now_ms, minutes);
+    let online: Vec<Option<u64>> = series.iter().map(|(_, o)| *o).collect();
+    let calls: Vec<u64> = series.iter().map(|(c, _)| *c).collect();
+    let peak_online = online.iter().flatten().max().copied();
+    let now_online = online.last().copied().flatten();
+    let show = |v: Option<u64>| v.map_or_else(|| UNKNOWN.to_string(), |v| v.to_string());
+    // The current minute is still filling: the last whole one is the honest rate.
+    let last_minute = calls.len().checked_sub(2).map_or(0, |i| calls[i]);
+    let width = usize::from(area.width);
+    let row = |y: u16| Rect {
+        y: area.y + y,
+        height: 1,
+        ..area
+    };
+    if area.height < CHART_ROWS {
+        // Compact: `online 16 ▂▃▅ · calls/min 9 ▃▁▂` on one row, the plots sharing it.
+        let online_text = format!("online {} ", show(now_online));
+        let calls_text = format!(" · calls/min {last_minute} ");
+        let texts_w = super::text::width(&online_text) + super::text::width(&calls_text);
+        let plot_w = (usize::from(area.width).saturating_sub(texts_w) / 2) as u16;
+        let [a, b, c, d] = Layout::horizontal([
+            Constraint::Length(super::text::width(&online_text) as u16),
+            Constraint::Length(plot_w),
+            Constraint::Length(super::text::width(&calls_text) as u16),
+            Constraint::Length(plot_w),
+        ])
+        .areas(row(0));
+        let recent = |n: usize| n.saturating_sub(usize::from(plot_w));
+        frame.render_widget(Paragraph::new(online_text).style(theme::label()), a);
+        frame.render_widget(
+            Sparkline::default()
+                .data(
+                    online[recent(online.len())..]
+                        .iter()
+                        .map(|o| SparklineBar::from(*o)),
+                )
+                .style(theme::spark()),
+            b,
+        );
+        frame.render_widget(Paragraph::new(calls_text).style(theme::label()), c);
+        frame.render_widget(
+            Sparkline::default()
+                .data(calls[recent(calls.len())..].iter().map(SparklineBar::from))
+                .style(theme::good()),
+            d,
+        );
+        return;
+    }
+    let online_label = fit_line(
+        vec![
+            ("Online per minute".into(), theme::label()),
+            (
+                format!(
+                    "  now {} · peak {} · last {minutes} min",
+                    show(now_online),
+                    show(peak_online)
+                ),
+                theme::value(),
+            ),
+        ],
+        width,
+    );
+    frame.render_widget(Paragraph::new(online_label), row(0));
+    frame.render_widget(
+        Sparkline::default()
+            .data(online.iter().map(|o| SparklineBar::from(*o)))
+            .style(theme::spark()),
+        row(1),
+    );
+    let calls_label = fit_line(
+        vec![
+            ("Callbacks per minute".into(), theme::label()),
+            (
+                format!(
+                    "  last minute {last_minute} · peak {}",
+                    calls.iter().max().copied().unwrap_or(0)
+                ),
+                theme::value(),
+            ),
+        ],
+        width,
+    );
+    frame.render_widget(Paragraph::new(calls_label), row(2));
+    frame.render_widget(
+        Sparkline::default()
+            .data(calls.iter().map(SparklineBar::from))
+            .style(theme::good()),
+        row(3),
+    );
+}
+
 /// How far the detail pane can scroll for the selected room at the current size.
 pub fn max_scroll(app: &App) -> usize {
     let areas = super::layout(Rect::new(0, 0, app.size.0, app.size.1));
-    let body_h = usize::from(areas.detail.height).saturating_sub(1);
     let width = usize::from(areas.detail.width).saturating_sub(1);
     app.selected
         .as_deref()
         .and_then(|id| app.store.room(id))
         .map_or(0, |room| {
+            let chart_h = chart_rows(app, &room.id, areas.detail);
+            let body_h = usize::from(areas.detail.height - chart_h).saturating_sub(1);
             detail_lines(app, room, width, body_h >= 16)
                 .len()
                 .saturating_sub(body_h)

@@ -103,6 +103,10 @@ pub fn badge_scope() -> Style {
         .add_modifier(Modifier::BOLD)
 }
 
+pub fn spark() -> Style {
+    Style::new().fg(Color::Cyan)
+}
+
 pub fn good() -> Style {
     Style::new().fg(Color::Green)
 }
