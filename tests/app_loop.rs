@@ -888,3 +888,41 @@ fn queries_with_field_terms_narrow_rooms_and_log() {
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.room_order().len(), 40);
 }
+
+/// `y` copies the selected room id, or in the JSON view the callback body as received; the
+/// hint bar says what was copied.
+#[test]
+fn y_copies_the_room_id_or_the_callback_body() {
+    let mut app = seeded_app();
+    let room = app.selected.clone().unwrap();
+    key(&mut app, KeyCode::Char('y'));
+    assert_eq!(app.copy_request.as_deref(), Some(room.as_str()));
+    let screen = render(&mut app, 80, 24);
+    assert!(
+        screen.contains(&format!("copied room id {room} to the clipboard")),
+        "{screen}"
+    );
+    app.copy_request = None;
+    // The JSON view of the newest log line: y copies its body, byte for byte.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('k'));
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        app.overlay,
+        roomwatch::tui::app::Overlay::Event(_)
+    ));
+    key(&mut app, KeyCode::Char('y'));
+    let seq = app.log_rows()[app.log_cursor_index().unwrap()].seq;
+    let body = String::from_utf8_lossy(&app.entry(seq).unwrap().event.raw_body).into_owned();
+    assert!(!body.is_empty());
+    assert_eq!(app.copy_request.as_deref(), Some(body.as_str()));
+    assert!(
+        app.status_line().unwrap().contains("body"),
+        "{:?}",
+        app.status
+    );
+    // The message leaves after a few seconds.
+    update(&mut app, Msg::Tick(NOW_MS + 10_000));
+    assert_eq!(app.status_line(), None);
+}

@@ -164,8 +164,10 @@ async fn seed_callbacks_filter_and_quit() {
     let port = dash.port();
     post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
     post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
-    let screen = dash.wait_for("the room name", |s| s.contains("rname-123"));
-    assert!(screen.contains("room_id"), "{screen}");
+    // Both rooms: a frame may show the first callback before the second arrives.
+    dash.wait_for("both rooms", |s| {
+        s.contains("rname-123") && s.contains("room_id")
+    });
     // The most recent room (ModifyAdmin) is selected: its admins in the detail pane.
     dash.wait_for("the admins line", |s| s.contains("Admins: user1, user2"));
 
@@ -330,6 +332,28 @@ async fn utc_flag_names_utc() {
     let header = screen.lines().next().unwrap_or_default();
     assert!(header.trim_end().ends_with(" UTC"), "{screen}");
     assert!(!screen.contains("UTC+09:00"), "{screen}");
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+}
+
+/// `y` in the real binary writes an OSC 52 sequence with the selected room id.
+#[tokio::test(flavor = "multi_thread")]
+async fn y_sends_osc52_with_the_room_id() {
+    let mut dash = Dashboard::start();
+    let port = dash.port();
+    post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
+    dash.wait_for("the room", |s| s.contains("rname-123"));
+    dash.send(b"y");
+    dash.wait_for("the status line", |s| {
+        s.contains("copied room id live-room to the clipboard")
+    });
+    // base64("live-room")
+    let expected = "\x1b]52;c;bGl2ZS1yb29t\x07";
+    let start = Instant::now();
+    while !String::from_utf8_lossy(&dash.raw.lock().unwrap()).contains(expected) {
+        assert!(start.elapsed() < DEADLINE, "no OSC 52 sequence");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     dash.send(b"q");
     assert!(dash.wait_exit().success());
 }

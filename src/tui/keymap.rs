@@ -25,6 +25,7 @@ pub enum Action {
     SortReverse,
     ToggleEnded,
     TogglePlots,
+    Copy,
 }
 
 /// One key as written in the table.
@@ -130,6 +131,12 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[ch('p')],
         action: Action::TogglePlots,
         help: "show / hide the header sparkline and the room chart",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('y')],
+        action: Action::Copy,
+        help: "copy the room id (JSON view: the callback body) via OSC 52",
         hint: "",
     },
     Binding {

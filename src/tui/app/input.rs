@@ -101,6 +101,11 @@ impl App {
                 let last = view.lines.len().saturating_sub(1);
                 match action {
                     Action::Quit => self.quit = true,
+                    Action::Copy => {
+                        let seq = view.seq;
+                        self.copy_body(seq);
+                        return;
+                    }
                     Action::Back | Action::Open | Action::Help => self.overlay = Overlay::None,
                     Action::Up => view.scroll = view.scroll.saturating_sub(1),
                     Action::Down => view.scroll = (view.scroll + 1).min(last),
@@ -147,6 +152,10 @@ impl App {
                 self.rooms_stale = true;
             }
             (Action::TogglePlots, _) => self.show_plots = !self.show_plots,
+            (Action::Copy, _) => match self.selected.clone() {
+                Some(id) => self.copy(id.clone(), &format!("room id {id}")),
+                None => self.say("nothing to copy: no room selected".into()),
+            },
             (Action::ToggleEnded, _) => {
                 self.hide_ended = !self.hide_ended;
                 self.rooms_stale = true;

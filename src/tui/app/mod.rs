@@ -7,6 +7,7 @@
 //! `navigation` moving selections and cursors, `event_view` the JSON overlay, `series` the
 //! plots' bounded history, `order` the rooms table's order.
 
+mod copy;
 mod event_view;
 mod feed;
 mod input;

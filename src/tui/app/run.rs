@@ -69,6 +69,12 @@ where
             app.dirty = false;
             last_draw = Some(Instant::now());
         }
+        if let Some(text) = app.copy_request.take() {
+            // After the frame's own output, so the sequence never lands inside it.
+            if let Err(e) = crate::tui::clipboard::send(&text) {
+                tracing::warn!("clipboard copy failed: {e}");
+            }
+        }
         tokio::select! {
             biased;
             () = &mut shutdown => break,

@@ -95,6 +95,10 @@ pub struct App {
     pub room_series: RoomSeries,
     /// Draw the header sparkline and the room chart.
     pub show_plots: bool,
+    /// Text to put on the clipboard; the run loop sends it to the terminal and clears it.
+    pub copy_request: Option<String>,
+    /// A short message in the hint bar, until this time (Unix ms).
+    pub status: Option<(String, i64)>,
     pub quit: bool,
     /// Something changed since the last draw.
     pub dirty: bool,
@@ -145,6 +149,8 @@ impl App {
             throughput: Throughput::default(),
             room_series: RoomSeries::default(),
             show_plots: true,
+            copy_request: None,
+            status: None,
             quit: false,
             dirty: true,
             arrivals: VecDeque::new(),

@@ -328,6 +328,8 @@ fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {
         let cursor_x = area.x + text::width(&prompt).min(width.saturating_sub(1)) as u16;
         frame.set_cursor_position((cursor_x, area.y));
         fit_line(parts, width)
+    } else if let Some(status) = app.status_line() {
+        fit_line(vec![(format!(" {status}"), theme::value())], width)
     } else {
         let mut parts = Vec::new();
         for (key, hint) in keymap::hints() {
