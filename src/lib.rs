@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod escape;
 pub mod event;
 pub mod hub;
 pub mod ingest;

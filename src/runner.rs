@@ -12,6 +12,8 @@ use crate::cli::{Cli, Commands, RunArgs};
 use crate::hub::Hub;
 use crate::ingest::auth::AuthConfig;
 use crate::ingest::receiver::{self, ReceiverState};
+use crate::ingest::server::ServerLimits;
+use crate::ingest::source::SourcePolicy;
 use crate::outputs::headless;
 use crate::tui::zone::Zone;
 
@@ -38,6 +40,18 @@ pub struct RunInfo {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
+        None if cli
+            .run
+            .token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty()) =>
+        {
+            // An empty secret would make Sign = sha256(RequestTime), which anyone can compute.
+            eprintln!(
+                "roomwatch: --token (ROOMWATCH_TOKEN) is empty or blank; give the callback token, or unset it to run without token auth"
+            );
+            ExitCode::from(2)
+        }
         None => match serve_and_watch(cli.run).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -69,7 +83,13 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     // Subscribe before the server takes its first callback, so the printer sees every one.
     let headless_rx = headless.then(|| hub.subscribe());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(receiver::serve(listener, state, wait_for(stop_rx.clone())));
+    let limits = server_limits(&args);
+    let server = tokio::spawn(receiver::serve_with(
+        listener,
+        state,
+        limits,
+        wait_for(stop_rx.clone()),
+    ));
     let demo = args.demo.then(|| {
         let options = crate::demo::DemoOptions::from_args(&args, listen);
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
@@ -132,6 +152,21 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("receiver failed: {e}")),
         Err(e) => Err(format!("receiver task failed: {e}")),
+    }
+}
+
+/// The connection layer's limits and source policy, from the flags.
+fn server_limits(args: &RunArgs) -> ServerLimits {
+    ServerLimits {
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections as usize,
+        shutdown_grace: args.shutdown_grace,
+        sources: SourcePolicy {
+            allow_from: args.allow_from.clone().unwrap_or_default(),
+            trusted_proxies: args.trusted_proxy.clone().unwrap_or_default(),
+        },
     }
 }
 

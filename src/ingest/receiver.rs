@@ -13,10 +13,12 @@ use axum::routing::get;
 use http_body_util::BodyExt;
 use tokio::net::TcpListener;
 
+use crate::escape::Escaped;
 use crate::event::Reply;
 use crate::hub::Hub;
 use crate::ingest::auth::AuthConfig;
 use crate::ingest::intake::{self, Arrival, BodyRead};
+use crate::ingest::server::{self, ServerLimits, SourceCheck};
 use crate::protocol::Rejection;
 
 /// Bytes of an over-limit body kept for the log.
@@ -38,26 +40,36 @@ pub fn router(state: Arc<ReceiverState>) -> Router {
         .with_state(state)
 }
 
-/// Serves `listener` until `shutdown` resolves.
+/// Serves `listener` with the default [`ServerLimits`] until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ReceiverState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, state, ServerLimits::default(), shutdown).await
+}
+
+/// Serves `listener` with `limits` (timeouts, connection cap, sources, shutdown grace) until
+/// `shutdown` resolves and the grace has passed or every connection has closed.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: Arc<ReceiverState>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    server::serve(listener, router(state), limits, shutdown).await
 }
 
 async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> Response {
     let received_at_ms = now_ms();
-    let remote = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.to_string());
+    let source_check = request.extensions().get::<SourceCheck>().copied();
+    let remote = match source_check {
+        Some(check) => Some(check.source.describe()),
+        None => request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.to_string()),
+    };
     let (parts, body) = request.into_parts();
     let arrival = Arrival {
         method: parts.method.to_string(),
@@ -75,12 +87,41 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|len| len > state.body_limit);
-    let body = read_limited(body, state.body_limit, declared_too_large).await;
-    let event = intake::judge(arrival, body, &state.auth);
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|len| len > state.body_limit as u64);
+    // A declared oversize body that waits for `100 Continue` is refused unread: no 100, no
+    // drain, and the connection closes after the answer (its body was never sent). Without
+    // `Expect` the sender is already sending, so the first bytes are kept for the log and the
+    // rest drained (bounded) so the sender reads the 413 rather than a reset.
+    let expects_continue = parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let refuse_unread = declared_too_large && expects_continue;
+    let body = if refuse_unread {
+        BodyRead::TooLarge {
+            prefix: Vec::new(),
+            limit: state.body_limit,
+        }
+    } else {
+        read_limited(body, state.body_limit, declared_too_large).await
+    };
+    let event = match source_check {
+        Some(check) if !check.allowed => intake::refuse(
+            arrival,
+            body,
+            Rejection::SourceNotAllowed(check.source.client().to_string()),
+        ),
+        _ => intake::judge(arrival, body, &state.auth),
+    };
     if let Some(rejection) = &event.error {
-        tracing::warn!(path = %event.path, reason = %rejection, "callback rejected");
+        // Remote text (path, the reason quoting the query) is escaped for the log file.
+        tracing::warn!(
+            path = %Escaped(&event.path),
+            remote = %Escaped(event.remote.as_deref().unwrap_or("-")),
+            reason = %Escaped(&rejection.to_string()),
+            "callback rejected"
+        );
     }
     let allow_post = matches!(event.error, Some(Rejection::MethodNotAllowed(_)));
     let Reply { status, body } = event.reply.clone();
@@ -93,6 +134,11 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    if refuse_unread {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

@@ -14,7 +14,7 @@ use crate::store::LogEntry;
 /// The NDJSON line for one event (without the newline).
 pub fn line(entry: &LogEntry) -> String {
     let event = &entry.event;
-    json!({
+    let line = json!({
         "seq": event.seq,
         "received_at": rfc3339(event.received_at_ms),
         "command": event.command,
@@ -31,8 +31,9 @@ pub fn line(entry: &LogEntry) -> String {
         "status": event.reply.status,
         "reply": event.reply.body,
         "body": event.body,
-    })
-    .to_string()
+    });
+    // The same JSON, with DEL, C1 and bidi controls (which JSON allows raw) as \u escapes.
+    crate::escape::escape_json(&line.to_string()).into_owned()
 }
 
 /// Unix milliseconds as RFC 3339 UTC with milliseconds.
