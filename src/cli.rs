@@ -11,7 +11,7 @@ use crate::ingest::source::Networks;
 /// Watch Tencent Cloud TUILiveKit (Live) rooms from a terminal: an embedded webhook receiver
 /// and a live dashboard of rooms, members, seats and every callback.
 #[derive(Debug, Parser)]
-#[command(name = "roomwatch", version, about, long_about = None)]
+#[command(name = "roomwatch", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Commands>,
@@ -32,12 +32,13 @@ pub struct RunArgs {
         short,
         long,
         env = "ROOMWATCH_LISTEN",
-        default_value = "127.0.0.1:9000"
+        default_value = "127.0.0.1:9000",
+        value_parser = parse_listen
     )]
     pub listen: SocketAddr,
 
     /// The app's SDKAppID. Callbacks for any other app are rejected (403). Unset: accept any.
-    #[arg(long, env = "ROOMWATCH_SDKAPPID")]
+    #[arg(long, env = "ROOMWATCH_SDKAPPID", value_parser = parse_sdkappid)]
     pub sdkappid: Option<String>,
 
     /// Callback auth token. When set, Sign and RequestTime are required and checked (401).
@@ -140,12 +141,13 @@ pub struct SendArgs {
     #[arg(required_unless_present = "list")]
     pub what: Option<String>,
 
-    /// Where to post, e.g. http://127.0.0.1:9000/callback.
-    #[arg(long, required_unless_present = "list")]
+    /// Where to post: a URL, or host:port (http:// is assumed). Default: the local listener,
+    /// http://ROOMWATCH_LISTEN/callback (http://127.0.0.1:9000/callback).
+    #[arg(long)]
     pub to: Option<String>,
 
     /// SdkAppid to put in the query string.
-    #[arg(long, env = "ROOMWATCH_SDKAPPID", default_value = "1400000001")]
+    #[arg(long, env = "ROOMWATCH_SDKAPPID", default_value = "1400000001", value_parser = parse_sdkappid)]
     pub sdkappid: String,
 
     /// Sign the request with this token (adds Sign and a fresh RequestTime).
@@ -217,6 +219,33 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parses a listen address; a bare port (`9100`, `:9100`) means loopback, 127.0.0.1:PORT.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let port = text.strip_prefix(':').unwrap_or(text);
+    if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+        return port
+            .parse::<u16>()
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .map_err(|_| format!("{text:?}: a port is 0 to 65535"));
+    }
+    text.parse().map_err(|_| {
+        format!("{text:?} is not an address: use 9100, :9100, 127.0.0.1:9100 or 0.0.0.0:9100")
+    })
+}
+
+/// An SDKAppID is a number, e.g. 1400000001.
+pub fn parse_sdkappid(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is not an SDKAppID: it is a number such as 1400000001"
+        ))
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000.0 => Ok(rate),
@@ -249,6 +278,29 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn listen_addresses() {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 9100));
+        assert_eq!(parse_listen("9100"), Ok(loopback));
+        assert_eq!(parse_listen(":9100"), Ok(loopback));
+        assert_eq!(parse_listen("127.0.0.1:9100"), Ok(loopback));
+        assert_eq!(
+            parse_listen("0.0.0.0:9100"),
+            Ok(SocketAddr::from(([0, 0, 0, 0], 9100)))
+        );
+        assert!(parse_listen("99999").is_err());
+        assert!(parse_listen("localhost").is_err());
+        assert!(parse_listen(":").is_err());
+    }
+
+    #[test]
+    fn sdkappids_are_numbers() {
+        assert_eq!(parse_sdkappid("1400000001"), Ok("1400000001".into()));
+        assert!(parse_sdkappid("abc").is_err());
+        assert!(parse_sdkappid("").is_err());
+        assert!(parse_sdkappid("14000x").is_err());
     }
 
     #[test]

@@ -90,7 +90,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         limits,
         wait_for(stop_rx.clone()),
     ));
-    let demo = args.demo.then(|| {
+    let mut demo = args.demo.then(|| {
         let options = crate::demo::DemoOptions::from_args(&args, listen);
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
     });
@@ -130,9 +130,24 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             let _ = printer_done.send(());
         }));
         // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
-        tokio::select! {
-            () = shutdown => {}
-            _ = printer_ended => {}
+        // With --demo-events the run also ends once the demo has sent them all: each was
+        // answered, so the printer has them queued and prints them before exiting.
+        let finite_demo = args.demo_events.is_some();
+        let demo_done = async {
+            match demo.as_mut() {
+                Some(task) => {
+                    let _ = task.await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let demo_finished = tokio::select! {
+            () = shutdown => false,
+            _ = printer_ended => false,
+            () = demo_done, if finite_demo => true,
+        };
+        if demo_finished {
+            demo = None;
         }
     } else {
         crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse).await?;
