@@ -23,6 +23,13 @@ pub struct Cli {
 pub enum Commands {
     /// Post one callback exactly as Tencent would, to roomwatch or any backend.
     Send(SendArgs),
+    /// Print a shell completion script, e.g. `roomwatch completions bash > ~/.local/share/bash-completion/completions/roomwatch`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `roomwatch man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,8 @@ pub struct RunInfo {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
+        Some(Commands::Completions { shell }) => crate::outputs::docs::completions(shell),
+        Some(Commands::Man) => crate::outputs::docs::man(),
         None if cli
             .run
             .token

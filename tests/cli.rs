@@ -170,3 +170,30 @@ fn send_suggests_the_nearest_command_for_a_typo() {
     assert!(stderr.contains("did you mean"), "{stderr}");
     assert!(stderr.contains("DestroyRoom"), "{stderr}");
 }
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef roomwatch"),
+        ("fish", "complete -c roomwatch"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = run(&["completions", shell], &[]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        // The flags come from the real definitions.
+        assert!(script.contains("demo-events"), "{shell}");
+    }
+    let out = run(&["completions", "tcsh"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["man"], &[]);
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH roomwatch"),
+        "{page}"
+    );
+    assert!(page.contains("sdkappid"), "{page}");
+}
