@@ -139,6 +139,11 @@ pub struct RunArgs {
     /// to anything non-empty.
     #[arg(long)]
     pub no_color: bool,
+
+    /// Config file (TOML: [run] options, [keys], [theme]). Default:
+    /// $XDG_CONFIG_HOME/roomwatch/config.toml (~/.config/roomwatch/config.toml) if it exists.
+    #[arg(long, env = "ROOMWATCH_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

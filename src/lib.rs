@@ -5,6 +5,7 @@
 //! to the dashboard ([`tui`]) or the [`outputs`].
 
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod escape;
 pub mod event;

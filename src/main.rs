@@ -1,11 +1,11 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // The local time zone can only be read while the process has a single thread.
     roomwatch::tui::zone::Zone::detect_local();
-    let cli = roomwatch::cli::Cli::parse();
+    let (cli, config) = roomwatch::config::parse_args(std::env::args_os().collect());
+    roomwatch::tui::keymap::set_overrides(config.keys.overrides);
+    roomwatch::tui::ui::theme::set_overrides(config.theme.styles);
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(roomwatch::run(cli)),
         Err(e) => {

@@ -1,6 +1,8 @@
 //! Every key the dashboard knows, in one table: the key handler, the `?` help overlay and the
 //! hint bar are all drawn from [`BINDINGS`], so they cannot disagree.
 
+use std::sync::OnceLock;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// What a key asks the dashboard to do.
@@ -183,6 +185,23 @@ pub const BINDINGS: &[Binding] = &[
     },
 ];
 
+/// Keys replaced by the config file, set once at start-up.
+static OVERRIDES: OnceLock<Vec<(Action, Vec<Key>)>> = OnceLock::new();
+
+/// Installs the config file's key changes (already checked for clashes); only the first call
+/// counts.
+pub fn set_overrides(overrides: Vec<(Action, Vec<Key>)>) {
+    let _ = OVERRIDES.set(overrides);
+}
+
+/// A binding's keys, as the config file may have changed them.
+pub fn keys_of(binding: &Binding) -> &[Key] {
+    OVERRIDES
+        .get()
+        .and_then(|o| o.iter().find(|(a, _)| *a == binding.action))
+        .map_or(binding.keys, |(_, keys)| keys.as_slice())
+}
+
 /// The action bound to a key press, if any. Key releases and repeats of nothing are ignored.
 pub fn action_for(event: &KeyEvent) -> Option<Action> {
     if event.kind == KeyEventKind::Release {
@@ -192,7 +211,7 @@ pub fn action_for(event: &KeyEvent) -> Option<Action> {
     BINDINGS
         .iter()
         .find(|b| {
-            b.keys.iter().any(|k| {
+            keys_of(b).iter().any(|k| {
                 k.ctrl == ctrl
                     && match (k.code, event.code) {
                         // Shifted letters arrive as the capital, sometimes with SHIFT set.
@@ -230,8 +249,7 @@ pub fn key_label(key: Key) -> String {
 
 /// All keys of a binding, e.g. `j ↓`.
 pub fn keys_label(binding: &Binding) -> String {
-    binding
-        .keys
+    keys_of(binding)
         .iter()
         .map(|k| key_label(*k))
         .collect::<Vec<_>>()
@@ -243,7 +261,7 @@ pub fn hints() -> impl Iterator<Item = (String, &'static str)> {
     BINDINGS
         .iter()
         .filter(|b| !b.hint.is_empty())
-        .map(|b| (key_label(b.keys[0]), b.hint))
+        .filter_map(|b| keys_of(b).first().map(|k| (key_label(*k), b.hint)))
 }
 
 #[cfg(test)]
