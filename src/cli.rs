@@ -84,6 +84,27 @@ pub struct RunArgs {
     /// Do not capture the mouse (keeps the terminal's own text selection).
     #[arg(long)]
     pub no_mouse: bool,
+
+    // Memory bounds and time trust.
+    /// Memory the in-memory log's events may hold (estimated; K, KiB, M, MiB, G, GiB
+    /// suffixes allowed). Beyond it the oldest events leave the log, as with --history.
+    #[arg(long, env = "ROOMWATCH_HISTORY_BYTES", default_value = "256MiB", value_parser = parse_size)]
+    pub history_bytes: usize,
+
+    /// Rooms kept in state. Beyond it the longest-ended room is evicted; when every room is
+    /// live, the one whose latest event is oldest. The header counts evictions.
+    #[arg(long, env = "ROOMWATCH_MAX_ROOMS", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms: u64,
+
+    /// How far ahead of arrival an EventTime is trusted, in seconds. Further ahead: the event
+    /// is ordered by its arrival and marked clock-skew.
+    #[arg(long, env = "ROOMWATCH_MAX_CLOCK_SKEW", default_value_t = 300)]
+    pub max_clock_skew: u64,
+
+    /// Headless: seconds to wait at exit for stdout to take the remaining lines. Whatever is
+    /// left is counted on stderr.
+    #[arg(long, env = "ROOMWATCH_DRAIN_TIMEOUT", default_value_t = 10)]
+    pub drain_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -127,7 +148,7 @@ pub struct SendArgs {
     pub list: bool,
 }
 
-/// Parses `1048576`, `512K`, `512KiB`, `1M`, `1MiB` (binary units either way).
+/// Parses `1048576`, `512K`, `512KiB`, `1M`, `1MiB`, `1G`, `1GiB` (binary units either way).
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
@@ -141,7 +162,12 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1024,
         "m" | "mb" | "mib" => 1024 * 1024,
-        other => return Err(format!("unknown size unit {other:?}: use K/KiB or M/MiB")),
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}: use K/KiB, M/MiB or G/GiB"
+            ));
+        }
     };
     number
         .checked_mul(factor)
@@ -168,7 +194,8 @@ mod tests {
         assert_eq!(parse_size("512k"), Ok(524_288));
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("0").is_err());
-        assert!(parse_size("1GiB").is_err());
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("1TiB").is_err());
         assert!(parse_size("lots").is_err());
     }
 

@@ -11,6 +11,7 @@ pub mod hub;
 pub mod ingest;
 pub mod outputs;
 pub mod protocol;
+pub mod rawbody;
 pub mod runner;
 pub mod store;
 pub mod tui;

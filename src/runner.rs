@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -14,11 +15,17 @@ use crate::ingest::auth::AuthConfig;
 use crate::ingest::receiver::{self, ReceiverState};
 use crate::outputs::headless;
 
-/// How far a subscriber may fall behind before it must catch up from the store.
+/// How far a subscriber may fall behind before it must catch up from the store, at most.
 const CHANNEL_CAPACITY: usize = 4096;
+/// ... and at least.
+const MIN_CHANNEL_CAPACITY: usize = 256;
 
-/// How long headless output may take to catch up after a quit.
-const PRINTER_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+/// Queued events share the log's events, but a lagging subscriber keeps up to a channel's
+/// worth alive after the log let them go: size the channel so that this is at most about
+/// `--history-bytes` more, however large the bodies.
+fn channel_capacity(history_bytes: usize, max_body: usize) -> usize {
+    (history_bytes / max_body.max(1)).clamp(MIN_CHANNEL_CAPACITY, CHANNEL_CAPACITY)
+}
 
 /// Everything the screen shows about how roomwatch was started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +58,17 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
-    let hub = Arc::new(Hub::new(args.history, CHANNEL_CAPACITY));
+    let limits = crate::store::StoreLimits {
+        history: args.history,
+        history_bytes: args.history_bytes,
+        max_rooms: usize::try_from(args.max_rooms).unwrap_or(usize::MAX),
+    };
+    let skew_ms = i64::try_from(args.max_clock_skew.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let hub = Arc::new(Hub::with_limits(
+        limits,
+        channel_capacity(args.history_bytes, args.max_body),
+        skew_ms,
+    ));
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
@@ -92,15 +109,17 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             "roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)"
         );
         let rx = headless_rx.unwrap_or_else(|| hub.subscribe());
-        // A weak handle: once the receiver is gone, the channel closes and the printer ends
-        // after printing what was still queued.
-        let printer_hub = Arc::downgrade(&hub);
+        let progress = Arc::new(headless::Progress::default());
         let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
-        printer = Some(std::thread::spawn(move || {
-            let stdout = std::io::stdout();
-            let _ = headless::print_events(&printer_hub, rx, stdout.lock());
-            let _ = printer_done.send(());
-        }));
+        let thread = {
+            let (hub, progress) = (Arc::clone(&hub), Arc::clone(&progress));
+            std::thread::spawn(move || {
+                let result = headless::print_events(&hub, rx, std::io::stdout().lock(), &progress);
+                let _ = printer_done.send(());
+                result
+            })
+        };
+        printer = Some((thread, progress));
         // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
         tokio::select! {
             () = shutdown => {}
@@ -114,17 +133,58 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         let _ = demo.await;
     }
     let server_result = server.await;
-    drop(hub);
-    if let Some(printer) = printer {
-        // Bounded: a stdout nobody reads must not keep roomwatch from exiting.
-        let joined = tokio::task::spawn_blocking(move || printer.join());
-        let _ = tokio::time::timeout(PRINTER_DRAIN, joined).await;
+    // Every answer is sent: nothing more can be published. Let the printer finish the queue.
+    hub.close();
+    if let Some((thread, progress)) = printer {
+        drain_printer(
+            &hub,
+            thread,
+            &progress,
+            Duration::from_secs(args.drain_timeout),
+        )
+        .await;
     }
     match server_result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("receiver failed: {e}")),
         Err(e) => Err(format!("receiver task failed: {e}")),
     }
+}
+
+/// Waits up to `timeout` for the printer to write every event, then says on stderr how many
+/// events were not printed and why, if any. A stdout nobody reads must not keep roomwatch
+/// from exiting, and must not make it lose lines silently either.
+async fn drain_printer(
+    hub: &Hub,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    progress: &headless::Progress,
+    timeout: Duration,
+) {
+    // A plain thread, not `spawn_blocking`: the runtime waits for its blocking tasks at exit,
+    // and a printer stuck on a full pipe would then hold the process forever.
+    let (joined_tx, joined) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = joined_tx.send(thread.join());
+    });
+    let outcome = tokio::time::timeout(timeout, joined).await;
+    let events = hub.read(crate::store::RoomStore::last_seq);
+    let missing = events.saturating_sub(progress.printed());
+    if missing == 0 {
+        return;
+    }
+    let why = match outcome {
+        Err(_) => format!(
+            "stdout did not take them within {}s (--drain-timeout)",
+            timeout.as_secs()
+        ),
+        Ok(Ok(Ok(Err(e)))) => format!("writing to stdout failed: {e}"),
+        Ok(_) if progress.lost() > 0 => format!(
+            "{} of them left the in-memory log before they could be printed",
+            progress.lost()
+        ),
+        Ok(_) => "the printer stopped early".to_string(),
+    };
+    eprintln!("roomwatch: {missing} of {events} events were not printed: {why}");
 }
 
 /// Resolves once the flag turns true.

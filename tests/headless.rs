@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use roomwatch::hub::Hub;
-use roomwatch::outputs::headless::print_events;
+use roomwatch::outputs::headless::{Progress, print_events};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roomwatch");
@@ -188,7 +188,7 @@ fn a_printer_that_lags_past_the_channel_capacity_still_prints_every_event_in_ord
     let buffer = SharedBuffer::default();
     let printer_hub = Arc::clone(&hub);
     let out = buffer.clone();
-    std::thread::spawn(move || print_events(&Arc::downgrade(&printer_hub), rx, out));
+    std::thread::spawn(move || print_events(&printer_hub, rx, out, &Progress::default()));
     let deadline = Instant::now() + Duration::from_secs(10);
     let lines = loop {
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();

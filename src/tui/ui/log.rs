@@ -136,6 +136,12 @@ pub fn summary(entry: &LogEntry) -> String {
         Effect::Duplicate => "[duplicate, ignored] ".to_string(),
         _ => String::new(),
     };
+    if event.clock_skew {
+        text.push_str("[clock-skew, ordered by arrival] ");
+    }
+    for trim in &event.trimmed {
+        let _ = write!(text, "[{trim}] ");
+    }
     if event.verdict == Verdict::Rejected {
         let reason = event
             .error
