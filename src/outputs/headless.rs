@@ -118,8 +118,10 @@ pub fn print_events(
     progress: &Progress,
 ) -> io::Result<()> {
     let mut last_printed = 0u64;
+    // Counted once flushed, so that the count is exactly what the reader can get.
     let print = |out: &mut dyn Write, entry: &LogEntry, last: &mut u64| -> io::Result<()> {
         writeln!(out, "{}", line(entry))?;
+        out.flush()?;
         *last = entry.event.seq;
         progress.printed.fetch_add(1, Ordering::AcqRel);
         Ok(())
@@ -129,7 +131,6 @@ pub fn print_events(
             Ok(entry) => {
                 if entry.event.seq > last_printed {
                     print(&mut out, &entry, &mut last_printed)?;
-                    out.flush()?;
                 }
             }
             Err(RecvError::Lagged(_)) => {
@@ -149,7 +150,6 @@ pub fn print_events(
                 for entry in &missed {
                     print(&mut out, entry, &mut last_printed)?;
                 }
-                out.flush()?;
             }
             Err(RecvError::Closed) => return Ok(()),
         }
