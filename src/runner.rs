@@ -22,9 +22,11 @@ const MIN_CHANNEL_CAPACITY: usize = 256;
 
 /// Queued events share the log's events, but a lagging subscriber keeps up to a channel's
 /// worth alive after the log let them go: size the channel so that this is at most about
-/// `--history-bytes` more, however large the bodies.
+/// twice `--history-bytes` more, however large the bodies (512 events by default).
 fn channel_capacity(history_bytes: usize, max_body: usize) -> usize {
-    (history_bytes / max_body.max(1)).clamp(MIN_CHANNEL_CAPACITY, CHANNEL_CAPACITY)
+    (history_bytes / max_body.max(1))
+        .saturating_mul(2)
+        .clamp(MIN_CHANNEL_CAPACITY, CHANNEL_CAPACITY)
 }
 
 /// Everything the screen shows about how roomwatch was started.
@@ -247,4 +249,16 @@ fn init_tracing(
             .init();
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_sized_from_the_byte_budget() {
+        assert_eq!(channel_capacity(256 << 20, 1 << 20), 512);
+        assert_eq!(channel_capacity(1 << 30, 1024), CHANNEL_CAPACITY);
+        assert_eq!(channel_capacity(1 << 20, 1 << 20), MIN_CHANNEL_CAPACITY);
+    }
 }
