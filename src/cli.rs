@@ -2,8 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::ingest::source::Networks;
 
 /// Watch Tencent Cloud TUILiveKit (Live) rooms from a terminal: an embedded webhook receiver
 /// and a live dashboard of rooms, members, seats and every callback.
@@ -84,6 +87,83 @@ pub struct RunArgs {
     /// Do not capture the mouse (keeps the terminal's own text selection).
     #[arg(long)]
     pub no_mouse: bool,
+
+    // Network edge: connection timeouts, the connection cap, shutdown, callback sources.
+    /// Time a client has to send a request's headers (e.g. 10s, 500ms); then the connection
+    /// closes.
+    #[arg(long, env = "ROOMWATCH_HEADER_TIMEOUT", value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Time a client has to send a request's whole body; then the callback is refused (400,
+    /// 40005) and the connection closes.
+    #[arg(long, env = "ROOMWATCH_BODY_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// Time a kept-alive connection may sit with no request in progress before it is closed.
+    #[arg(long, env = "ROOMWATCH_IDLE_TIMEOUT", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Connections served at once. Beyond it, a few more are answered (GET /healthz 200,
+    /// callbacks 503 with Retry-After) and closed; past those, new connections close at once.
+    #[arg(long, env = "ROOMWATCH_MAX_CONNECTIONS", value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// On quit or a signal, how long open requests may still take before they are cut.
+    #[arg(long, env = "ROOMWATCH_SHUTDOWN_GRACE", value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Accept callbacks only from these networks (comma-separated, e.g. 203.0.113.0/24,10.0.0.7);
+    /// others are refused (403, 40303). GET /healthz answers everyone.
+    #[arg(long, env = "ROOMWATCH_ALLOW_FROM", value_name = "CIDR,...")]
+    pub allow_from: Option<Networks>,
+
+    /// Reverse proxies whose X-Forwarded-For is believed (comma-separated networks). Without
+    /// it the header is ignored and the TCP peer is the source.
+    #[arg(long, env = "ROOMWATCH_TRUSTED_PROXY", value_name = "CIDR,...")]
+    pub trusted_proxy: Option<Networks>,
+
+    // In front of the app's backend: the relay.
+    /// Relay every callback that passes the checks to the app's own backend at this URL
+    /// (http or https). "Before" callbacks wait for its answer; others are queued and retried.
+    #[arg(long, env = "ROOMWATCH_FORWARD_TO", value_parser = crate::relay::config::parse_target)]
+    pub forward_to: Option<reqwest::Url>,
+
+    /// How long a "before" callback waits for the backend before the fallback answers.
+    #[arg(long, env = "ROOMWATCH_BEFORE_TIMEOUT", default_value = "1.5s", value_parser = crate::relay::config::parse_duration)]
+    pub before_timeout: std::time::Duration,
+
+    /// What the fallback answers: allow, deny, or per command, e.g. gift=deny,msg=allow
+    /// (the default: what Tencent itself does without an answer).
+    #[arg(long, env = "ROOMWATCH_BEFORE_FALLBACK", default_value = "gift=deny,msg=allow", value_parser = crate::relay::config::parse_fallback)]
+    pub before_fallback: crate::relay::FallbackPolicy,
+
+    /// Give up relaying an "after" callback this long after it arrived.
+    #[arg(long, env = "ROOMWATCH_RELAY_MAX_AGE", default_value = "1h", value_parser = crate::relay::config::parse_duration)]
+    pub relay_max_age: std::time::Duration,
+
+    /// Time limit of one relay attempt of an "after" callback.
+    #[arg(long, env = "ROOMWATCH_RELAY_TIMEOUT", default_value = "10s", value_parser = crate::relay::config::parse_duration)]
+    pub relay_timeout: std::time::Duration,
+
+    /// Longest wait between two relay attempts (waits double from 250ms, with jitter).
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKOFF_MAX", default_value = "30s", value_parser = crate::relay::config::parse_duration)]
+    pub relay_backoff_max: std::time::Duration,
+
+    /// Callbacks waiting for the backend, at most. Beyond: 503 + Retry-After to Tencent.
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKLOG", default_value = "100000", value_parser = crate::relay::config::parse_count)]
+    pub relay_backlog: usize,
+
+    /// Body bytes waiting for the backend, at most (K, KiB, M, MiB). Beyond: 503 + Retry-After.
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKLOG_BYTES", default_value = "256MiB", value_parser = parse_size)]
+    pub relay_backlog_bytes: usize,
+
+    /// Relay attempts in flight at once, over all rooms.
+    #[arg(long, env = "ROOMWATCH_RELAY_PARALLEL", default_value = "32", value_parser = crate::relay::config::parse_count)]
+    pub relay_parallel: usize,
+
+    /// Where the dashboard's `r` resends a callback (default: the --forward-to target).
+    #[arg(long, env = "ROOMWATCH_RESEND_TO", value_parser = crate::relay::config::parse_target)]
+    pub resend_to: Option<reqwest::Url>,
 
     // Memory bounds and time trust.
     /// Memory the in-memory log's events may hold (estimated; K, KiB, M, MiB, G, GiB
@@ -175,6 +255,27 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{text:?} is not a usable size"))
 }
 
+/// Parses `10s`, `500ms`, `2m` or plain seconds (`10`). Zero is refused: every limit bites.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || format!("{text:?} is not a duration like 10s, 500ms or 2m");
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let duration = match unit.trim() {
+        "" | "s" => Duration::from_secs(number),
+        "ms" => Duration::from_millis(number),
+        "m" | "min" => Duration::from_secs(number.checked_mul(60).ok_or_else(bad)?),
+        _ => return Err(bad()),
+    };
+    if duration.is_zero() {
+        return Err(format!("{text:?}: a duration must be above zero"));
+    }
+    Ok(duration)
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000.0 => Ok(rate),
@@ -197,6 +298,17 @@ mod tests {
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
         assert!(parse_size("1TiB").is_err());
         assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_mins(2)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
     }
 
     #[test]

@@ -54,7 +54,14 @@ impl Hub {
     }
 
     /// Numbers, applies and broadcasts one event. Never waits on subscribers.
-    pub fn publish(&self, mut event: Event) -> Arc<Event> {
+    pub fn publish(&self, event: Event) -> Arc<Event> {
+        self.publish_with(event, |_| {})
+    }
+
+    /// Like [`publish`](Self::publish), and runs `numbered` with the numbered event under the
+    /// same lock, so that whatever it feeds (e.g. the relay's per-room queues) sees events in
+    /// seq order. `numbered` must be quick and must not touch the hub.
+    pub fn publish_with(&self, mut event: Event, numbered: impl FnOnce(&Arc<Event>)) -> Arc<Event> {
         // A clock far ahead would pin the room: any later genuine update would look stale.
         event.clock_skew = event
             .claimed_time_ms()
@@ -62,6 +69,7 @@ impl Hub {
         let mut inner = self.lock();
         event.seq = inner.store.last_seq() + 1;
         let event = Arc::new(event);
+        numbered(&event);
         if let Some(effect) = inner.store.apply(Arc::clone(&event))
             && let Some(tx) = &inner.tx
         {

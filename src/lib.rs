@@ -6,12 +6,14 @@
 
 pub mod cli;
 pub mod demo;
+pub mod escape;
 pub mod event;
 pub mod hub;
 pub mod ingest;
 pub mod outputs;
 pub mod protocol;
 pub mod rawbody;
+pub mod relay;
 pub mod runner;
 pub mod store;
 pub mod tui;

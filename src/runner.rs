@@ -13,7 +13,10 @@ use crate::cli::{Cli, Commands, RunArgs};
 use crate::hub::Hub;
 use crate::ingest::auth::AuthConfig;
 use crate::ingest::receiver::{self, ReceiverState};
+use crate::ingest::server::ServerLimits;
+use crate::ingest::source::SourcePolicy;
 use crate::outputs::headless;
+use crate::relay::{Relay, RelayConfig};
 
 /// How far a subscriber may fall behind before it must catch up from the store, at most.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -42,6 +45,18 @@ pub struct RunInfo {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
+        None if cli
+            .run
+            .token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty()) =>
+        {
+            // An empty secret would make Sign = sha256(RequestTime), which anyone can compute.
+            eprintln!(
+                "roomwatch: --token (ROOMWATCH_TOKEN) is empty or blank; give the callback token, or unset it to run without token auth"
+            );
+            ExitCode::from(2)
+        }
         None => match serve_and_watch(cli.run).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -71,6 +86,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         channel_capacity(args.history_bytes, args.max_body),
         skew_ms,
     ));
+    let relay = start_relay(&args).await?;
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
@@ -79,11 +95,18 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             window_s: args.sign_window,
         },
         body_limit: args.max_body,
+        relay: relay.clone(),
     });
     // Subscribe before the server takes its first callback, so the printer sees every one.
     let headless_rx = headless.then(|| hub.subscribe());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(receiver::serve(listener, state, wait_for(stop_rx.clone())));
+    let limits = server_limits(&args);
+    let server = tokio::spawn(receiver::serve_with(
+        listener,
+        state,
+        limits,
+        wait_for(stop_rx.clone()),
+    ));
     let demo = args.demo.then(|| {
         let options = crate::demo::DemoOptions::from_args(&args, listen);
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
@@ -113,10 +136,25 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         let rx = headless_rx.unwrap_or_else(|| hub.subscribe());
         let progress = Arc::new(headless::Progress::default());
         let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
+        let relay_lines = relay.clone().map(headless::RelayLines::new);
+        if let Some(lines) = relay_lines.clone() {
+            // Detached: it ends with the process; every line it writes is whole.
+            let updates = lines.relay.subscribe();
+            std::thread::spawn(move || {
+                let _ = headless::print_relay_updates(&lines, updates, std::io::stdout());
+            });
+        }
         let thread = {
             let (hub, progress) = (Arc::clone(&hub), Arc::clone(&progress));
             std::thread::spawn(move || {
-                let result = headless::print_events(&hub, rx, std::io::stdout().lock(), &progress);
+                // Unlocked when a relay runs: the relay printer writes whole lines in between.
+                let result = headless::print_events_with_relay(
+                    &hub,
+                    rx,
+                    std::io::stdout(),
+                    &progress,
+                    relay_lines.as_ref(),
+                );
                 let _ = printer_done.send(());
                 result
             })
@@ -128,7 +166,8 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             _ = printer_ended => {}
         }
     } else {
-        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse).await?;
+        let resend = resend_relay(&args, relay.as_ref())?;
+        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse, resend).await?;
     }
     let _ = stop_tx.send(true);
     if let Some(demo) = demo {
@@ -189,6 +228,68 @@ async fn drain_printer(
     eprintln!("roomwatch: {missing} of {events} events were not printed: {why}");
 }
 
+/// The connection layer's limits and source policy, from the flags.
+fn server_limits(args: &RunArgs) -> ServerLimits {
+    ServerLimits {
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections as usize,
+        shutdown_grace: args.shutdown_grace,
+        sources: SourcePolicy {
+            allow_from: args.allow_from.clone().unwrap_or_default(),
+            trusted_proxies: args.trusted_proxy.clone().unwrap_or_default(),
+        },
+    }
+}
+
+/// The relay, when `--forward-to` is given. An unreachable target is not an error: it is
+/// said on stderr, shown as failing, and callbacks queue until it answers.
+async fn start_relay(args: &RunArgs) -> Result<Option<Arc<Relay>>, String> {
+    let Some(target) = &args.forward_to else {
+        return Ok(None);
+    };
+    let mut config = RelayConfig::new(target.clone());
+    config.before_timeout = args.before_timeout;
+    config.fallback = args.before_fallback;
+    config.attempt_timeout = args.relay_timeout;
+    config.max_age = args.relay_max_age;
+    config.backoff_max = args.relay_backoff_max;
+    config.backlog_count = args.relay_backlog;
+    config.backlog_bytes = args.relay_backlog_bytes;
+    config.parallel = args.relay_parallel;
+    config.token.clone_from(&args.token);
+    config.history = args.history;
+    let relay = Relay::new(config).map_err(|e| e.to_string())?;
+    if let Err(reason) = relay.probe().await {
+        eprintln!(
+            "roomwatch: forward target {target} is not reachable now ({reason}); callbacks will queue and be retried"
+        );
+    }
+    Ok(Some(relay))
+}
+
+/// Where the dashboard's `r` resends: `--resend-to`, else the forward target; through the
+/// relay when there is one (its client and token), else a relay of its own that forwards
+/// nothing.
+fn resend_relay(
+    args: &RunArgs,
+    relay: Option<&Arc<Relay>>,
+) -> Result<Option<(Arc<Relay>, reqwest::Url)>, String> {
+    let Some(to) = args.resend_to.clone().or_else(|| args.forward_to.clone()) else {
+        return Ok(None);
+    };
+    let relay = if let Some(relay) = relay {
+        Arc::clone(relay)
+    } else {
+        let mut config = RelayConfig::new(to.clone());
+        config.token.clone_from(&args.token);
+        config.attempt_timeout = args.relay_timeout;
+        Relay::new(config).map_err(|e| e.to_string())?
+    };
+    Ok(Some((relay, to)))
+}
+
 /// Resolves once the flag turns true.
 async fn wait_for(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
@@ -199,13 +300,16 @@ async fn wait_for(mut stop: watch::Receiver<bool>) {
 /// Must be called inside a tokio runtime.
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
+    // All three registered now: `tokio::signal::ctrl_c()` would register SIGINT only when first
+    // polled, and a SIGINT before that would kill the process with the default action.
+    let int = signal(SignalKind::interrupt());
     let term = signal(SignalKind::terminate());
     let hup = signal(SignalKind::hangup());
     async move {
-        match (term, hup) {
-            (Ok(mut term), Ok(mut hup)) => {
+        match (int, term, hup) {
+            (Ok(mut int), Ok(mut term), Ok(mut hup)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = int.recv() => {}
                     _ = term.recv() => {}
                     _ = hup.recv() => {}
                 }

@@ -158,7 +158,10 @@ async fn seed_callbacks_filter_and_quit() {
     let port = dash.port();
     post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
     post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
-    let screen = dash.wait_for("the room name", |s| s.contains("rname-123"));
+    // Both callbacks were answered, but the screen may show the first before the second.
+    let screen = dash.wait_for("both rooms", |s| {
+        s.contains("rname-123") && s.contains("room_id")
+    });
     assert!(screen.contains("room_id"), "{screen}");
     // The most recent room (ModifyAdmin) is selected: its admins in the detail pane.
     dash.wait_for("the admins line", |s| s.contains("Admins: user1, user2"));
@@ -235,4 +238,32 @@ fn panic_in_a_task_restores_the_terminal() {
         s.contains("boom in a handler task")
     });
     child.wait_restored();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn q_exits_after_the_grace_while_a_client_holds_a_half_sent_request() {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
+    cmd.args(["--header-timeout", "5m", "--body-timeout", "5m"]);
+    cmd.args(["--shutdown-grace", "1s"]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    let mut dash = Dashboard::spawn(cmd);
+    let port = dash.port();
+    dash.wait_for("the empty dashboard", |s| s.contains("no rooms yet"));
+    let mut held = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    held.write_all(b"POST /callback HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"Room")
+        .await
+        .unwrap();
+    // A full callback after it proves the server has taken both connections.
+    post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
+    dash.wait_for("the callback", |s| s.contains("Admins: user1, user2"));
+    dash.send(b"q");
+    let status = dash.wait_exit();
+    assert!(status.success(), "{status:?}");
+    dash.wait_restored();
+    drop(held);
 }

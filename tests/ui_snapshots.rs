@@ -291,3 +291,70 @@ fn the_detail_pane_shows_a_battle_with_its_scores() {
         "{screen}"
     );
 }
+
+/// The x of the first cell where `needle` starts on row `y`, reading cell symbols.
+fn find_in_row(buffer: &ratatui::buffer::Buffer, y: u16, needle: &str) -> Option<u16> {
+    use ratatui::buffer::CellWidth;
+    let width = buffer.area.width;
+    (0..width).find(|&x| {
+        let mut text = String::new();
+        let mut at = x;
+        while at < width && text.len() < needle.len() {
+            // A wide grapheme hides the cells it covers: step over them as the screen does.
+            let cell = &buffer[(at, y)];
+            text.push_str(cell.symbol());
+            at += cell.cell_width().max(1);
+        }
+        text.starts_with(needle)
+    })
+}
+
+#[test]
+fn zwj_emoji_flags_combining_marks_and_cjk_keep_columns_in_table_detail_and_log() {
+    let hub = Hub::new(1000, 16);
+    let rooms = [
+        (
+            "👨\u{200d}👩\u{200d}👧\u{200d}👦-fam",
+            "👨\u{200d}👩\u{200d}👧\u{200d}👦 family night 👩\u{200d}🚀",
+        ),
+        ("🇯🇵-tokyo", "🇯🇵🇰🇷🇨🇳 friends"),
+        ("cafe\u{301}-1", "Cafe\u{301} de\u{301}ja\u{300} vu"),
+        ("深夜-1", "深夜电台直播间"),
+        ("ascii-1", "plain"),
+    ];
+    for (i, (id, name)) in rooms.iter().enumerate() {
+        let at = NOW_MS - 60_000 + i64::try_from(i).unwrap() * 1000;
+        publish(&hub, &create_room(id, name, &format!("own_{i}"), at), at);
+    }
+    for (w, h) in SIZES {
+        let mut app = app(&hub, w, h);
+        let buffer = buffer(&mut app, w, h);
+        let starts_row = |y: u16, prefix: &str| find_in_row(&buffer, y, prefix) == Some(0);
+        let mut table = Vec::new();
+        let mut log = Vec::new();
+        let mut detail = Vec::new();
+        for y in 0..h {
+            // The owner column of each room row, and the operator column of each log line.
+            if rooms.iter().any(|(id, _)| starts_row(y, id)) {
+                table.push(find_in_row(&buffer, y, "own_"));
+            } else if starts_row(y, "00:29:") {
+                log.push(find_in_row(&buffer, y, "own_"));
+            }
+            for label in ["Name: ", "Seat mode: ", "Admins: ", "Online: "] {
+                if let Some(x) = find_in_row(&buffer, y, label) {
+                    detail.push(Some(x));
+                }
+            }
+        }
+        assert_eq!(table.len(), 5, "{table:?}");
+        assert_eq!(log.len(), 5, "{log:?}\n{}", render(&mut app, w, h));
+        assert_eq!(detail.len(), 4, "{detail:?}");
+        for (what, columns) in [("table", &table), ("log", &log), ("detail", &detail)] {
+            assert!(
+                columns.iter().all(Option::is_some) && columns.windows(2).all(|p| p[0] == p[1]),
+                "{what} columns at {w}x{h}: {columns:?}"
+            );
+        }
+        insta::assert_snapshot!(format!("wide_graphemes_{w}x{h}"), render(&mut app, w, h));
+    }
+}

@@ -108,6 +108,25 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
     event
 }
 
+/// The event for a request refused before any check of its own (e.g. its source): the
+/// request as it arrived, refused with `rejection`. The body is kept for the log like any
+/// refused body.
+pub fn refuse(arrival: Arrival, body: BodyRead, rejection: Rejection) -> Event {
+    let event = judge(
+        arrival,
+        BodyRead::Complete(Vec::new()),
+        &AuthConfig::default(),
+    );
+    let bytes = match body {
+        BodyRead::Complete(bytes)
+        | BodyRead::TooLarge { prefix: bytes, .. }
+        | BodyRead::Broken { prefix: bytes, .. } => bytes,
+    };
+    let mut event = reject(event, &bytes, rejection);
+    event.auth = None;
+    event
+}
+
 /// Fills in a rejection: the first bytes of the body for the log, the reason, the answer.
 fn reject(mut event: Event, bytes: &[u8], rejection: Rejection) -> Event {
     event.body_len = bytes.len();

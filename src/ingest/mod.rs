@@ -5,3 +5,5 @@ pub mod auth;
 pub mod intake;
 pub mod query;
 pub mod receiver;
+pub mod server;
+pub mod source;

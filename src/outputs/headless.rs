@@ -2,8 +2,10 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
+use serde_json::json;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -13,6 +15,7 @@ use crate::event::Verdict;
 use crate::hub::Hub;
 use crate::ingest::auth::AuthVerdict;
 use crate::rawbody;
+use crate::relay::{Relay, RelayRecord};
 use crate::store::{Effect, LogEntry};
 
 /// One NDJSON line, field by field, in the order printed.
@@ -78,7 +81,77 @@ pub fn line(entry: &LogEntry) -> String {
         body,
     };
     // Plain data with string keys: serialising it cannot fail.
-    serde_json::to_string(&line).unwrap_or_default()
+    let text = serde_json::to_string(&line).unwrap_or_default();
+    // The same JSON, with DEL, C1 and bidi controls (which JSON allows raw) as \u escapes.
+    crate::escape::escape_json(&text).into_owned()
+}
+
+/// The NDJSON line for one event with its relay outcome so far (`"relay":{...}`).
+pub fn line_with_relay(entry: &LogEntry, relay: Option<&RelayRecord>) -> String {
+    let Some(record) = relay else {
+        return line(entry);
+    };
+    let mut value: serde_json::Value = match serde_json::from_str(&line(entry)) {
+        Ok(value) => value,
+        Err(_) => return line(entry),
+    };
+    value["relay"] = record.summary();
+    value.to_string()
+}
+
+/// A relay outcome that came after its event's line was printed.
+pub fn relay_line(record: &RelayRecord) -> String {
+    json!({ "kind": "relay", "seq": record.seq, "relay": record.summary() }).to_string()
+}
+
+/// Relay outcomes for headless output: the event printer adds each event's outcome so far,
+/// and [`print_relay_updates`] prints later ones. Both hold `printed` while writing, so an
+/// outcome is either in its event's line or on a line printed after it.
+#[derive(Clone)]
+pub struct RelayLines {
+    pub relay: Arc<Relay>,
+    pub printed: Arc<Mutex<u64>>,
+}
+
+impl RelayLines {
+    pub fn new(relay: Arc<Relay>) -> Self {
+        Self {
+            relay,
+            printed: Arc::new(Mutex::new(0)),
+        }
+    }
+
+    fn printed(&self) -> MutexGuard<'_, u64> {
+        self.printed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Prints a `{"kind":"relay",...}` line for every relay update of an event already printed,
+/// until the channel closes or `out` breaks. Blocking: run it on its own thread.
+pub fn print_relay_updates(
+    lines: &RelayLines,
+    mut rx: broadcast::Receiver<RelayRecord>,
+    mut out: impl Write,
+) -> io::Result<()> {
+    loop {
+        match rx.blocking_recv() {
+            Ok(record) => {
+                let printed = lines.printed();
+                // "pending" is where every relay starts: its event's line already says it.
+                let news = record.state != crate::relay::outcome::RelayState::Pending;
+                if news && record.seq <= *printed {
+                    writeln!(out, "{}", relay_line(&record))?;
+                    out.flush()?;
+                }
+            }
+            Err(RecvError::Lagged(skipped)) => {
+                eprintln!(
+                    "roomwatch: output fell behind; {skipped} relay updates were not printed"
+                );
+            }
+            Err(RecvError::Closed) => return Ok(()),
+        }
+    }
 }
 
 /// Unix milliseconds as RFC 3339 UTC with milliseconds.
@@ -113,16 +186,32 @@ impl Progress {
 /// exactly which events the log no longer held. Blocking: run it on its own thread.
 pub fn print_events(
     hub: &Hub,
+    rx: broadcast::Receiver<LogEntry>,
+    out: impl Write,
+    progress: &Progress,
+) -> io::Result<()> {
+    print_events_with_relay(hub, rx, out, progress, None)
+}
+
+/// [`print_events`], with each event's relay outcome when a relay runs.
+pub fn print_events_with_relay(
+    hub: &Hub,
     mut rx: broadcast::Receiver<LogEntry>,
     mut out: impl Write,
     progress: &Progress,
+    relay: Option<&RelayLines>,
 ) -> io::Result<()> {
     let mut last_printed = 0u64;
     // Counted once flushed, so that the count is exactly what the reader can get.
     let print = |out: &mut dyn Write, entry: &LogEntry, last: &mut u64| -> io::Result<()> {
-        writeln!(out, "{}", line(entry))?;
+        let printed = relay.map(RelayLines::printed);
+        let record = relay.and_then(|r| r.relay.record(entry.event.seq));
+        writeln!(out, "{}", line_with_relay(entry, record.as_ref()))?;
         out.flush()?;
         *last = entry.event.seq;
+        if let Some(mut printed) = printed {
+            *printed = *last;
+        }
         progress.printed.fetch_add(1, Ordering::AcqRel);
         Ok(())
     };

@@ -13,6 +13,7 @@ use reqwest::{Client, Url, header};
 use serde_json::Value;
 
 use crate::cli::SendArgs;
+use crate::escape::Escaped;
 use crate::ingest::auth;
 use crate::ingest::receiver::now_ms;
 use crate::protocol::samples::{self, SAMPLES};
@@ -144,7 +145,8 @@ pub async fn run(args: SendArgs) -> ExitCode {
     match send(&args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("roomwatch: {error}");
+            // Error texts can quote the server or the URL given: escaped like all remote text.
+            eprintln!("roomwatch: {}", Escaped(&error.to_string()));
             ExitCode::from(error.exit_code())
         }
     }
@@ -189,7 +191,11 @@ async fn send(args: &SendArgs) -> Result<(), SendError> {
             url: base.to_string(),
             message: error_chain(&e),
         })?;
-    eprintln!("roomwatch: POST {command} to {base}");
+    eprintln!(
+        "roomwatch: POST {} to {}",
+        Escaped(&command),
+        Escaped(base.as_str())
+    );
     let answer =
         post(&client, url, body.to_string())
             .await
@@ -197,8 +203,10 @@ async fn send(args: &SendArgs) -> Result<(), SendError> {
                 url: base.to_string(),
                 message: error_chain(&e),
             })?;
+    // A hostile server's answer must not drive the terminal. (The status prints with its
+    // standard reason, never the server's own reason phrase.)
     println!("{}", answer.status);
-    println!("{}", answer.body);
+    println!("{}", Escaped(&answer.body));
     if answer.status.is_success() {
         Ok(())
     } else {

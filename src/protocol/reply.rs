@@ -41,13 +41,17 @@ pub enum Rejection {
     BodyTooLarge { limit: usize },
     #[error("method {0} is not allowed: callbacks are POSTed")]
     MethodNotAllowed(String),
+    #[error("callbacks from {0} are not accepted (--allow-from)")]
+    SourceNotAllowed(String),
 }
 
 impl Rejection {
     /// The HTTP status sent with this rejection.
     pub fn status(&self) -> u16 {
         match self {
-            Self::SdkAppidMissing | Self::SdkAppidMismatch { .. } => 403,
+            Self::SdkAppidMissing | Self::SdkAppidMismatch { .. } | Self::SourceNotAllowed(_) => {
+                403
+            }
             Self::SignMissing
             | Self::SignMismatch
             | Self::RequestTimeMissing
@@ -80,6 +84,7 @@ impl Rejection {
             Self::BodyIncomplete(_) => 40005,
             Self::BodyTooLarge { .. } => 41301,
             Self::MethodNotAllowed(_) => 40501,
+            Self::SourceNotAllowed(_) => 40303,
         }
     }
 
@@ -138,6 +143,7 @@ mod tests {
             Rejection::BodyTooLarge { limit: 1 },
             Rejection::BodyIncomplete("reset".into()),
             Rejection::MethodNotAllowed("GET".into()),
+            Rejection::SourceNotAllowed("192.0.2.1".into()),
         ];
         let mut codes: Vec<u32> = all.iter().map(Rejection::code).collect();
         codes.sort_unstable();

@@ -21,6 +21,7 @@ pub enum Action {
     Open,
     Back,
     Help,
+    Resend,
 }
 
 /// One key as written in the table.
@@ -127,6 +128,12 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Back,
         help: "close overlay / clear filter / leave room scope",
         hint: "back",
+    },
+    Binding {
+        keys: &[ch('r')],
+        action: Action::Resend,
+        help: "log: resend the callback to the backend",
+        hint: "",
     },
     Binding {
         keys: &[ch('?')],

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use super::event_view::EventView;
 use super::log_rows::{LogRow, Notice};
+use super::relay_view::RelayView;
 use crate::runner::RunInfo;
 use crate::store::{LogEntry, RoomStore};
 
@@ -67,6 +68,8 @@ pub struct App {
     pub new_while_paused: usize,
     pub overlay: Overlay,
     pub notices: Vec<Notice>,
+    /// Relay outcomes and status, when a relay runs.
+    pub relay: RelayView,
     /// Callbacks per second over the last few seconds.
     pub rate: f64,
     pub quit: bool,
@@ -106,6 +109,7 @@ impl App {
             new_while_paused: 0,
             overlay: Overlay::None,
             notices: Vec::new(),
+            relay: RelayView::default(),
             rate: 0.0,
             quit: false,
             dirty: true,

@@ -100,8 +100,13 @@ fn log_line(app: &App, row: LogRow, width: usize) -> Line<'static> {
         (" ".into(), Style::new()),
         (fit(operator, op_w), style),
         (" ".into(), Style::new()),
-        (summary(entry), style),
     ];
+    let mut parts = parts;
+    if let Some(record) = app.relay.record(event.seq) {
+        parts.push(super::relay::mark(record));
+        parts.push((" ".into(), Style::new()));
+    }
+    parts.push((summary(entry), style));
     fit_line(parts, width)
 }
 

@@ -3,6 +3,7 @@
 
 mod log;
 mod overlay;
+pub mod relay;
 mod rooms;
 pub mod text;
 pub mod theme;
@@ -247,6 +248,9 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         ));
     }
     second.push((format!("{gap} {:.1}/s", app.rate), theme::value()));
+    if let Some(status) = &app.relay.status {
+        second.extend(relay::header_segment(status, narrow));
+    }
     let lines = vec![line, fit_line(second, width)];
     frame.render_widget(Paragraph::new(lines), area);
 }

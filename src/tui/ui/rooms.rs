@@ -199,8 +199,12 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
     }
     let mut lines = vec![title_line("Room", title, focused(app, Pane::Detail), width)];
     let (Some(room_lines), Some(_)) = (room_lines, room) else {
+        // The same one-cell margin as room lines, so the text never runs into the table.
         lines.push(fit_line(
-            vec![("no room selected".into(), theme::unknown())],
+            vec![
+                (" ".to_string(), Style::new()),
+                ("no room selected".into(), theme::unknown()),
+            ],
             width,
         ));
         frame.render_widget(Paragraph::new(lines), area);

@@ -1,42 +1,46 @@
-//! Text cut to a display width: wide (CJK) characters count as two cells, control
-//! characters become spaces, and anything cut ends in `…`.
+//! Text cut to a display width. Widths are counted exactly as ratatui's buffer draws them
+//! (grapheme by grapheme, with its own cell-width rule), so a ZWJ emoji sequence, a flag, a
+//! combining mark or a CJK character takes in the layout the cells it takes on screen. Remote
+//! text is escaped first (`\x1b`, `\u{202e}`): the same rule as stderr and the log file.
 
 use std::fmt::Write as _;
 
-use unicode_width::UnicodeWidthChar;
+use ratatui::buffer::CellWidth;
+use unicode_segmentation::UnicodeSegmentation;
 
-fn cell_width(c: char) -> usize {
-    if c.is_control() {
-        1
+use crate::escape::escape;
+
+/// Cells one grapheme takes when ratatui draws it (graphemes it would skip take none).
+fn grapheme_width(grapheme: &str) -> usize {
+    if grapheme.contains(char::is_control) {
+        0
     } else {
-        c.width().unwrap_or(0)
+        usize::from(grapheme.cell_width())
     }
 }
 
-/// Display width of `text` as [`fit`] counts it.
+/// Display width of `text` as ratatui draws it; the one width count of the dashboard.
 pub fn width(text: &str) -> usize {
-    text.chars().map(cell_width).sum()
+    text.graphemes(true).map(grapheme_width).sum()
 }
 
-/// `text` cut to at most `max` cells, with `…` when cut; not padded.
+/// `text` escaped and cut to at most `max` cells, with `…` when cut; not padded.
 pub fn truncate(text: &str, max: usize) -> String {
     if max == 0 {
         return String::new();
     }
-    if width(text) <= max {
-        return text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
+    let text = escape(text);
+    if width(&text) <= max {
+        return text.into_owned();
     }
     let mut out = String::new();
     let mut used = 0;
-    for c in text.chars() {
-        let w = cell_width(c);
+    for grapheme in text.graphemes(true) {
+        let w = grapheme_width(grapheme);
         if used + w > max - 1 {
             break;
         }
-        out.push(if c.is_control() { ' ' } else { c });
+        out.push_str(grapheme);
         used += w;
     }
     out.push('…');
@@ -65,6 +69,8 @@ pub fn join_fitting<'a>(items: impl ExactSizeIterator<Item = &'a str>, max: usiz
     let total = items.len();
     let mut out = String::new();
     for (i, item) in items.enumerate() {
+        // Measured as shown: escaped.
+        let item = escape(item);
         let sep = if i == 0 { "" } else { ", " };
         let rest = total - i - 1;
         let tail = if rest > 0 {
@@ -72,12 +78,12 @@ pub fn join_fitting<'a>(items: impl ExactSizeIterator<Item = &'a str>, max: usiz
         } else {
             String::new()
         };
-        if i > 0 && width(&out) + sep.len() + width(item) + width(&tail) > max {
+        if i > 0 && width(&out) + sep.len() + width(&item) + width(&tail) > max {
             let _ = write!(out, ", +{} more", total - i);
             return out;
         }
         out.push_str(sep);
-        out.push_str(item);
+        out.push_str(&item);
     }
     out
 }
@@ -121,8 +127,50 @@ mod tests {
         assert_eq!(width(&fit("直播间房间", 6)), 6);
         assert_eq!(fit("abc", 5), "abc  ");
         assert_eq!(fit("abcdef", 4), "abc…");
-        assert_eq!(fit("a\nb", 3), "a b");
+        assert_eq!(fit("a\nb", 4), "a\\nb");
+        assert_eq!(fit("\u{1b}[2J", 6), "\\x1b[…");
         assert_eq!(fit_right("7", 3), "  7");
+    }
+
+    /// Where ratatui draws a marker placed right after `fit(text, cells)`.
+    fn marker_column(text: &str, cells: usize) -> Option<u16> {
+        use ratatui::buffer::Buffer;
+        use ratatui::layout::Rect;
+        use ratatui::text::{Line, Span};
+        let mut buffer = Buffer::empty(Rect::new(0, 0, 40, 1));
+        let line = Line::from(vec![Span::raw(fit(text, cells)), Span::raw("|")]);
+        buffer.set_line(0, 0, &line, 40);
+        (0..40).find(|&x| buffer[(x, 0)].symbol() == "|")
+    }
+
+    #[test]
+    fn columns_line_up_as_ratatui_draws_them() {
+        let family = "👨\u{200d}👩\u{200d}👧\u{200d}👦";
+        let cases = [
+            family.to_string(),
+            format!("{family}{family} team"),
+            "🇯🇵 Tokyo".to_string(),
+            "🇯🇵🇰🇷🇨🇳🇺🇸🇫🇷".to_string(),
+            "cafe\u{301} re\u{301}sume\u{301}".to_string(),
+            "深夜电台直播间".to_string(),
+            "mixed 深夜 👨\u{200d}👩\u{200d}👧 e\u{301}".to_string(),
+            "plain ascii".to_string(),
+        ];
+        for text in &cases {
+            for cells in [3, 6, 9, 12, 20] {
+                let fitted = fit(text, cells);
+                assert_eq!(width(&fitted), cells, "{text:?} at {cells}");
+                assert_eq!(
+                    marker_column(text, cells),
+                    Some(cells as u16),
+                    "{text:?} fitted to {cells} cells: {fitted:?}"
+                );
+            }
+        }
+        assert_eq!(width(family), 2);
+        assert_eq!(width("🇯🇵"), 2);
+        assert_eq!(width("e\u{301}"), 1);
+        assert_eq!(width("直播"), 4);
     }
 
     #[test]
