@@ -958,6 +958,7 @@ async fn the_dashboard_shows_outcomes_and_the_target_and_r_resends() {
         updates: relay.subscribe(),
         relay: Arc::clone(&relay),
         resend_to: backend.url("/resend"),
+        editor: None,
     };
     let press = |c: char| {
         Ok(TermEvent::Key(KeyEvent::new(
