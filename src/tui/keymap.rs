@@ -22,6 +22,7 @@ pub enum Action {
     Back,
     Help,
     Resend,
+    Edit,
 }
 
 /// One key as written in the table.
@@ -133,6 +134,12 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[ch('r')],
         action: Action::Resend,
         help: "log: resend the callback to the backend",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('e')],
+        action: Action::Edit,
+        help: "log: edit the body in $EDITOR, then resend it",
         hint: "",
     },
     Binding {

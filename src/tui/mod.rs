@@ -1,6 +1,7 @@
 //! The terminal app: state and run loop, key bindings, view functions and the terminal itself.
 
 pub mod app;
+pub mod editor;
 pub mod keymap;
 pub mod terminal;
 pub mod ui;

@@ -89,6 +89,10 @@ impl App {
                         let seq = view.seq;
                         self.request_resend(seq);
                     }
+                    Action::Edit => {
+                        let seq = view.seq;
+                        self.request_edit(seq);
+                    }
                     _ => {}
                 }
                 self.dirty = true;
@@ -152,6 +156,7 @@ impl App {
             }
             (Action::Open, Pane::Log) => self.open_event(),
             (Action::Resend, _) => self.resend_at_cursor(),
+            (Action::Edit, _) => self.edit_at_cursor(),
             (Action::Up, Pane::Rooms) => self.move_rooms(-1),
             (Action::Down, Pane::Rooms) => self.move_rooms(1),
             (Action::PageUp, Pane::Rooms) => self.move_rooms(-(self.page(Pane::Rooms) as isize)),
