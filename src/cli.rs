@@ -99,25 +99,25 @@ pub struct RunArgs {
     // Network edge: connection timeouts, the connection cap, shutdown, callback sources.
     /// Time a client has to send a request's headers (e.g. 10s, 500ms); then the connection
     /// closes.
-    #[arg(long, env = "ROOMWATCH_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "ROOMWATCH_HEADER_TIMEOUT", value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
 
     /// Time a client has to send a request's whole body; then the callback is refused (400,
     /// 40005) and the connection closes.
-    #[arg(long, env = "ROOMWATCH_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "ROOMWATCH_BODY_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     pub body_timeout: Duration,
 
     /// Time a kept-alive connection may sit with no request in progress before it is closed.
-    #[arg(long, env = "ROOMWATCH_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, env = "ROOMWATCH_IDLE_TIMEOUT", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
 
     /// Connections served at once. Beyond it, a few more are answered (GET /healthz 200,
     /// callbacks 503 with Retry-After) and closed; past those, new connections close at once.
-    #[arg(long, env = "ROOMWATCH_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "ROOMWATCH_MAX_CONNECTIONS", value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
     /// On quit or a signal, how long open requests may still take before they are cut.
-    #[arg(long, env = "ROOMWATCH_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "ROOMWATCH_SHUTDOWN_GRACE", value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
     /// Accept callbacks only from these networks (comma-separated, e.g. 203.0.113.0/24,10.0.0.7);
@@ -129,6 +129,70 @@ pub struct RunArgs {
     /// it the header is ignored and the TCP peer is the source.
     #[arg(long, env = "ROOMWATCH_TRUSTED_PROXY", value_name = "CIDR,...")]
     pub trusted_proxy: Option<Networks>,
+
+    // In front of the app's backend: the relay.
+    /// Relay every callback that passes the checks to the app's own backend at this URL
+    /// (http or https). "Before" callbacks wait for its answer; others are queued and retried.
+    #[arg(long, env = "ROOMWATCH_FORWARD_TO", value_parser = crate::relay::config::parse_target)]
+    pub forward_to: Option<reqwest::Url>,
+
+    /// How long a "before" callback waits for the backend before the fallback answers.
+    #[arg(long, env = "ROOMWATCH_BEFORE_TIMEOUT", default_value = "1.5s", value_parser = crate::relay::config::parse_duration)]
+    pub before_timeout: std::time::Duration,
+
+    /// What the fallback answers: allow, deny, or per command, e.g. gift=deny,msg=allow
+    /// (the default: what Tencent itself does without an answer).
+    #[arg(long, env = "ROOMWATCH_BEFORE_FALLBACK", default_value = "gift=deny,msg=allow", value_parser = crate::relay::config::parse_fallback)]
+    pub before_fallback: crate::relay::FallbackPolicy,
+
+    /// Give up relaying an "after" callback this long after it arrived.
+    #[arg(long, env = "ROOMWATCH_RELAY_MAX_AGE", default_value = "1h", value_parser = crate::relay::config::parse_duration)]
+    pub relay_max_age: std::time::Duration,
+
+    /// Time limit of one relay attempt of an "after" callback.
+    #[arg(long, env = "ROOMWATCH_RELAY_TIMEOUT", default_value = "10s", value_parser = crate::relay::config::parse_duration)]
+    pub relay_timeout: std::time::Duration,
+
+    /// Longest wait between two relay attempts (waits double from 250ms, with jitter).
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKOFF_MAX", default_value = "30s", value_parser = crate::relay::config::parse_duration)]
+    pub relay_backoff_max: std::time::Duration,
+
+    /// Callbacks waiting for the backend, at most. Beyond: 503 + Retry-After to Tencent.
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKLOG", default_value = "100000", value_parser = crate::relay::config::parse_count)]
+    pub relay_backlog: usize,
+
+    /// Body bytes waiting for the backend, at most (K, KiB, M, MiB). Beyond: 503 + Retry-After.
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKLOG_BYTES", default_value = "256MiB", value_parser = parse_size)]
+    pub relay_backlog_bytes: usize,
+
+    /// Relay attempts in flight at once, over all rooms.
+    #[arg(long, env = "ROOMWATCH_RELAY_PARALLEL", default_value = "32", value_parser = crate::relay::config::parse_count)]
+    pub relay_parallel: usize,
+
+    /// Where the dashboard's `r` resends a callback (default: the --forward-to target).
+    #[arg(long, env = "ROOMWATCH_RESEND_TO", value_parser = crate::relay::config::parse_target)]
+    pub resend_to: Option<reqwest::Url>,
+
+    // Memory bounds and time trust.
+    /// Memory the in-memory log's events may hold (estimated; K, KiB, M, MiB, G, GiB
+    /// suffixes allowed). Beyond it the oldest events leave the log, as with --history.
+    #[arg(long, env = "ROOMWATCH_HISTORY_BYTES", default_value = "256MiB", value_parser = parse_size)]
+    pub history_bytes: usize,
+
+    /// Rooms kept in state. Beyond it the longest-ended room is evicted; when every room is
+    /// live, the one whose latest event is oldest. The header counts evictions.
+    #[arg(long, env = "ROOMWATCH_MAX_ROOMS", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms: u64,
+
+    /// How far ahead of arrival an EventTime is trusted, in seconds. Further ahead: the event
+    /// is ordered by its arrival and marked clock-skew.
+    #[arg(long, env = "ROOMWATCH_MAX_CLOCK_SKEW", default_value_t = 300)]
+    pub max_clock_skew: u64,
+
+    /// Headless: seconds to wait at exit for stdout to take the remaining lines. Whatever is
+    /// left is counted on stderr.
+    #[arg(long, env = "ROOMWATCH_DRAIN_TIMEOUT", default_value_t = 10)]
+    pub drain_timeout: u64,
 
     // Dashboard display.
     /// Show times in UTC instead of the local time zone.
@@ -188,7 +252,7 @@ pub struct SendArgs {
     pub list: bool,
 }
 
-/// Parses `1048576`, `512K`, `512KiB`, `1M`, `1MiB` (binary units either way).
+/// Parses `1048576`, `512K`, `512KiB`, `1M`, `1MiB`, `1G`, `1GiB` (binary units either way).
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
@@ -202,7 +266,12 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1024,
         "m" | "mb" | "mib" => 1024 * 1024,
-        other => return Err(format!("unknown size unit {other:?}: use K/KiB or M/MiB")),
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}: use K/KiB, M/MiB or G/GiB"
+            ));
+        }
     };
     number
         .checked_mul(factor)
@@ -277,7 +346,8 @@ mod tests {
         assert_eq!(parse_size("512k"), Ok(524_288));
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("0").is_err());
-        assert!(parse_size("1GiB").is_err());
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("1TiB").is_err());
         assert!(parse_size("lots").is_err());
     }
 

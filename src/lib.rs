@@ -13,6 +13,8 @@ pub mod hub;
 pub mod ingest;
 pub mod outputs;
 pub mod protocol;
+pub mod rawbody;
+pub mod relay;
 pub mod runner;
 pub mod store;
 pub mod tui;

@@ -164,10 +164,11 @@ async fn seed_callbacks_filter_and_quit() {
     let port = dash.port();
     post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
     post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
-    // Both rooms: a frame may show the first callback before the second arrives.
-    dash.wait_for("both rooms", |s| {
+    // Both callbacks were answered, but the screen may show the first before the second.
+    let screen = dash.wait_for("both rooms", |s| {
         s.contains("rname-123") && s.contains("room_id")
     });
+    assert!(screen.contains("room_id"), "{screen}");
     // The most recent room (ModifyAdmin) is selected: its admins in the detail pane.
     dash.wait_for("the admins line", |s| s.contains("Admins: user1, user2"));
 
@@ -271,6 +272,94 @@ async fn q_exits_after_the_grace_while_a_client_holds_a_half_sent_request() {
     assert!(status.success(), "{status:?}");
     dash.wait_restored();
     drop(held);
+}
+
+/// A backend on loopback that records the bodies it receives and answers Tencent's ack.
+async fn recording_backend() -> (String, Arc<Mutex<Vec<String>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&got);
+    let app = axum::Router::new().fallback(move |body: String| {
+        let recorded = Arc::clone(&recorded);
+        async move {
+            recorded.lock().unwrap().push(body);
+            r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn e_hands_the_terminal_to_the_editor_and_sends_the_edited_body() {
+    let (backend, got) = recording_backend().await;
+    let dir = std::env::temp_dir().join(format!("roomwatch-e2e-editor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The editor waits for a line typed on the terminal (so a key stolen by roomwatch would
+    // hang it), then edits the body the first time and breaks it the second.
+    let script = dir.join("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf 'EDITOR-OPEN\\n'\nread answer\nif [ -e '{once}' ]; then printf '{{broken' > \"$1\"; else touch '{once}'; sed -i \"s/Evening jazz/Edited $answer/\" \"$1\"; fi\n",
+            once = dir.join("once").display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui", "--forward-to", &backend]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env("EDITOR", script.display().to_string());
+    let mut dash = Dashboard::spawn(cmd);
+    let port = dash.port();
+    let body = roomwatch::protocol::samples::find("Live.CallbackAfterCreateRoom")
+        .unwrap()
+        .json
+        .to_string();
+    post(port, "Live.CallbackAfterCreateRoom", &body).await;
+    dash.wait_for("the delivered mark", |s| s.contains("→ 200"));
+    assert_eq!(got.lock().unwrap().len(), 1);
+
+    dash.send(b"e");
+    dash.wait_for("the editor", |s| s.contains("EDITOR-OPEN"));
+    dash.send(b"by-hand\r");
+    wait_until("the edited body", || got.lock().unwrap().len() == 2);
+    let edited = got.lock().unwrap()[1].clone();
+    assert!(edited.contains("Edited by-hand"), "{edited}");
+    let value: serde_json::Value = serde_json::from_str(&edited).unwrap();
+    assert_eq!(value["RoomInfo"]["RoomId"], "live_9001");
+    dash.wait_for("the dashboard again", |s| {
+        s.contains("roomwatch") && !s.contains("EDITOR-OPEN")
+    });
+
+    dash.send(b"e");
+    dash.wait_for("the editor, again", |s| s.contains("EDITOR-OPEN"));
+    dash.send(b"x\r");
+    dash.wait_for("the parse error", |s| s.contains("not JSON"));
+    assert_eq!(
+        got.lock().unwrap().len(),
+        2,
+        "nothing sent for a broken body"
+    );
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+    dash.wait_restored();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `NO_COLOR=1`: not one coloured cell on screen and no colour escape in the output, yet the

@@ -137,7 +137,7 @@ pub async fn run(options: DemoOptions, stop: impl Future<Output = ()>) -> DemoOu
                 if answer.status.is_success() || delivery.kind == DeliveryKind::Malformed {
                     tracing::debug!(status = %answer.status, command = delivery.command, kind = ?delivery.kind, "demo: posted");
                 } else {
-                    tracing::warn!(status = %answer.status, command = delivery.command, answer = %answer.body, "demo: callback refused");
+                    tracing::warn!(status = %answer.status, command = delivery.command, answer = %crate::escape::Escaped(&answer.body), "demo: callback refused");
                 }
             }
             Err(error) => {

@@ -23,6 +23,8 @@ pub enum Action {
     Open,
     Back,
     Help,
+    Resend,
+    Edit,
     SortNext,
     SortReverse,
     ToggleEnded,
@@ -164,6 +166,18 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Back,
         help: "close overlay / clear filter / leave room scope",
         hint: "back",
+    },
+    Binding {
+        keys: &[ch('r')],
+        action: Action::Resend,
+        help: "log: resend the callback to the backend",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('e')],
+        action: Action::Edit,
+        help: "log: edit the body in $EDITOR, then resend it",
+        hint: "",
     },
     Binding {
         keys: &[ch('?')],

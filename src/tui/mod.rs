@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod clipboard;
+pub mod editor;
 pub mod keymap;
 pub mod query;
 pub mod terminal;

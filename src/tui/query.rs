@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::event::{Event, Verdict};
 use crate::protocol::{Callback, Payload};
+use crate::relay::outcome::RelayState;
 use crate::store::{Effect, LogEntry, Room};
 
 /// The field terms, as help and errors list them.
@@ -33,7 +34,7 @@ pub const TERMS: &[(&str, &str)] = &[
     ),
     (
         "relay:failed",
-        "relay outcome (log only; matches nothing without relaying)",
+        "relay outcome: pending retrying delivered failed fallback refused none (log only)",
     ),
     ("since:10m", "last event / arrival within 30s, 10m, 2h, 1d"),
     (
@@ -53,6 +54,8 @@ pub enum QueryError {
     Verdict(String),
     #[error("effect: is applied, stale, duplicate or none, not {0:?}")]
     Effect(String),
+    #[error("relay: is pending, retrying, delivered, failed, fallback, refused or none, not {0:?}")]
+    Relay(String),
     #[error("since: takes a duration like 30s, 10m, 2h or 1d, not {0:?}")]
     Since(String),
     #[error("a lone ! negates nothing")]
@@ -201,7 +204,12 @@ fn parse_term(word: &str) -> Result<Term, QueryError> {
             "none" => Effect::NoState,
             _ => return Err(QueryError::Effect(value.to_string())),
         }),
-        "relay" => Field::Relay(lower),
+        "relay" => match lower.as_str() {
+            "pending" | "retrying" | "delivered" | "failed" | "fallback" | "refused" | "none" => {
+                Field::Relay(lower)
+            }
+            _ => return Err(QueryError::Relay(value.to_string())),
+        },
         "since" => {
             Field::Since(duration_ms(&lower).ok_or_else(|| QueryError::Since(value.to_string()))?)
         }
@@ -247,6 +255,19 @@ fn accounts(callback: &Callback) -> impl Iterator<Item = &str> {
     found.into_iter()
 }
 
+/// How `relay:` names a relay outcome; `none` when the callback was not relayed.
+fn relay_word(state: Option<&RelayState>) -> &'static str {
+    match state {
+        None => "none",
+        Some(RelayState::Pending) => "pending",
+        Some(RelayState::Retrying { .. }) => "retrying",
+        Some(RelayState::Delivered { .. }) => "delivered",
+        Some(RelayState::Failed { .. }) => "failed",
+        Some(RelayState::Fallback { .. }) => "fallback",
+        Some(RelayState::Refused { .. }) => "refused",
+    }
+}
+
 /// A room and what the query may look at in it.
 fn room_text_matches(room: Option<&Room>, id: &str, needle: &str) -> bool {
     contains(id, needle)
@@ -283,6 +304,13 @@ impl Query {
 
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
+    }
+
+    /// Whether matching depends on relay outcomes, which arrive after the log line.
+    pub fn uses_relay(&self) -> bool {
+        self.terms
+            .iter()
+            .any(|t| matches!(t.field, Field::Relay(_)))
     }
 
     /// Whether matching depends on the clock (`since:`), so results change without events.
@@ -329,12 +357,13 @@ impl Query {
     }
 
     /// Whether a log line is shown. `rooms` are the rooms the event concerns; `room` looks a
-    /// room up by id, for its name.
+    /// room up by id, for its name; `relay` is the line's relay outcome, if any.
     pub fn matches_entry<'a>(
         &self,
         entry: &LogEntry,
         rooms: &[String],
         room: impl Fn(&str) -> Option<&'a Room>,
+        relay: Option<&RelayState>,
         now_ms: i64,
     ) -> bool {
         let event: &Event = &entry.event;
@@ -353,8 +382,7 @@ impl Query {
                     .is_some_and(|c| accounts(c).any(|a| pattern.matches(a))),
                 Field::Verdict(verdict) => event.verdict == *verdict,
                 Field::Effect(effect) => entry.effect == *effect,
-                // No relay outcome exists on a log line yet: nothing has failed or passed.
-                Field::Relay(_) => false,
+                Field::Relay(word) => relay_word(relay) == word,
                 Field::Since(window) => event.received_at_ms >= now_ms.saturating_sub(*window),
             };
             hit != term.negated
@@ -410,6 +438,11 @@ mod tests {
         );
         assert_eq!(Query::parse("since:m"), Err(QueryError::Since("m".into())));
         assert_eq!(Query::parse("!"), Err(QueryError::LoneBang));
+        assert!(Query::parse("relay:failed").unwrap().uses_relay());
+        assert_eq!(
+            Query::parse("relay:lost"),
+            Err(QueryError::Relay("lost".into()))
+        );
         let (kept, error) = Query::parse_lenient("jazz colour:red since:1m");
         assert_eq!(kept, Query::parse("jazz since:1m").unwrap());
         assert_eq!(error, Some(QueryError::UnknownField("colour:".into())));

@@ -113,6 +113,14 @@ impl App {
                     Action::PageDown => view.scroll = (view.scroll + page).min(last),
                     Action::Top => view.scroll = 0,
                     Action::Tail => view.scroll = last.saturating_sub(page),
+                    Action::Resend => {
+                        let seq = view.seq;
+                        self.request_resend(seq);
+                    }
+                    Action::Edit => {
+                        let seq = view.seq;
+                        self.request_edit(seq);
+                    }
                     _ => {}
                 }
                 self.dirty = true;
@@ -196,6 +204,8 @@ impl App {
                 }
             }
             (Action::Open, Pane::Log) => self.open_event(),
+            (Action::Resend, _) => self.resend_at_cursor(),
+            (Action::Edit, _) => self.edit_at_cursor(),
             (Action::Up, Pane::Rooms) => self.move_rooms(-1),
             (Action::Down, Pane::Rooms) => self.move_rooms(1),
             (Action::PageUp, Pane::Rooms) => self.move_rooms(-(self.page(Pane::Rooms) as isize)),

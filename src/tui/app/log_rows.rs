@@ -49,9 +49,13 @@ impl App {
             return false;
         }
         self.query.is_empty()
-            || self
-                .query
-                .matches_entry(entry, &rooms, |id| self.store.room(id), self.now_ms)
+            || self.query.matches_entry(
+                entry,
+                &rooms,
+                |id| self.store.room(id),
+                self.relay.record(entry.event.seq).map(|r| &r.state),
+                self.now_ms,
+            )
     }
 
     /// Filters the whole stored log again and merges the notices in.

@@ -77,7 +77,9 @@ impl App {
             return;
         }
         if let Some(entry) = self.entry(row.seq) {
-            self.overlay = Overlay::Event(event_view(entry));
+            let mut view = event_view(entry);
+            self.add_relay_section(&mut view);
+            self.overlay = Overlay::Event(view);
             self.dirty = true;
         }
     }

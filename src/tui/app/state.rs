@@ -6,6 +6,8 @@ use std::collections::VecDeque;
 
 use super::event_view::EventView;
 use super::log_rows::{LogRow, Notice};
+use super::relay_view::RelayView;
+
 use super::order::SortKey;
 use super::series::{RoomSeries, Throughput};
 use crate::runner::RunInfo;
@@ -87,6 +89,8 @@ pub struct App {
     pub new_while_paused: usize,
     pub overlay: Overlay,
     pub notices: Vec<Notice>,
+    /// Relay outcomes and status, when a relay runs.
+    pub relay: RelayView,
     /// Callbacks per second over the last few seconds.
     pub rate: f64,
     /// Callbacks (and rejections) per second, for the header sparkline.
@@ -145,6 +149,7 @@ impl App {
             new_while_paused: 0,
             overlay: Overlay::None,
             notices: Vec::new(),
+            relay: RelayView::default(),
             rate: 0.0,
             throughput: Throughput::default(),
             room_series: RoomSeries::default(),

@@ -99,8 +99,13 @@ fn log_line(app: &App, row: LogRow, width: usize) -> Line<'static> {
         (" ".into(), Style::new()),
         (fit(operator, op_w), style),
         (" ".into(), Style::new()),
-        (summary(entry), style),
     ];
+    let mut parts = parts;
+    if let Some(record) = app.relay.record(event.seq) {
+        parts.push(super::relay::mark(record));
+        parts.push((" ".into(), Style::new()));
+    }
+    parts.push((summary(entry), style));
     fit_line(parts, width)
 }
 
@@ -135,6 +140,12 @@ pub fn summary(entry: &LogEntry) -> String {
         Effect::Duplicate => "[duplicate, ignored] ".to_string(),
         _ => String::new(),
     };
+    if event.clock_skew {
+        text.push_str("[clock-skew, ordered by arrival] ");
+    }
+    for trim in &event.trimmed {
+        let _ = write!(text, "[{trim}] ");
+    }
     if event.verdict == Verdict::Rejected {
         let reason = event
             .error

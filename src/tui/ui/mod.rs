@@ -3,6 +3,7 @@
 
 mod log;
 mod overlay;
+pub mod relay;
 mod rooms;
 pub mod text;
 pub mod theme;
@@ -243,6 +244,21 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         count(c.unrecognized, theme::unrecognized()),
         (format!(" {unrecognized}"), theme::label()),
     ];
+    if c.evicted_rooms > 0 {
+        // Loud: rooms left state to stay within --max-rooms, live ones included when counted.
+        let of_them_live = if c.evicted_live_rooms > 0 {
+            format!(" ({} live)", c.evicted_live_rooms)
+        } else {
+            String::new()
+        };
+        second.insert(
+            5,
+            (
+                format!(" · {} evicted{of_them_live}", c.evicted_rooms),
+                theme::rejected(),
+            ),
+        );
+    }
     if c.stale + c.duplicate > 0 {
         second.push((
             format!(" · {} {stale} · {} {dup}", c.stale, c.duplicate),
@@ -250,6 +266,9 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         ));
     }
     second.push((format!("{gap} {:.1}/s", app.rate), theme::value()));
+    if let Some(status) = &app.relay.status {
+        second.extend(relay::header_segment(status, narrow));
+    }
     let second = fit_line(second, width);
     let used = second.width();
     let lines = vec![line, second];

@@ -69,6 +69,8 @@ pub fn join_fitting<'a>(items: impl ExactSizeIterator<Item = &'a str>, max: usiz
     let total = items.len();
     let mut out = String::new();
     for (i, item) in items.enumerate() {
+        // Measured as shown: escaped.
+        let item = escape(item);
         let sep = if i == 0 { "" } else { ", " };
         let rest = total - i - 1;
         let tail = if rest > 0 {
@@ -76,12 +78,12 @@ pub fn join_fitting<'a>(items: impl ExactSizeIterator<Item = &'a str>, max: usiz
         } else {
             String::new()
         };
-        if i > 0 && width(&out) + sep.len() + width(item) + width(&tail) > max {
+        if i > 0 && width(&out) + sep.len() + width(&item) + width(&tail) > max {
             let _ = write!(out, ", +{} more", total - i);
             return out;
         }
         out.push_str(sep);
-        out.push_str(item);
+        out.push_str(&item);
     }
     out
 }

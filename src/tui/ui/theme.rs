@@ -224,3 +224,15 @@ pub fn json_number() -> Style {
 pub fn json_literal() -> Style {
     themed("json_literal", Style::new().fg(Color::Magenta))
 }
+
+/// A "before" callback answered by the fallback policy, not the backend.
+pub fn relay_fallback() -> Style {
+    Style::new()
+        .fg(Color::LightBlue)
+        .add_modifier(Modifier::BOLD)
+}
+
+/// A relay still on its way: pending or retrying.
+pub fn relay_waiting() -> Style {
+    Style::new().fg(Color::Yellow)
+}
