@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -16,12 +17,21 @@ use crate::ingest::server::ServerLimits;
 use crate::ingest::source::SourcePolicy;
 use crate::outputs::headless;
 use crate::relay::{Relay, RelayConfig};
+use crate::tui::zone::Zone;
 
-/// How far a subscriber may fall behind before it must catch up from the store.
+/// How far a subscriber may fall behind before it must catch up from the store, at most.
 const CHANNEL_CAPACITY: usize = 4096;
+/// ... and at least.
+const MIN_CHANNEL_CAPACITY: usize = 256;
 
-/// How long headless output may take to catch up after a quit.
-const PRINTER_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+/// Queued events share the log's events, but a lagging subscriber keeps up to a channel's
+/// worth alive after the log let them go: size the channel so that this is at most about
+/// twice `--history-bytes` more, however large the bodies (512 events by default).
+fn channel_capacity(history_bytes: usize, max_body: usize) -> usize {
+    (history_bytes / max_body.max(1))
+        .saturating_mul(2)
+        .clamp(MIN_CHANNEL_CAPACITY, CHANNEL_CAPACITY)
+}
 
 /// Everything the screen shows about how roomwatch was started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +40,10 @@ pub struct RunInfo {
     pub sdkappid: Option<String>,
     pub token_auth: bool,
     pub demo: bool,
+    /// The zone times are shown in.
+    pub zone: Zone,
+    /// Monochrome: no colours, only bold, dim and reverse video.
+    pub no_color: bool,
     pub journal: JournalInfo,
 }
 
@@ -58,6 +72,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
         Some(Commands::Export(args)) => crate::outputs::export::run(&args),
         Some(Commands::Replay(args)) => crate::outputs::replay::run(args).await,
+        Some(Commands::Completions { shell }) => crate::outputs::docs::completions(shell),
+        Some(Commands::Man) => crate::outputs::docs::man(),
         None if cli
             .run
             .token
@@ -88,7 +104,14 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
-    let (hub, journal) = open_journal(&args)?;
+    let limits = crate::store::StoreLimits {
+        history: args.history,
+        history_bytes: args.history_bytes,
+        max_rooms: usize::try_from(args.max_rooms).unwrap_or(usize::MAX),
+    };
+    let skew_ms = i64::try_from(args.max_clock_skew.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let capacity = channel_capacity(args.history_bytes, args.max_body);
+    let (hub, journal) = open_journal(&args, limits, capacity, skew_ms)?;
     let hub = Arc::new(hub);
     let relay = start_relay(&args).await?;
     let state = Arc::new(ReceiverState {
@@ -111,7 +134,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         limits,
         wait_for(stop_rx.clone()),
     ));
-    let demo = args.demo.then(|| {
+    let mut demo = args.demo.then(|| {
         let options = crate::demo::DemoOptions::from_args(&args, listen);
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
     });
@@ -120,6 +143,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         sdkappid: args.sdkappid.clone(),
         token_auth: args.token.is_some(),
         demo: args.demo,
+        zone: if args.utc { Zone::UTC } else { Zone::local() },
+        // https://no-color.org: any non-empty value turns colour off.
+        no_color: args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         journal,
     };
     if !listen.ip().is_loopback() && args.token.is_none() {
@@ -139,9 +165,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             "roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)"
         );
         let rx = headless_rx.unwrap_or_else(|| hub.subscribe());
-        // A weak handle: once the receiver is gone, the channel closes and the printer ends
-        // after printing what was still queued.
-        let printer_hub = Arc::downgrade(&hub);
+        let progress = Arc::new(headless::Progress::default());
         let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
         let relay_lines = relay.clone().map(headless::RelayLines::new);
         if let Some(lines) = relay_lines.clone() {
@@ -151,20 +175,41 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
                 let _ = headless::print_relay_updates(&lines, updates, std::io::stdout());
             });
         }
-        printer = Some(std::thread::spawn(move || {
-            // Unlocked when a relay runs: the relay printer writes whole lines in between.
-            let _ = headless::print_events_with_relay(
-                &printer_hub,
-                rx,
-                std::io::stdout(),
-                relay_lines.as_ref(),
-            );
-            let _ = printer_done.send(());
-        }));
+        let thread = {
+            let (hub, progress) = (Arc::clone(&hub), Arc::clone(&progress));
+            std::thread::spawn(move || {
+                // Unlocked when a relay runs: the relay printer writes whole lines in between.
+                let result = headless::print_events_with_relay(
+                    &hub,
+                    rx,
+                    std::io::stdout(),
+                    &progress,
+                    relay_lines.as_ref(),
+                );
+                let _ = printer_done.send(());
+                result
+            })
+        };
+        printer = Some((thread, progress));
         // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
-        tokio::select! {
-            () = shutdown => {}
-            _ = printer_ended => {}
+        // With --demo-events the run also ends once the demo has sent them all: each was
+        // answered, so the printer has them queued and prints them before exiting.
+        let finite_demo = args.demo_events.is_some();
+        let demo_done = async {
+            match demo.as_mut() {
+                Some(task) => {
+                    let _ = task.await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let demo_finished = tokio::select! {
+            () = shutdown => false,
+            _ = printer_ended => false,
+            () = demo_done, if finite_demo => true,
+        };
+        if demo_finished {
+            demo = None;
         }
     } else {
         let resend = resend_relay(&args, relay.as_ref())?;
@@ -175,11 +220,16 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         let _ = demo.await;
     }
     let server_result = server.await;
-    drop(hub);
-    if let Some(printer) = printer {
-        // Bounded: a stdout nobody reads must not keep roomwatch from exiting.
-        let joined = tokio::task::spawn_blocking(move || printer.join());
-        let _ = tokio::time::timeout(PRINTER_DRAIN, joined).await;
+    // Every answer is sent: nothing more can be published. Let the printer finish the queue.
+    hub.close();
+    if let Some((thread, progress)) = printer {
+        drain_printer(
+            &hub,
+            thread,
+            &progress,
+            Duration::from_secs(args.drain_timeout),
+        )
+        .await;
     }
     match server_result {
         Ok(Ok(())) => Ok(()),
@@ -190,10 +240,18 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
 
 /// Opens the journal and restores the state it holds. An explicit `--journal` that cannot be
 /// used is an error; the default one only turns journaling off, visibly.
-fn open_journal(args: &RunArgs) -> Result<(Hub, JournalInfo), String> {
+fn open_journal(
+    args: &RunArgs,
+    limits: crate::store::StoreLimits,
+    capacity: usize,
+    skew_ms: i64,
+) -> Result<(Hub, JournalInfo), String> {
     use crate::eventlog::{JournalOptions, SqliteJournal, location};
     let Some(choice) = location::choose(args.journal.clone(), args.no_journal, args.demo) else {
-        return Ok((Hub::new(args.history, CHANNEL_CAPACITY), JournalInfo::Off));
+        return Ok((
+            Hub::with_limits(limits, capacity, skew_ms),
+            JournalInfo::Off,
+        ));
     };
     let options = JournalOptions {
         sync: args.journal_sync,
@@ -222,7 +280,9 @@ fn open_journal(args: &RunArgs) -> Result<(Hub, JournalInfo), String> {
                 since_ms: restored.since_ms,
                 skipped: restored.skipped,
             };
-            let hub = Hub::with_journal(restored.store, CHANNEL_CAPACITY, Arc::new(journal));
+            let mut store = restored.store;
+            store.set_limits(limits);
+            let hub = Hub::with_journal(store, capacity, Arc::new(journal)).clock_skew(skew_ms);
             Ok((hub, info))
         }
         Err(error) if choice.explicit => Err(error.to_string()),
@@ -230,11 +290,47 @@ fn open_journal(args: &RunArgs) -> Result<(Hub, JournalInfo), String> {
             eprintln!("roomwatch: running without a journal: {error}");
             tracing::error!(%error, "running without a journal");
             Ok((
-                Hub::new(args.history, CHANNEL_CAPACITY),
+                Hub::with_limits(limits, capacity, skew_ms),
                 JournalInfo::Unavailable(error.to_string()),
             ))
         }
     }
+}
+
+/// Waits up to `timeout` for the printer to write every event, then says on stderr how many
+/// events were not printed and why, if any. A stdout nobody reads must not keep roomwatch
+/// from exiting, and must not make it lose lines silently either.
+async fn drain_printer(
+    hub: &Hub,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    progress: &headless::Progress,
+    timeout: Duration,
+) {
+    // A plain thread, not `spawn_blocking`: the runtime waits for its blocking tasks at exit,
+    // and a printer stuck on a full pipe would then hold the process forever.
+    let (joined_tx, joined) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = joined_tx.send(thread.join());
+    });
+    let outcome = tokio::time::timeout(timeout, joined).await;
+    let events = hub.read(crate::store::RoomStore::last_seq);
+    let missing = events.saturating_sub(progress.printed());
+    if missing == 0 {
+        return;
+    }
+    let why = match outcome {
+        Err(_) => format!(
+            "stdout did not take them within {}s (--drain-timeout)",
+            timeout.as_secs()
+        ),
+        Ok(Ok(Ok(Err(e)))) => format!("writing to stdout failed: {e}"),
+        Ok(_) if progress.lost() > 0 => format!(
+            "{} of them left the in-memory log before they could be printed",
+            progress.lost()
+        ),
+        Ok(_) => "the printer stopped early".to_string(),
+    };
+    eprintln!("roomwatch: {missing} of {events} events were not printed: {why}");
 }
 
 /// The connection layer's limits and source policy, from the flags.
@@ -362,4 +458,16 @@ fn init_tracing(
             .init();
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_sized_from_the_byte_budget() {
+        assert_eq!(channel_capacity(256 << 20, 1 << 20), 512);
+        assert_eq!(channel_capacity(1 << 30, 1024), CHANNEL_CAPACITY);
+        assert_eq!(channel_capacity(1 << 20, 1 << 20), MIN_CHANNEL_CAPACITY);
+    }
 }

@@ -509,3 +509,43 @@ async fn a_trusted_proxy_names_the_source() {
         );
     });
 }
+
+#[tokio::test]
+async fn past_the_overflow_slots_new_connections_are_closed_at_once() {
+    use roomwatch::ingest::server::OVERFLOW_CONNECTIONS;
+    let edge = start(
+        ServerLimits {
+            max_connections: 1,
+            ..limits()
+        },
+        1 << 20,
+    )
+    .await;
+    // Silent connections hold the one normal slot and every overflow slot (they would wait
+    // for the 30 s header timeout). The listener accepts in order, so a later connection finds
+    // them all taken.
+    let mut held = Vec::new();
+    for _ in 0..=OVERFLOW_CONNECTIONS {
+        held.push(TcpStream::connect(&edge.addr).await.unwrap());
+    }
+    let mut late = TcpStream::connect(&edge.addr).await.unwrap();
+    let _ = late
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let answer = read_until_closed(&mut late).await;
+    assert!(answer.is_empty(), "closed unanswered, got {answer}");
+    // One overflow connection going frees its slot: health checks are answered again.
+    drop(held.pop());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut probe = TcpStream::connect(&edge.addr).await.unwrap();
+        let _ = probe
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        if status_of(&read_until_closed(&mut probe).await) == Some(200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no slot came free");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

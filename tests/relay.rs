@@ -961,6 +961,7 @@ async fn the_dashboard_shows_outcomes_and_the_target_and_r_resends() {
         updates: relay.subscribe(),
         relay: Arc::clone(&relay),
         resend_to: backend.url("/resend"),
+        editor: None,
     };
     let press = |c: char| {
         Ok(TermEvent::Key(KeyEvent::new(
@@ -1033,4 +1034,26 @@ async fn the_dashboard_shows_outcomes_and_the_target_and_r_resends() {
         backend.got().last().unwrap().body,
         sample("Live.CallbackBeforeSendGift").as_bytes()
     );
+}
+
+/// What a journal does after a restart: hand back the callbacks still pending, which the relay
+/// delivers in order even past its backlog bound.
+#[tokio::test]
+async fn requeued_callbacks_are_delivered_in_order_even_past_the_bound() {
+    let backend = Backend::start(Behave::Ack).await;
+    let mut config = config(backend.url("/hook"));
+    config.backlog_count = 1;
+    let relay = Relay::new(config).unwrap();
+    let events: Vec<_> = (0..3)
+        .map(|n| {
+            let body: serde_json::Value = serde_json::from_str(&after_body("r", n)).unwrap();
+            common::event(n as u64 + 1, roomwatch::ingest::receiver::now_ms(), &body)
+        })
+        .collect();
+    relay.requeue(events.iter().cloned());
+    wait_until("the requeued callbacks", || backend.got().len() == 3).await;
+    let got: Vec<Bytes> = backend.got().into_iter().map(|g| g.body).collect();
+    let sent: Vec<Bytes> = events.iter().map(|e| e.raw_body.clone()).collect();
+    assert_eq!(got, sent);
+    wait_until("an empty backlog", || relay.status().backlog == 0).await;
 }

@@ -19,8 +19,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let read = match flags.len() % 3 {
         0 => BodyRead::Complete(body),
-        1 => BodyRead::TooLarge { prefix: body, limit: 1 },
-        _ => BodyRead::Broken { prefix: body, error: "reset".into() },
+        1 => BodyRead::TooLarge {
+            prefix: body,
+            limit: 1,
+        },
+        _ => BodyRead::Broken {
+            prefix: body,
+            error: "reset".into(),
+        },
     };
     let arrival = Arrival {
         method,

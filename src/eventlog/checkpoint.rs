@@ -45,7 +45,7 @@ pub fn load_newest(conn: &Connection, log_capacity: usize) -> Option<(u64, RoomS
         .ok()?;
     for row in rows {
         let Ok((seq, state)) = row else { continue };
-        match postcard::from_bytes::<Checkpoint<'_>>(&state) {
+        match postcard::from_bytes::<Checkpoint>(&state) {
             Ok(checkpoint) => {
                 let store = RoomStore::from_checkpoint(checkpoint, log_capacity);
                 return Some((u64::try_from(seq).unwrap_or(0), store));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rusqlite::Row;
 
-use crate::event::{Body, Event, Reply, Verdict, fingerprint};
+use crate::event::{Event, Reply, Verdict, fingerprint};
 use crate::ingest::auth::AuthVerdict;
 use crate::ingest::query::QueryParams;
 use crate::protocol::{self, Rejection};
@@ -16,12 +16,12 @@ use crate::store::{Effect, LogEntry};
 /// The columns, in the order [`insert_params`] binds them and [`from_row`] reads them.
 pub const COLUMNS: &str = "seq, received_at_ms, remote, method, path, raw_query, content_type, \
      body, body_len, command, room_id, verdict, error_code, error, error_detail, auth, effect, \
-     status, reply, checksum";
+     status, reply, checksum, clock_skew";
 
 pub const INSERT: &str = "INSERT OR REPLACE INTO callbacks (seq, received_at_ms, remote, method, \
      path, raw_query, content_type, body, body_len, command, room_id, verdict, error_code, error, \
-     error_detail, auth, effect, status, reply, checksum) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
+     error_detail, auth, effect, status, reply, checksum, clock_skew) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
 
 /// A row as stored, owned, so the writer thread can hold it across a retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub struct StoredRow {
     pub status: i64,
     pub reply: String,
     pub checksum: i64,
+    /// `EventTime` was too far ahead of arrival and not trusted (the hub's judgement).
+    pub clock_skew: bool,
 }
 
 /// Why a row could not be turned back into an entry.
@@ -88,6 +90,7 @@ impl StoredRow {
             status: i64::from(event.reply.status),
             reply: event.reply.body.clone(),
             checksum: 0,
+            clock_skew: event.clock_skew,
         };
         row.checksum = row.compute_checksum();
         row
@@ -121,6 +124,7 @@ impl StoredRow {
         field(self.effect.as_bytes());
         field(&self.status.to_le_bytes());
         field(self.reply.as_bytes());
+        field(&[u8::from(self.clock_skew)]);
         i64::from(crc.finalize())
     }
 
@@ -146,6 +150,7 @@ impl StoredRow {
             self.status,
             self.reply,
             self.checksum,
+            self.clock_skew,
         ])
     }
 
@@ -188,6 +193,7 @@ impl StoredRow {
             status: row.get(17)?,
             reply: text(18)?,
             checksum: row.get(19)?,
+            clock_skew: row.get(20)?,
         };
         if stored.compute_checksum() == stored.checksum {
             Ok(stored)
@@ -204,13 +210,13 @@ impl StoredRow {
             Some(detail) => Some(serde_json::from_str(detail)?),
             None => None,
         };
-        let (body, callback) = if verdict == Verdict::Rejected {
-            (Body::from_bytes(&self.body), None)
+        let (callback, trimmed) = if verdict == Verdict::Rejected {
+            (None, Vec::new())
         } else {
             match protocol::parse(query.get("CallbackCommand"), &self.body) {
-                Ok(parsed) => (Body::Json(parsed.body), parsed.callback),
+                Ok(parsed) => (parsed.callback, parsed.trimmed),
                 // It parsed when it arrived; keep it readable even if the parser changed.
-                Err(_) => (Body::from_bytes(&self.body), None),
+                Err(_) => (None, Vec::new()),
             }
         };
         let event = Event {
@@ -226,7 +232,6 @@ impl StoredRow {
             verdict,
             error,
             auth: self.auth.and_then(auth_from),
-            body,
             fingerprint: fingerprint(&self.body),
             raw_body: self.body,
             content_type: self.content_type,
@@ -236,6 +241,8 @@ impl StoredRow {
                 status: u16::try_from(self.status).unwrap_or(0),
                 body: self.reply,
             },
+            trimmed,
+            clock_skew: self.clock_skew,
         };
         Ok(LogEntry {
             event: Arc::new(event),

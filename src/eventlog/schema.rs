@@ -32,7 +32,8 @@ CREATE TABLE callbacks (
     effect         TEXT NOT NULL,        -- applied | stale | duplicate | no_state
     status         INTEGER NOT NULL,     -- HTTP status answered
     reply          TEXT NOT NULL,        -- body answered
-    checksum       INTEGER NOT NULL      -- CRC-32 of the fields above: corrupt rows are skipped
+    checksum       INTEGER NOT NULL,     -- CRC-32 of the fields: corrupt rows are skipped
+    clock_skew     INTEGER NOT NULL      -- 1: EventTime too far ahead, ordered by arrival instead
 );
 CREATE INDEX callbacks_by_room ON callbacks(room_id, seq);
 CREATE INDEX callbacks_by_time ON callbacks(received_at_ms);

@@ -162,7 +162,11 @@ impl Writer {
             Ok(()) => {
                 // Wake the waiting requests first: the replica can catch up after.
                 let mut applied = Vec::with_capacity(self.backlog.len() + group.len());
-                applied.extend(std::mem::take(&mut self.backlog).into_iter().map(|(_, e)| e));
+                applied.extend(
+                    std::mem::take(&mut self.backlog)
+                        .into_iter()
+                        .map(|(_, e)| e),
+                );
                 for (_, Pending { entry, done }) in group {
                     let _ = done.send(Ok(entry.event.seq));
                     applied.push(entry);

@@ -10,7 +10,11 @@ use std::sync::Arc;
 
 use crate::event::Event;
 
-/// Told about every callback that enters and leaves the backlog, in order.
+/// Told about every callback that enters and leaves the backlog, in order. `pending` runs
+/// under the hub's lock (that is what keeps it in seq order), so an implementation must only
+/// hand the record on (e.g. to its writer thread's queue), never wait on a disk there. At
+/// start, a durable implementation hands what it still holds to
+/// [`Relay::requeue`](super::Relay::requeue).
 pub trait PendingLog: Send + Sync {
     /// `event` now waits for delivery (called in seq order).
     fn pending(&self, event: &Event);
@@ -85,6 +89,13 @@ impl Backlog {
         self.count += 1;
         self.bytes = self.bytes.saturating_add(bytes);
         Ok(())
+    }
+
+    /// Takes a place whatever the bounds: for callbacks acknowledged before a restart, which
+    /// must never be refused.
+    pub fn force_reserve(&mut self, bytes: usize) {
+        self.count += 1;
+        self.bytes = self.bytes.saturating_add(bytes);
     }
 
     /// Gives back a place reserved for a callback that will not be queued.

@@ -271,9 +271,23 @@ impl Relay {
         let _ = self.updates.send(record);
     }
 
+    /// Queues callbacks acknowledged before a restart (read back from a journal), in seq order,
+    /// even beyond the backlog's bounds: they were acknowledged, so they are never refused.
+    /// The pending log is not told again: it already holds them.
+    pub fn requeue(self: &Arc<Self>, events: impl IntoIterator<Item = Arc<Event>>) {
+        for event in events {
+            self.backlog().force_reserve(event.raw_body.len());
+            self.queue(&event);
+        }
+    }
+
     fn enqueue(self: &Arc<Self>, event: &Arc<Event>) {
-        let room = event.room_id.clone().unwrap_or_default();
         self.pending_log.pending(event);
+        self.queue(event);
+    }
+
+    fn queue(self: &Arc<Self>, event: &Arc<Event>) {
+        let room = event.room_id.clone().unwrap_or_default();
         let record = self.board().update(event.seq, Mode::After, |record| {
             record.state = RelayState::Pending;
         });

@@ -1,6 +1,6 @@
 //! A bounded memory of recent deliveries, to spot repeats without growing forever.
 
-use std::collections::{BTreeSet, VecDeque};
+use imbl::{OrdSet, Vector};
 
 use crate::protocol::Command;
 
@@ -9,26 +9,27 @@ pub type Delivery = (Command, u64);
 
 /// The last `capacity` deliveries. Tencent repeats a callback within seconds or minutes, so a
 /// repeat that arrives after `capacity` newer callbacks for the same room is no longer caught.
+/// Persistent collections: a copy of the store (a dashboard resynchronising) shares them.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(into = "Remembered", from = "Remembered")]
 pub struct RecentDeliveries {
-    set: BTreeSet<Delivery>,
-    order: VecDeque<Delivery>,
+    set: OrdSet<Delivery>,
+    order: Vector<Delivery>,
     capacity: usize,
 }
 
 impl RecentDeliveries {
     pub fn new(capacity: usize) -> Self {
         Self {
-            set: BTreeSet::new(),
-            order: VecDeque::new(),
+            set: OrdSet::new(),
+            order: Vector::new(),
             capacity: capacity.max(1),
         }
     }
 
     /// Records `delivery`; `false` when it was already among the recent ones.
     pub fn insert(&mut self, delivery: Delivery) -> bool {
-        if !self.set.insert(delivery) {
+        if self.set.insert(delivery).is_some() {
             return false;
         }
         self.order.push_back(delivery);
@@ -53,14 +54,14 @@ impl RecentDeliveries {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Remembered {
     capacity: usize,
-    order: VecDeque<Delivery>,
+    order: Vec<Delivery>,
 }
 
 impl From<RecentDeliveries> for Remembered {
     fn from(recent: RecentDeliveries) -> Self {
         Self {
             capacity: recent.capacity,
-            order: recent.order,
+            order: recent.order.iter().copied().collect(),
         }
     }
 }

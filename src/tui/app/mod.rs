@@ -4,8 +4,10 @@
 //!
 //! One job per file: `state` the [`App`] itself, `feed` what arrives from the hub and the
 //! clock, `order` the room table's order, `log_rows` the log's lines, `input` keys and mouse,
-//! `navigation` moving selections and cursors, `event_view` the JSON overlay.
+//! `navigation` moving selections and cursors, `event_view` the JSON overlay, `series` the
+//! plots' bounded history, `order` the rooms table's order.
 
+mod copy;
 mod event_view;
 mod feed;
 mod input;
@@ -14,14 +16,17 @@ mod navigation;
 mod order;
 mod relay_view;
 mod run;
+mod series;
 mod state;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
 pub use event_view::{EventView, event_view};
 pub use log_rows::{LogRow, Notice, entry_rooms};
+pub use order::SortKey;
 pub use relay_view::RelayView;
 pub use run::{RelayFeed, run, run_dashboard, run_with_relay};
+pub use series::{MINUTES_KEPT, RoomSeries, SECONDS_KEPT, SecondBucket, Throughput};
 pub use state::{App, Overlay, Pane};
 
 use crate::relay::{RelayRecord, RelayStatus};

@@ -20,6 +20,8 @@ pub struct RelayView {
     pub resend_to: Option<String>,
     /// Seqs to resend; the loop takes them after each update.
     pub resends: Vec<u64>,
+    /// Seqs to edit in `$EDITOR` and then resend; likewise.
+    pub edits: Vec<u64>,
 }
 
 impl RelayView {
@@ -32,6 +34,11 @@ impl App {
     pub(super) fn on_relay(&mut self, record: RelayRecord) {
         let seq = record.seq;
         self.relay.records.insert(seq, record);
+        // A relay: query shows lines by an outcome that just changed.
+        if self.query.uses_relay() {
+            self.log_stale = true;
+            self.dirty = true;
+        }
         // An open callback view follows its relay's progress.
         if let Overlay::Event(view) = &self.overlay
             && view.seq == seq
@@ -75,6 +82,26 @@ impl App {
         }
         self.relay.resends.push(seq);
         self.dirty = true;
+    }
+
+    /// Asks the loop to open the callback of `seq` in `$EDITOR`, then resend the result.
+    pub(super) fn request_edit(&mut self, seq: u64) {
+        if self.relay.resend_to.is_none() {
+            self.push_notice("e: nowhere to send: start with --forward-to or --resend-to".into());
+            return;
+        }
+        self.relay.edits.push(seq);
+        self.dirty = true;
+    }
+
+    /// Edits the log line under the cursor (the newest line when following).
+    pub(super) fn edit_at_cursor(&mut self) {
+        let Some(row) = self.log_cursor_index().map(|i| self.log_rows[i]) else {
+            return;
+        };
+        if row.notice.is_none() {
+            self.request_edit(row.seq);
+        }
     }
 
     /// Resends the log line under the cursor (the newest line when following).

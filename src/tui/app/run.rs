@@ -58,6 +58,8 @@ pub struct RelayFeed {
     pub relay: Arc<Relay>,
     pub updates: broadcast::Receiver<RelayRecord>,
     pub resend_to: reqwest::Url,
+    /// Hands the real terminal to `$EDITOR` for `e`; `None` where there is no real terminal.
+    pub editor: Option<crate::tui::editor::Editor>,
 }
 
 /// [`run`], with relay outcomes beside the log and `r` resending through `relay`.
@@ -94,6 +96,9 @@ where
             break;
         }
         if let Some(feed) = &relay {
+            for seq in std::mem::take(&mut app.relay.edits) {
+                edit_and_resend(terminal, app, feed, seq);
+            }
             for seq in std::mem::take(&mut app.relay.resends) {
                 if let Some(entry) = app.entry(seq) {
                     let (relay, event, to) = (
@@ -114,6 +119,12 @@ where
                 .map_err(|e| RunError::Draw(e.to_string()))?;
             app.dirty = false;
             last_draw = Some(Instant::now());
+        }
+        if let Some(text) = app.copy_request.take() {
+            // After the frame's own output, so the sequence never lands inside it.
+            if let Err(e) = crate::tui::clipboard::send(&text) {
+                tracing::warn!("clipboard copy failed: {e}");
+            }
         }
         tokio::select! {
             biased;
@@ -165,6 +176,40 @@ where
         }
     }
     Ok(())
+}
+
+/// `e`: the body in `$EDITOR`, then a resend of what came back, or a notice saying why not.
+/// Blocks this (the dashboard's) thread while the editor runs; ingest runs elsewhere, and the
+/// bus catches up afterwards.
+fn edit_and_resend<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    feed: &RelayFeed,
+    seq: u64,
+) {
+    let Some(event) = app.entry(seq).map(|entry| Arc::clone(&entry.event)) else {
+        return;
+    };
+    let Some(editor) = &feed.editor else {
+        app.push_notice("e: needs a real terminal".into());
+        return;
+    };
+    let edited = editor.edit(seq, &event.raw_body);
+    // The screen was cleared on the way back; a blank frame makes the next one draw every
+    // cell. (`Terminal::clear` would ask the terminal for the cursor, which not all answer.)
+    let _ = terminal.draw(|frame| frame.render_widget(ratatui::widgets::Clear, frame.area()));
+    app.dirty = true;
+    match edited {
+        Ok(body) => {
+            let (relay, to) = (Arc::clone(&feed.relay), feed.resend_to.clone());
+            tokio::spawn(async move {
+                relay
+                    .resend(&event, &to, Some(bytes::Bytes::from(body)))
+                    .await
+            });
+        }
+        Err(error) => app.push_notice(format!("e: #{seq}: {error}")),
+    }
 }
 
 async fn relay_update(feed: Option<&mut RelayFeed>) -> Result<RelayRecord, RecvError> {
@@ -249,10 +294,16 @@ async fn dashboard(
     let shutdown = crate::runner::shutdown_signal();
     // Subscribe first, then copy the state: events in both are skipped by sequence number.
     let bus = hub.subscribe();
+    let (input, input_control) = crate::tui::editor::terminal_input();
+    // Held until the dashboard ends: dropping the control ends the input thread.
+    let mut input_control = Some(input_control);
     let relay = relay.map(|(relay, resend_to)| RelayFeed {
         updates: relay.subscribe(),
         relay,
         resend_to,
+        editor: input_control
+            .take()
+            .map(|input| crate::tui::editor::Editor { input, mouse }),
     });
     let snapshot = hub.snapshot();
     crate::tui::terminal::install_panic_hook();
@@ -263,7 +314,6 @@ async fn dashboard(
     let size = terminal.size().map_or((80, 24), |s| (s.width, s.height));
     let now = crate::ingest::receiver::now_ms();
     let mut app = App::new(info, snapshot, now, size);
-    let input = crossterm::event::EventStream::new();
     let result = run_with_relay(
         &mut terminal,
         &mut app,
