@@ -1,5 +1,6 @@
-//! Does a frame cost what is visible, or what is stored? And does the receiver keep answering
-//! at full speed when a subscriber stalls?
+//! Does a frame cost what is visible, or what is stored? What do the plots (header sparkline,
+//! room chart) add to a frame? And does the receiver keep answering at full speed when a
+//! subscriber stalls?
 //!
 //! Every number is reported as a ratio against a baseline measured in the same run (a small
 //! store; a receiver with no subscriber), so the machine's speed cancels out. Run with:
@@ -345,6 +346,7 @@ async fn throughput(bodies: &[String], conns: usize, stalled: bool) -> f64 {
             window_s: 60,
         },
         body_limit: 1 << 20,
+        relay: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -406,6 +408,27 @@ fn receiver_rates() -> (f64, f64) {
     })
 }
 
+/// Live frames with the plots on (a) and off (b), on two identical stores whose selected room
+/// has a chart: (plots, no plots) ns per frame.
+fn plots_pair(size: (u16, u16)) -> (f64, f64) {
+    let mut with = Store::build(1_000, 10_000, 20_000, size);
+    let mut without = Store::build(1_000, 10_000, 20_000, size);
+    without.app.show_plots = false;
+    // A minute of traffic first, so the sparkline and the selected room's chart have data.
+    for store in [&mut with, &mut without] {
+        for _ in 0..BATCH {
+            let entry = store.take();
+            update(&mut store.app, Msg::Bus(entry));
+        }
+        store.app.prepare();
+    }
+    measure_pair(
+        BATCH,
+        &mut live_frame(&mut with, size),
+        &mut live_frame(&mut without, size),
+    )
+}
+
 fn human(ns: f64) -> String {
     if ns >= 1_000_000.0 {
         format!("{:.2} ms", ns / 1_000_000.0)
@@ -453,6 +476,20 @@ fn main() {
         );
     }
     print!("{out}");
+
+    println!(
+        "\nplots: live frame with the header sparkline and the room chart ÷ without (1,000 rooms)"
+    );
+    for size in [(200, 50), (80, 24)] {
+        let (on, off) = plots_pair(size);
+        println!(
+            "{:<case_w$} {:>14} {:>14} {:>11.2}x",
+            format!("live frame {}x{} plots on / off", size.0, size.1),
+            human(on),
+            human(off),
+            on / off
+        );
+    }
 
     let (free, stalled) = receiver_rates();
     println!(

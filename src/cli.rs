@@ -11,7 +11,7 @@ use crate::ingest::source::Networks;
 /// Watch Tencent Cloud TUILiveKit (Live) rooms from a terminal: an embedded webhook receiver
 /// and a live dashboard of rooms, members, seats and every callback.
 #[derive(Debug, Parser)]
-#[command(name = "roomwatch", version, about, long_about = None)]
+#[command(name = "roomwatch", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Commands>,
@@ -23,6 +23,13 @@ pub struct Cli {
 pub enum Commands {
     /// Post one callback exactly as Tencent would, to roomwatch or any backend.
     Send(SendArgs),
+    /// Print a shell completion script, e.g. `roomwatch completions bash > ~/.local/share/bash-completion/completions/roomwatch`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `roomwatch man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -32,12 +39,13 @@ pub struct RunArgs {
         short,
         long,
         env = "ROOMWATCH_LISTEN",
-        default_value = "127.0.0.1:9000"
+        default_value = "127.0.0.1:9000",
+        value_parser = parse_listen
     )]
     pub listen: SocketAddr,
 
     /// The app's SDKAppID. Callbacks for any other app are rejected (403). Unset: accept any.
-    #[arg(long, env = "ROOMWATCH_SDKAPPID")]
+    #[arg(long, env = "ROOMWATCH_SDKAPPID", value_parser = parse_sdkappid)]
     pub sdkappid: Option<String>,
 
     /// Callback auth token. When set, Sign and RequestTime are required and checked (401).
@@ -121,6 +129,85 @@ pub struct RunArgs {
     /// it the header is ignored and the TCP peer is the source.
     #[arg(long, env = "ROOMWATCH_TRUSTED_PROXY", value_name = "CIDR,...")]
     pub trusted_proxy: Option<Networks>,
+
+    // In front of the app's backend: the relay.
+    /// Relay every callback that passes the checks to the app's own backend at this URL
+    /// (http or https). "Before" callbacks wait for its answer; others are queued and retried.
+    #[arg(long, env = "ROOMWATCH_FORWARD_TO", value_parser = crate::relay::config::parse_target)]
+    pub forward_to: Option<reqwest::Url>,
+
+    /// How long a "before" callback waits for the backend before the fallback answers.
+    #[arg(long, env = "ROOMWATCH_BEFORE_TIMEOUT", default_value = "1.5s", value_parser = crate::relay::config::parse_duration)]
+    pub before_timeout: std::time::Duration,
+
+    /// What the fallback answers: allow, deny, or per command, e.g. gift=deny,msg=allow
+    /// (the default: what Tencent itself does without an answer).
+    #[arg(long, env = "ROOMWATCH_BEFORE_FALLBACK", default_value = "gift=deny,msg=allow", value_parser = crate::relay::config::parse_fallback)]
+    pub before_fallback: crate::relay::FallbackPolicy,
+
+    /// Give up relaying an "after" callback this long after it arrived.
+    #[arg(long, env = "ROOMWATCH_RELAY_MAX_AGE", default_value = "1h", value_parser = crate::relay::config::parse_duration)]
+    pub relay_max_age: std::time::Duration,
+
+    /// Time limit of one relay attempt of an "after" callback.
+    #[arg(long, env = "ROOMWATCH_RELAY_TIMEOUT", default_value = "10s", value_parser = crate::relay::config::parse_duration)]
+    pub relay_timeout: std::time::Duration,
+
+    /// Longest wait between two relay attempts (waits double from 250ms, with jitter).
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKOFF_MAX", default_value = "30s", value_parser = crate::relay::config::parse_duration)]
+    pub relay_backoff_max: std::time::Duration,
+
+    /// Callbacks waiting for the backend, at most. Beyond: 503 + Retry-After to Tencent.
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKLOG", default_value = "100000", value_parser = crate::relay::config::parse_count)]
+    pub relay_backlog: usize,
+
+    /// Body bytes waiting for the backend, at most (K, KiB, M, MiB). Beyond: 503 + Retry-After.
+    #[arg(long, env = "ROOMWATCH_RELAY_BACKLOG_BYTES", default_value = "256MiB", value_parser = parse_size)]
+    pub relay_backlog_bytes: usize,
+
+    /// Relay attempts in flight at once, over all rooms.
+    #[arg(long, env = "ROOMWATCH_RELAY_PARALLEL", default_value = "32", value_parser = crate::relay::config::parse_count)]
+    pub relay_parallel: usize,
+
+    /// Where the dashboard's `r` resends a callback (default: the --forward-to target).
+    #[arg(long, env = "ROOMWATCH_RESEND_TO", value_parser = crate::relay::config::parse_target)]
+    pub resend_to: Option<reqwest::Url>,
+
+    // Memory bounds and time trust.
+    /// Memory the in-memory log's events may hold (estimated; K, KiB, M, MiB, G, GiB
+    /// suffixes allowed). Beyond it the oldest events leave the log, as with --history.
+    #[arg(long, env = "ROOMWATCH_HISTORY_BYTES", default_value = "256MiB", value_parser = parse_size)]
+    pub history_bytes: usize,
+
+    /// Rooms kept in state. Beyond it the longest-ended room is evicted; when every room is
+    /// live, the one whose latest event is oldest. The header counts evictions.
+    #[arg(long, env = "ROOMWATCH_MAX_ROOMS", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rooms: u64,
+
+    /// How far ahead of arrival an EventTime is trusted, in seconds. Further ahead: the event
+    /// is ordered by its arrival and marked clock-skew.
+    #[arg(long, env = "ROOMWATCH_MAX_CLOCK_SKEW", default_value_t = 300)]
+    pub max_clock_skew: u64,
+
+    /// Headless: seconds to wait at exit for stdout to take the remaining lines. Whatever is
+    /// left is counted on stderr.
+    #[arg(long, env = "ROOMWATCH_DRAIN_TIMEOUT", default_value_t = 10)]
+    pub drain_timeout: u64,
+
+    // Dashboard display.
+    /// Show times in UTC instead of the local time zone.
+    #[arg(long, env = "ROOMWATCH_UTC")]
+    pub utc: bool,
+
+    /// Monochrome dashboard (bold, dim and reverse video only). Also on when NO_COLOR is set
+    /// to anything non-empty.
+    #[arg(long)]
+    pub no_color: bool,
+
+    /// Config file (TOML: [run] options, [keys], [theme]). Default:
+    /// $XDG_CONFIG_HOME/roomwatch/config.toml (~/.config/roomwatch/config.toml) if it exists.
+    #[arg(long, env = "ROOMWATCH_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -130,12 +217,13 @@ pub struct SendArgs {
     #[arg(required_unless_present = "list")]
     pub what: Option<String>,
 
-    /// Where to post, e.g. http://127.0.0.1:9000/callback.
-    #[arg(long, required_unless_present = "list")]
+    /// Where to post: a URL, or host:port (http:// is assumed). Default: the local listener,
+    /// http://ROOMWATCH_LISTEN/callback (http://127.0.0.1:9000/callback).
+    #[arg(long)]
     pub to: Option<String>,
 
     /// SdkAppid to put in the query string.
-    #[arg(long, env = "ROOMWATCH_SDKAPPID", default_value = "1400000001")]
+    #[arg(long, env = "ROOMWATCH_SDKAPPID", default_value = "1400000001", value_parser = parse_sdkappid)]
     pub sdkappid: String,
 
     /// Sign the request with this token (adds Sign and a fresh RequestTime).
@@ -164,7 +252,7 @@ pub struct SendArgs {
     pub list: bool,
 }
 
-/// Parses `1048576`, `512K`, `512KiB`, `1M`, `1MiB` (binary units either way).
+/// Parses `1048576`, `512K`, `512KiB`, `1M`, `1MiB`, `1G`, `1GiB` (binary units either way).
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
@@ -178,7 +266,12 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1024,
         "m" | "mb" | "mib" => 1024 * 1024,
-        other => return Err(format!("unknown size unit {other:?}: use K/KiB or M/MiB")),
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}: use K/KiB, M/MiB or G/GiB"
+            ));
+        }
     };
     number
         .checked_mul(factor)
@@ -207,6 +300,33 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parses a listen address; a bare port (`9100`, `:9100`) means loopback, 127.0.0.1:PORT.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let port = text.strip_prefix(':').unwrap_or(text);
+    if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+        return port
+            .parse::<u16>()
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .map_err(|_| format!("{text:?}: a port is 0 to 65535"));
+    }
+    text.parse().map_err(|_| {
+        format!("{text:?} is not an address: use 9100, :9100, 127.0.0.1:9100 or 0.0.0.0:9100")
+    })
+}
+
+/// An SDKAppID is a number, e.g. 1400000001.
+pub fn parse_sdkappid(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is not an SDKAppID: it is a number such as 1400000001"
+        ))
+    }
+}
+
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000.0 => Ok(rate),
@@ -226,7 +346,8 @@ mod tests {
         assert_eq!(parse_size("512k"), Ok(524_288));
         assert_eq!(parse_size("100"), Ok(100));
         assert!(parse_size("0").is_err());
-        assert!(parse_size("1GiB").is_err());
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("1TiB").is_err());
         assert!(parse_size("lots").is_err());
     }
 
@@ -239,6 +360,29 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn listen_addresses() {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 9100));
+        assert_eq!(parse_listen("9100"), Ok(loopback));
+        assert_eq!(parse_listen(":9100"), Ok(loopback));
+        assert_eq!(parse_listen("127.0.0.1:9100"), Ok(loopback));
+        assert_eq!(
+            parse_listen("0.0.0.0:9100"),
+            Ok(SocketAddr::from(([0, 0, 0, 0], 9100)))
+        );
+        assert!(parse_listen("99999").is_err());
+        assert!(parse_listen("localhost").is_err());
+        assert!(parse_listen(":").is_err());
+    }
+
+    #[test]
+    fn sdkappids_are_numbers() {
+        assert_eq!(parse_sdkappid("1400000001"), Ok("1400000001".into()));
+        assert!(parse_sdkappid("abc").is_err());
+        assert!(parse_sdkappid("").is_err());
+        assert!(parse_sdkappid("14000x").is_err());
     }
 
     #[test]

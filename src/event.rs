@@ -3,12 +3,11 @@
 
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::ingest::auth::AuthVerdict;
 use crate::ingest::query::QueryParams;
-use crate::protocol::{Callback, Rejection};
+use crate::protocol::{Callback, Rejection, Trim};
 
 /// What roomwatch made of a callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,23 +19,6 @@ pub enum Verdict {
     Rejected,
     /// Acknowledged, but no command roomwatch knows (e.g. TRTC events on the same URL).
     Unrecognized,
-}
-
-/// The body as received: JSON when it parsed, the text otherwise.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Body {
-    Json(Value),
-    Text(String),
-}
-
-impl Body {
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        match serde_json::from_slice(bytes) {
-            Ok(value) => Self::Json(value),
-            Err(_) => Self::Text(String::from_utf8_lossy(bytes).into_owned()),
-        }
-    }
 }
 
 /// The HTTP answer roomwatch sent.
@@ -66,8 +48,9 @@ pub struct Event {
     pub verdict: Verdict,
     pub error: Option<Rejection>,
     pub auth: Option<AuthVerdict>,
-    pub body: Body,
-    /// The body bytes as received; for a refused oversize or broken body, its first bytes.
+    /// The body bytes as received; for a refused body, at most its first
+    /// [`REFUSED_BODY_KEPT`](crate::rawbody::REFUSED_BODY_KEPT) bytes. The only copy of the
+    /// body kept: views parse it when they need it.
     #[serde(skip)]
     pub raw_body: Bytes,
     /// The request's `Content-Type`, relayed as received.
@@ -82,6 +65,11 @@ pub struct Event {
     /// breaks ties between updates that carry the same `EventTime`.
     #[serde(skip)]
     pub fingerprint: u64,
+    /// Lists in the callback that were cut to the per-callback limits.
+    pub trimmed: Vec<Trim>,
+    /// `EventTime` lies further ahead of arrival than the allowed clock skew: not trusted,
+    /// the event is ordered by its arrival time instead.
+    pub clock_skew: bool,
 }
 
 /// The first 8 bytes of the body's SHA-256: stable across runs, so replays agree.
@@ -94,11 +82,51 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
 
 impl Event {
     /// The time the event happened by its own account, else when it arrived (Unix ms).
+    /// An `EventTime` too far ahead of arrival (`clock_skew`) is not trusted.
     pub fn event_time_ms(&self) -> i64 {
-        self.callback
-            .as_ref()
-            .and_then(|c| c.event_time_ms)
-            .unwrap_or(self.received_at_ms)
+        if self.clock_skew {
+            return self.received_at_ms;
+        }
+        self.claimed_time_ms().unwrap_or(self.received_at_ms)
+    }
+
+    /// The callback's own `EventTime`, trusted or not (Unix ms).
+    pub fn claimed_time_ms(&self) -> Option<i64> {
+        self.callback.as_ref().and_then(|c| c.event_time_ms)
+    }
+
+    /// Whether the body was cut for the log (a refused body longer than what is kept).
+    pub fn body_cut(&self) -> bool {
+        self.raw_body.len() < self.body_len
+    }
+
+    /// Roughly the memory this event holds, for the log's byte budget: the fixed part, the
+    /// kept body and query, and as much again as the body for the typed callback built from
+    /// it (never more than the body's own data).
+    pub fn retained_bytes(&self) -> usize {
+        let callback = if self.callback.is_some() {
+            self.raw_body.len()
+        } else {
+            0
+        };
+        let query: usize = self
+            .query
+            .0
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 48)
+            .sum();
+        std::mem::size_of::<Self>()
+            + self.raw_body.len()
+            + callback
+            + self.raw_query.len()
+            + query
+            + self.method.len()
+            + self.path.len()
+            + self.reply.body.len()
+            + self.remote.as_ref().map_or(0, String::len)
+            + self.command.as_ref().map_or(0, String::len)
+            + self.room_id.as_ref().map_or(0, String::len)
+            + self.content_type.as_ref().map_or(0, String::len)
     }
 
     pub fn operator(&self) -> Option<&str> {

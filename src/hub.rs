@@ -6,32 +6,75 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::event::Event;
-use crate::store::{LogEntry, RoomStore};
+use crate::store::{LogEntry, RoomStore, StoreLimits};
+
+/// How far ahead of arrival an `EventTime` is trusted by default (5 minutes).
+pub const DEFAULT_MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// Shared by the receiver (writer) and every subscriber (UI, headless printer, tests).
 pub struct Hub {
-    store: Mutex<RoomStore>,
-    tx: broadcast::Sender<LogEntry>,
+    inner: Mutex<Inner>,
+    max_clock_skew_ms: i64,
+}
+
+struct Inner {
+    store: RoomStore,
+    /// `None` once closed: subscribers then see the end of the stream.
+    tx: Option<broadcast::Sender<LogEntry>>,
 }
 
 impl Hub {
     /// `channel_capacity` bounds how far a subscriber may fall behind before it lags.
     pub fn new(log_capacity: usize, channel_capacity: usize) -> Self {
+        Self::with_limits(
+            StoreLimits {
+                history: log_capacity,
+                ..StoreLimits::default()
+            },
+            channel_capacity,
+            DEFAULT_MAX_CLOCK_SKEW_MS,
+        )
+    }
+
+    /// A hub whose store keeps to `limits`, and that trusts `EventTime` up to
+    /// `max_clock_skew_ms` ahead of arrival.
+    pub fn with_limits(
+        limits: StoreLimits,
+        channel_capacity: usize,
+        max_clock_skew_ms: i64,
+    ) -> Self {
         let (tx, _) = broadcast::channel(channel_capacity.max(1));
         Self {
-            store: Mutex::new(RoomStore::new(log_capacity)),
-            tx,
+            inner: Mutex::new(Inner {
+                store: RoomStore::with_limits(limits),
+                tx: Some(tx),
+            }),
+            max_clock_skew_ms,
         }
     }
 
     /// Numbers, applies and broadcasts one event. Never waits on subscribers.
-    pub fn publish(&self, mut event: Event) -> Arc<Event> {
-        let mut store = self.lock();
-        event.seq = store.last_seq() + 1;
+    pub fn publish(&self, event: Event) -> Arc<Event> {
+        self.publish_with(event, |_| {})
+    }
+
+    /// Like [`publish`](Self::publish), and runs `numbered` with the numbered event under the
+    /// same lock, so that whatever it feeds (e.g. the relay's per-room queues) sees events in
+    /// seq order. `numbered` must be quick and must not touch the hub.
+    pub fn publish_with(&self, mut event: Event, numbered: impl FnOnce(&Arc<Event>)) -> Arc<Event> {
+        // A clock far ahead would pin the room: any later genuine update would look stale.
+        event.clock_skew = event
+            .claimed_time_ms()
+            .is_some_and(|t| t > event.received_at_ms.saturating_add(self.max_clock_skew_ms));
+        let mut inner = self.lock();
+        event.seq = inner.store.last_seq() + 1;
         let event = Arc::new(event);
-        if let Some(effect) = store.apply(Arc::clone(&event)) {
+        numbered(&event);
+        if let Some(effect) = inner.store.apply(Arc::clone(&event))
+            && let Some(tx) = &inner.tx
+        {
             // Having no subscriber yet is not an error.
-            let _ = self.tx.send(LogEntry {
+            let _ = tx.send(LogEntry {
                 event: Arc::clone(&event),
                 effect,
             });
@@ -39,23 +82,40 @@ impl Hub {
         event
     }
 
+    /// A receiver of every event published from now on. After [`close`](Self::close) it
+    /// reports the end at once.
     pub fn subscribe(&self) -> broadcast::Receiver<LogEntry> {
-        self.tx.subscribe()
+        let inner = self.lock();
+        match &inner.tx {
+            Some(tx) => tx.subscribe(),
+            None => broadcast::channel(1).0.subscribe(),
+        }
+    }
+
+    /// Ends every subscriber's stream once it has taken what is queued. Events published
+    /// later still reach the store, not the subscribers.
+    pub fn close(&self) {
+        self.lock().tx = None;
     }
 
     /// A copy of the whole state, for a subscriber that lagged and must resynchronise.
+    /// Cheap whatever the store's size: rooms are shared, not copied (see [`RoomStore`]).
     pub fn snapshot(&self) -> RoomStore {
-        self.lock().clone()
+        self.lock().store.clone()
     }
 
     /// Runs `f` with the store locked; keep it short, the receiver waits on this lock.
     pub fn read<T>(&self, f: impl FnOnce(&RoomStore) -> T) -> T {
-        f(&self.lock())
+        f(&self.lock().store)
     }
 
-    fn lock(&self) -> MutexGuard<'_, RoomStore> {
+    pub fn max_clock_skew_ms(&self) -> i64 {
+        self.max_clock_skew_ms
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // The store is plain data; a panic elsewhere cannot leave it half-written in a way
         // that matters more than losing the receiver, so keep going.
-        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

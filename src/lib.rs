@@ -5,6 +5,7 @@
 //! to the dashboard ([`tui`]) or the [`outputs`].
 
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod escape;
 pub mod event;
@@ -12,6 +13,8 @@ pub mod hub;
 pub mod ingest;
 pub mod outputs;
 pub mod protocol;
+pub mod rawbody;
+pub mod relay;
 pub mod runner;
 pub mod store;
 pub mod tui;

@@ -1,8 +1,16 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    roomwatch::run(roomwatch::cli::Cli::parse()).await
+fn main() -> ExitCode {
+    // The local time zone can only be read while the process has a single thread.
+    roomwatch::tui::zone::Zone::detect_local();
+    let (cli, config) = roomwatch::config::parse_args(std::env::args_os().collect());
+    roomwatch::tui::keymap::set_overrides(config.keys.overrides);
+    roomwatch::tui::ui::theme::set_overrides(config.theme.styles);
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(roomwatch::run(cli)),
+        Err(e) => {
+            eprintln!("roomwatch: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

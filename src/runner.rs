@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -15,12 +16,22 @@ use crate::ingest::receiver::{self, ReceiverState};
 use crate::ingest::server::ServerLimits;
 use crate::ingest::source::SourcePolicy;
 use crate::outputs::headless;
+use crate::relay::{Relay, RelayConfig};
+use crate::tui::zone::Zone;
 
-/// How far a subscriber may fall behind before it must catch up from the store.
+/// How far a subscriber may fall behind before it must catch up from the store, at most.
 const CHANNEL_CAPACITY: usize = 4096;
+/// ... and at least.
+const MIN_CHANNEL_CAPACITY: usize = 256;
 
-/// How long headless output may take to catch up after a quit.
-const PRINTER_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+/// Queued events share the log's events, but a lagging subscriber keeps up to a channel's
+/// worth alive after the log let them go: size the channel so that this is at most about
+/// twice `--history-bytes` more, however large the bodies (512 events by default).
+fn channel_capacity(history_bytes: usize, max_body: usize) -> usize {
+    (history_bytes / max_body.max(1))
+        .saturating_mul(2)
+        .clamp(MIN_CHANNEL_CAPACITY, CHANNEL_CAPACITY)
+}
 
 /// Everything the screen shows about how roomwatch was started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +40,18 @@ pub struct RunInfo {
     pub sdkappid: Option<String>,
     pub token_auth: bool,
     pub demo: bool,
+    /// The zone times are shown in.
+    pub zone: Zone,
+    /// Monochrome: no colours, only bold, dim and reverse video.
+    pub no_color: bool,
 }
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
+        Some(Commands::Completions { shell }) => crate::outputs::docs::completions(shell),
+        Some(Commands::Man) => crate::outputs::docs::man(),
         None if cli
             .run
             .token
@@ -65,7 +82,18 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let listen = listener.local_addr().map_err(|e| e.to_string())?;
-    let hub = Arc::new(Hub::new(args.history, CHANNEL_CAPACITY));
+    let limits = crate::store::StoreLimits {
+        history: args.history,
+        history_bytes: args.history_bytes,
+        max_rooms: usize::try_from(args.max_rooms).unwrap_or(usize::MAX),
+    };
+    let skew_ms = i64::try_from(args.max_clock_skew.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let hub = Arc::new(Hub::with_limits(
+        limits,
+        channel_capacity(args.history_bytes, args.max_body),
+        skew_ms,
+    ));
+    let relay = start_relay(&args).await?;
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
@@ -74,6 +102,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             window_s: args.sign_window,
         },
         body_limit: args.max_body,
+        relay: relay.clone(),
     });
     // Subscribe before the server takes its first callback, so the printer sees every one.
     let headless_rx = headless.then(|| hub.subscribe());
@@ -85,7 +114,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         limits,
         wait_for(stop_rx.clone()),
     ));
-    let demo = args.demo.then(|| {
+    let mut demo = args.demo.then(|| {
         let options = crate::demo::DemoOptions::from_args(&args, listen);
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
     });
@@ -94,6 +123,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         sdkappid: args.sdkappid.clone(),
         token_auth: args.token.is_some(),
         demo: args.demo,
+        zone: if args.utc { Zone::UTC } else { Zone::local() },
+        // https://no-color.org: any non-empty value turns colour off.
+        no_color: args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
     };
     if !listen.ip().is_loopback() && args.token.is_none() {
         eprintln!(
@@ -112,39 +144,113 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             "roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)"
         );
         let rx = headless_rx.unwrap_or_else(|| hub.subscribe());
-        // A weak handle: once the receiver is gone, the channel closes and the printer ends
-        // after printing what was still queued.
-        let printer_hub = Arc::downgrade(&hub);
+        let progress = Arc::new(headless::Progress::default());
         let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
-        printer = Some(std::thread::spawn(move || {
-            let stdout = std::io::stdout();
-            let _ = headless::print_events(&printer_hub, rx, stdout.lock());
-            let _ = printer_done.send(());
-        }));
+        let relay_lines = relay.clone().map(headless::RelayLines::new);
+        if let Some(lines) = relay_lines.clone() {
+            // Detached: it ends with the process; every line it writes is whole.
+            let updates = lines.relay.subscribe();
+            std::thread::spawn(move || {
+                let _ = headless::print_relay_updates(&lines, updates, std::io::stdout());
+            });
+        }
+        let thread = {
+            let (hub, progress) = (Arc::clone(&hub), Arc::clone(&progress));
+            std::thread::spawn(move || {
+                // Unlocked when a relay runs: the relay printer writes whole lines in between.
+                let result = headless::print_events_with_relay(
+                    &hub,
+                    rx,
+                    std::io::stdout(),
+                    &progress,
+                    relay_lines.as_ref(),
+                );
+                let _ = printer_done.send(());
+                result
+            })
+        };
+        printer = Some((thread, progress));
         // A closed stdout (e.g. `| head`) ends the run like a quit, so pipelines finish.
-        tokio::select! {
-            () = shutdown => {}
-            _ = printer_ended => {}
+        // With --demo-events the run also ends once the demo has sent them all: each was
+        // answered, so the printer has them queued and prints them before exiting.
+        let finite_demo = args.demo_events.is_some();
+        let demo_done = async {
+            match demo.as_mut() {
+                Some(task) => {
+                    let _ = task.await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let demo_finished = tokio::select! {
+            () = shutdown => false,
+            _ = printer_ended => false,
+            () = demo_done, if finite_demo => true,
+        };
+        if demo_finished {
+            demo = None;
         }
     } else {
-        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse).await?;
+        let resend = resend_relay(&args, relay.as_ref())?;
+        crate::tui::app::run_dashboard(Arc::clone(&hub), info, !args.no_mouse, resend).await?;
     }
     let _ = stop_tx.send(true);
     if let Some(demo) = demo {
         let _ = demo.await;
     }
     let server_result = server.await;
-    drop(hub);
-    if let Some(printer) = printer {
-        // Bounded: a stdout nobody reads must not keep roomwatch from exiting.
-        let joined = tokio::task::spawn_blocking(move || printer.join());
-        let _ = tokio::time::timeout(PRINTER_DRAIN, joined).await;
+    // Every answer is sent: nothing more can be published. Let the printer finish the queue.
+    hub.close();
+    if let Some((thread, progress)) = printer {
+        drain_printer(
+            &hub,
+            thread,
+            &progress,
+            Duration::from_secs(args.drain_timeout),
+        )
+        .await;
     }
     match server_result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("receiver failed: {e}")),
         Err(e) => Err(format!("receiver task failed: {e}")),
     }
+}
+
+/// Waits up to `timeout` for the printer to write every event, then says on stderr how many
+/// events were not printed and why, if any. A stdout nobody reads must not keep roomwatch
+/// from exiting, and must not make it lose lines silently either.
+async fn drain_printer(
+    hub: &Hub,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    progress: &headless::Progress,
+    timeout: Duration,
+) {
+    // A plain thread, not `spawn_blocking`: the runtime waits for its blocking tasks at exit,
+    // and a printer stuck on a full pipe would then hold the process forever.
+    let (joined_tx, joined) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = joined_tx.send(thread.join());
+    });
+    let outcome = tokio::time::timeout(timeout, joined).await;
+    let events = hub.read(crate::store::RoomStore::last_seq);
+    let missing = events.saturating_sub(progress.printed());
+    if missing == 0 {
+        return;
+    }
+    let why = match outcome {
+        Err(_) => format!(
+            "stdout did not take them within {}s (--drain-timeout)",
+            timeout.as_secs()
+        ),
+        Ok(Ok(Ok(Err(e)))) => format!("writing to stdout failed: {e}"),
+        Ok(_) if progress.lost() > 0 => format!(
+            "{} of them left the in-memory log before they could be printed",
+            progress.lost()
+        ),
+        Ok(_) => "the printer stopped early".to_string(),
+    };
+    eprintln!("roomwatch: {missing} of {events} events were not printed: {why}");
 }
 
 /// The connection layer's limits and source policy, from the flags.
@@ -160,6 +266,53 @@ fn server_limits(args: &RunArgs) -> ServerLimits {
             trusted_proxies: args.trusted_proxy.clone().unwrap_or_default(),
         },
     }
+}
+
+/// The relay, when `--forward-to` is given. An unreachable target is not an error: it is
+/// said on stderr, shown as failing, and callbacks queue until it answers.
+async fn start_relay(args: &RunArgs) -> Result<Option<Arc<Relay>>, String> {
+    let Some(target) = &args.forward_to else {
+        return Ok(None);
+    };
+    let mut config = RelayConfig::new(target.clone());
+    config.before_timeout = args.before_timeout;
+    config.fallback = args.before_fallback;
+    config.attempt_timeout = args.relay_timeout;
+    config.max_age = args.relay_max_age;
+    config.backoff_max = args.relay_backoff_max;
+    config.backlog_count = args.relay_backlog;
+    config.backlog_bytes = args.relay_backlog_bytes;
+    config.parallel = args.relay_parallel;
+    config.token.clone_from(&args.token);
+    config.history = args.history;
+    let relay = Relay::new(config).map_err(|e| e.to_string())?;
+    if let Err(reason) = relay.probe().await {
+        eprintln!(
+            "roomwatch: forward target {target} is not reachable now ({reason}); callbacks will queue and be retried"
+        );
+    }
+    Ok(Some(relay))
+}
+
+/// Where the dashboard's `r` resends: `--resend-to`, else the forward target; through the
+/// relay when there is one (its client and token), else a relay of its own that forwards
+/// nothing.
+fn resend_relay(
+    args: &RunArgs,
+    relay: Option<&Arc<Relay>>,
+) -> Result<Option<(Arc<Relay>, reqwest::Url)>, String> {
+    let Some(to) = args.resend_to.clone().or_else(|| args.forward_to.clone()) else {
+        return Ok(None);
+    };
+    let relay = if let Some(relay) = relay {
+        Arc::clone(relay)
+    } else {
+        let mut config = RelayConfig::new(to.clone());
+        config.token.clone_from(&args.token);
+        config.attempt_timeout = args.relay_timeout;
+        Relay::new(config).map_err(|e| e.to_string())?
+    };
+    Ok(Some((relay, to)))
 }
 
 /// Resolves once the flag turns true.
@@ -225,4 +378,16 @@ fn init_tracing(
             .init();
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_sized_from_the_byte_budget() {
+        assert_eq!(channel_capacity(256 << 20, 1 << 20), 512);
+        assert_eq!(channel_capacity(1 << 30, 1024), CHANNEL_CAPACITY);
+        assert_eq!(channel_capacity(1 << 20, 1 << 20), MIN_CHANNEL_CAPACITY);
+    }
 }

@@ -13,7 +13,7 @@ use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use roomwatch::hub::Hub;
-use roomwatch::tui::app::{App, run};
+use roomwatch::tui::app::{App, Msg, run, update};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use ui_common::*;
@@ -118,7 +118,7 @@ async fn events_while_running_are_drawn() {
     .unwrap();
     result.unwrap();
     assert_eq!(app.selected.as_deref(), Some("live-room"));
-    assert!(app.scope_room);
+    assert_eq!(app.scope_room.as_deref(), Some("live-room"));
     // The log is scoped to the selected room: only its update.
     assert_eq!(app.log_rows().len(), 1);
     let screen = render(&mut app, 100, 30);
@@ -302,15 +302,30 @@ fn slash_recalls_the_last_filter_and_esc_clears() {
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.filter, "");
     assert_eq!(app.room_order().len(), 42);
-    // `/` starts from the last filter kept with Enter.
+    // `/` starts from the last filter kept with Enter, selected: typing replaces it.
     key(&mut app, KeyCode::Char('/'));
     assert!(app.editing_filter);
+    assert!(app.filter_selected);
     assert_eq!(app.filter, "ROOM_ID");
     assert_eq!(app.selected.as_deref(), Some("room_id"));
+    type_text(&mut app, "room-01");
+    assert_eq!(app.filter, "room-01");
+    // Backspace on recalled text erases it all; past it, one character.
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(app.filter, "");
+    type_text(&mut app, "ROOM_ID");
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Backspace);
     assert_eq!(app.filter, "ROOM");
+    // Right arrow keeps recalled text and types after it.
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Right);
+    type_text(&mut app, "-03");
+    assert_eq!(app.filter, "ROOM-03");
     // Esc inside the prompt clears too.
     key(&mut app, KeyCode::Esc);
     assert!(!app.editing_filter);
@@ -323,7 +338,7 @@ fn scope_pause_and_tail_keys() {
     let all = app.log_rows().len();
     // Enter on a room: the log shows that room only, and the log pane has the focus.
     key(&mut app, KeyCode::Enter);
-    assert!(app.scope_room);
+    assert_eq!(app.scope_room, app.selected);
     let selected = app.selected.clone().unwrap();
     assert!(app.log_rows().len() < all);
     for row in app.log_rows() {
@@ -392,12 +407,14 @@ fn selection_follows_the_newest_room_until_the_user_picks_one() {
     app.prepare();
     assert_eq!(app.selected.as_deref(), Some("first"));
     assert_eq!(app.selected_index(), Some(2));
-    // g goes back to the top and follows it again.
+    // g picks the top row's room; it does not follow the top again.
     key(&mut app, KeyCode::Char('g'));
+    assert_eq!(app.selected.as_deref(), Some("third"));
     publish(&hub, &create_room("fourth", "Fourth", "h", NOW_MS), NOW_MS);
     drain(&mut app, &mut rx);
     app.prepare();
-    assert_eq!(app.selected.as_deref(), Some("fourth"));
+    assert_eq!(app.selected.as_deref(), Some("third"));
+    assert_eq!(app.selected_index(), Some(1));
 }
 
 #[test]
@@ -523,4 +540,394 @@ fn the_room_order_kept_per_event_equals_a_full_rebuild() {
             assert_eq!(app.selected.as_ref(), shown, "after event {i}");
         }
     }
+}
+
+/// The selection is a room: it stays on the picked room while 1,000 callbacks for other rooms
+/// arrive and reorder the table, under every sort key.
+#[test]
+fn the_selection_stays_on_its_room_while_callbacks_reorder_the_table() {
+    let hub = Hub::new(2000, 4096);
+    many_rooms(&hub);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 80, 24);
+    // Pick the fifth row.
+    for _ in 0..4 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    let picked = app.selected.clone().unwrap();
+    let mut state = 11_u64;
+    let mut next = |n: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        (state >> 33) % n
+    };
+    let mut moved = 0;
+    for i in 0..1000_i64 {
+        let other = loop {
+            let id = format!("room-{:03}", next(40));
+            if id != picked {
+                break id;
+            }
+        };
+        let at = NOW_MS + i * 10;
+        let viewer = format!("v{}", next(30));
+        publish(&hub, &members(&other, &[viewer.as_str()], at), at);
+        if i % 10 == 9 {
+            drain(&mut app, &mut rx);
+            app.prepare();
+            let row = app.selected_index().unwrap();
+            assert_eq!(app.selected.as_deref(), Some(picked.as_str()), "after {i}");
+            assert_eq!(app.room_order()[row], picked, "after {i}");
+            if row != 4 {
+                moved += 1;
+            }
+        }
+        if i % 150 == 149 {
+            // Another sort key reorders everything at once.
+            key(&mut app, KeyCode::Char('s'));
+        }
+    }
+    // The rows did move around the picked room.
+    assert!(moved > 0);
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains(&picked), "{screen}");
+}
+
+/// `f` scopes the log to the room selected at that moment, and it stays there while the
+/// (unpicked, following) selection moves to newer rooms.
+#[test]
+fn room_scope_never_switches_rooms_by_itself() {
+    let hub = Hub::new(2000, 4096);
+    many_rooms(&hub);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 80, 24);
+    let first = app.selected.clone().unwrap();
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.scope_room.as_deref(), Some(first.as_str()));
+    for i in 0..50_i64 {
+        let id = format!("room-{:03}", i % 40);
+        publish(&hub, &members(&id, &["late"], NOW_MS + i), NOW_MS + i);
+        drain(&mut app, &mut rx);
+        app.prepare();
+        assert_eq!(app.scope_room.as_deref(), Some(first.as_str()), "after {i}");
+    }
+    // The selection followed the newest room; the scope did not.
+    assert_ne!(app.selected.as_deref(), Some(first.as_str()));
+    assert!(!app.log_rows().is_empty());
+    for row in app.log_rows() {
+        let entry = app.entry(row.seq).unwrap();
+        assert!(
+            roomwatch::tui::app::entry_rooms(&entry.event).contains(&first),
+            "{entry:?}"
+        );
+    }
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains(&format!("ROOM {first}")), "{screen}");
+    // f again: every room.
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.scope_room, None);
+}
+
+/// A filter that hides the picked room highlights the first match; clearing it (or a filter
+/// that matches it again) returns to the picked room.
+#[test]
+fn filter_round_trips_keep_the_picked_room() {
+    let mut app = seeded_app();
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    let picked = app.selected.clone().unwrap();
+    assert!(picked.starts_with("room-"), "{picked}");
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "room_id");
+    assert_eq!(app.selected.as_deref(), Some("room_id"));
+    assert_eq!(app.pinned.as_deref(), Some(picked.as_str()));
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.selected.as_deref(), Some(picked.as_str()));
+    // A filter the picked room passes keeps it highlighted, as each key is typed.
+    key(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.filter, "room_id");
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+    );
+    assert_eq!(app.filter, "");
+    type_text(&mut app, &picked);
+    assert_eq!(app.selected.as_deref(), Some(picked.as_str()));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.selected.as_deref(), Some(picked.as_str()));
+    let row = app.selected_index().unwrap();
+    assert_eq!(app.room_order()[row], picked);
+}
+
+#[test]
+fn sort_keys_cycle_reverse_and_ended_rooms_sink_or_hide() {
+    let mut app = seeded_app();
+    let order = app.room_order().to_vec();
+    // Ended rooms (room-003, room-010, ...) come after every live one.
+    let first_ended = order
+        .iter()
+        .position(|id| app.store.room(id).unwrap().is_ended())
+        .unwrap();
+    assert!(
+        order[first_ended..]
+            .iter()
+            .all(|id| app.store.room(id).unwrap().is_ended())
+    );
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("most recent first"), "{screen}");
+    // By id, then reversed.
+    key(&mut app, KeyCode::Char('s'));
+    let live = app.room_order()[..first_ended].to_vec();
+    let mut sorted = live.clone();
+    sorted.sort();
+    assert_eq!(live, sorted);
+    key(&mut app, KeyCode::Char('S'));
+    let live = app.room_order()[..first_ended].to_vec();
+    sorted.reverse();
+    assert_eq!(live, sorted);
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("by id, reversed"), "{screen}");
+    key(&mut app, KeyCode::Char('S'));
+    // Online: rooms with viewers first.
+    for _ in 0..2 {
+        key(&mut app, KeyCode::Char('s'));
+    }
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("most online first"), "{screen}");
+    let top = app.store.room(&app.room_order()[0]).unwrap();
+    assert_eq!(top.online_count(), 2);
+    // x hides the ended rooms; the header says so.
+    let ended = app.room_counts().1;
+    assert!(ended > 0);
+    key(&mut app, KeyCode::Char('x'));
+    assert_eq!(app.room_order().len(), first_ended);
+    assert_eq!(app.hidden_ended(), ended);
+    let screen = render(&mut app, 80, 24);
+    assert!(screen.contains("ended (hidden)"), "{screen}");
+    key(&mut app, KeyCode::Char('x'));
+    assert_eq!(app.room_order().len(), order.len());
+}
+
+/// A battle callback listing many rooms must not cost a move per room (each shifting the
+/// whole table): the order work for it stays within a few sorts of the table, where moving
+/// its rooms one by one would cost listed × rooms.
+#[test]
+fn a_battle_naming_many_rooms_costs_about_one_sort() {
+    const ROOMS: usize = 20_000;
+    let hub = Hub::new(100, 64);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 80, 24);
+    for i in 0..ROOMS {
+        let at = NOW_MS - 1_000_000 + i as i64;
+        let body = members(&format!("b{i:05}"), &["v"], at);
+        app.store.apply(std::sync::Arc::new(event(
+            "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterMemberStateChanged",
+            &body,
+            at,
+        )));
+    }
+    // The replica was filled behind the view's back: sort it once.
+    let snapshot = Box::new(app.store.clone());
+    update(
+        &mut app,
+        Msg::Lagged {
+            skipped: 0,
+            snapshot,
+        },
+    );
+    app.prepare();
+    assert_eq!(app.room_order().len(), ROOMS);
+    // As many rooms as a battle may name, newest first: moved one by one, each would shift
+    // the whole table.
+    let listed = roomwatch::protocol::limits::MAX_BATTLE_ROOMS - 1;
+    let ids: Vec<String> = (0..ROOMS)
+        .rev()
+        .step_by(2)
+        .take(listed)
+        .map(|i| format!("b{i:05}"))
+        .collect();
+    let battle = serde_json::json!({
+        "CallbackCommand": "Live.CallbackAfterCreateBattle",
+        "BattleId": "big",
+        "FromRoomId": "b00001",
+        "ToRoomIdList": ids,
+        "EventTime": NOW_MS,
+    })
+    .to_string();
+    let before = app.order_work();
+    publish(&hub, &battle, NOW_MS);
+    drain(&mut app, &mut rx);
+    app.prepare();
+    let work = app.order_work() - before;
+    let log2 = usize::BITS - ROOMS.leading_zeros();
+    let one_sort = (ROOMS * log2 as usize) as u64;
+    assert!(work <= 3 * one_sort, "work {work}, one sort ~{one_sort}");
+    // Every room is still listed exactly once, newest first.
+    assert_eq!(app.room_order().len(), ROOMS);
+    assert_eq!(app.room_order()[0], "b00001");
+    assert_eq!(app.room_order()[1], ids[listed - 1]);
+    // A callback for one room afterwards is placed by binary search, not by a sort.
+    let before = app.order_work();
+    publish(&hub, &members("b12345", &["w"], NOW_MS + 1), NOW_MS + 1);
+    drain(&mut app, &mut rx);
+    app.prepare();
+    let work = app.order_work() - before;
+    assert!(work <= 2 * ROOMS as u64 + 4 * u64::from(log2), "{work}");
+    assert_eq!(app.room_order()[0], "b12345");
+}
+
+/// Field terms narrow the rooms table and the log together; `!` negates; bad terms say why
+/// in the prompt and leave the last good query in force.
+#[test]
+fn queries_with_field_terms_narrow_rooms_and_log() {
+    let hub = Hub::new(2000, 4096);
+    many_rooms(&hub);
+    let gift = |room: &str, from: &str, at: i64| {
+        serde_json::json!({
+            "CallbackCommand": "Live.CallbackBeforeSendGift",
+            "RoomId": room,
+            "Operator_Account": from,
+            "From_Account": from,
+            "To_Account": ["host"],
+            "GiftId": "rose",
+            "GiftCount": 1,
+            "EventTime": at,
+        })
+        .to_string()
+    };
+    publish(&hub, &gift("room-021", "bob", NOW_MS - 3000), NOW_MS - 3000);
+    publish(
+        &hub,
+        &gift("room-022", "alice", NOW_MS - 2000),
+        NOW_MS - 2000,
+    );
+    publish(
+        &hub,
+        &members("room-025", &["bob"], NOW_MS - 1000),
+        NOW_MS - 1000,
+    );
+    let mut app = app(&hub, 200, 50);
+    let query = |app: &mut App, text: &str| {
+        key(app, KeyCode::Char('/'));
+        update(
+            app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+        );
+        type_text(app, text);
+        key(app, KeyCode::Enter);
+    };
+    let log_commands = |app: &App| -> Vec<String> {
+        app.log_rows()
+            .iter()
+            .map(|r| {
+                app.entry(r.seq)
+                    .unwrap()
+                    .event
+                    .command
+                    .clone()
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    // cmd: matches loosely, in the log and in the rooms that had such callbacks.
+    query(&mut app, "cmd:gift");
+    assert_eq!(log_commands(&app).len(), 2);
+    assert_eq!(app.room_order(), ["room-022", "room-021"]);
+    query(&mut app, "cmd:Live.CallbackBeforeSendGift room:room-02*");
+    assert_eq!(log_commands(&app).len(), 2);
+    // user: finds the gift sender and the member, in both panes.
+    query(&mut app, "user:BOB");
+    assert_eq!(app.room_order(), ["room-025"]);
+    assert_eq!(
+        log_commands(&app),
+        [
+            "Live.CallbackBeforeSendGift",
+            "Live.CallbackAfterMemberStateChanged"
+        ]
+    );
+    // Negation and AND.
+    query(&mut app, "cmd:gift !user:bob");
+    assert_eq!(log_commands(&app).len(), 1);
+    // A room's users are its owner, admins, members online and seats: bob only sent a gift.
+    assert_eq!(app.room_order(), ["room-022", "room-021"]);
+    query(&mut app, "cmd:gift !user:alice !user:host22");
+    assert_eq!(app.room_order(), ["room-021"]);
+    // verdict: narrows the log only.
+    query(&mut app, "verdict:rejected");
+    assert_eq!(app.log_rows().len(), 1);
+    assert_eq!(app.room_order().len(), 40);
+    query(&mut app, "effect:duplicate");
+    assert!(app.log_rows().is_empty());
+    // relay: matches the relay outcome; without relaying every line is relay:none.
+    query(&mut app, "relay:failed");
+    assert!(app.log_rows().is_empty());
+    query(&mut app, "relay:none");
+    assert_eq!(app.log_rows().len(), app.store.log().len());
+    // since: rooms and lines of the last 5 seconds.
+    query(&mut app, "since:5s");
+    assert_eq!(app.room_order(), ["room-025", "room-022", "room-021"]);
+    let screen = render(&mut app, 200, 50);
+    assert!(screen.contains("FILTER since:5s"), "{screen}");
+    // A bad term says why in the prompt and is left out; the other terms apply. Enter does
+    // not close the prompt until the query is valid.
+    key(&mut app, KeyCode::Char('/'));
+    key(&mut app, KeyCode::Right);
+    type_text(&mut app, " room:room-02* colour:red");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.editing_filter);
+    assert!(app.query_error.is_some());
+    assert_eq!(app.room_order(), ["room-025", "room-022", "room-021"]);
+    (0..11).for_each(|_| key(&mut app, KeyCode::Backspace));
+    assert_eq!(app.filter, "since:5s room:room-02*");
+    assert_eq!(app.query_error, None);
+    type_text(&mut app, " !");
+    assert_eq!(app.query_error.as_deref(), Some("a lone ! negates nothing"));
+    type_text(&mut app, "room:room-025");
+    assert_eq!(app.room_order(), ["room-022", "room-021"]);
+    type_text(&mut app, " colour:red");
+    let screen = render(&mut app, 200, 50);
+    assert!(screen.contains("✗ unknown term \"colour:\""), "{screen}");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.room_order().len(), 40);
+}
+
+/// `y` copies the selected room id, or in the JSON view the callback body as received; the
+/// hint bar says what was copied.
+#[test]
+fn y_copies_the_room_id_or_the_callback_body() {
+    let mut app = seeded_app();
+    let room = app.selected.clone().unwrap();
+    key(&mut app, KeyCode::Char('y'));
+    assert_eq!(app.copy_request.as_deref(), Some(room.as_str()));
+    let screen = render(&mut app, 80, 24);
+    assert!(
+        screen.contains(&format!("copied room id {room} to the clipboard")),
+        "{screen}"
+    );
+    app.copy_request = None;
+    // The JSON view of the newest log line: y copies its body, byte for byte.
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('k'));
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(
+        app.overlay,
+        roomwatch::tui::app::Overlay::Event(_)
+    ));
+    key(&mut app, KeyCode::Char('y'));
+    let seq = app.log_rows()[app.log_cursor_index().unwrap()].seq;
+    let body = String::from_utf8_lossy(&app.entry(seq).unwrap().event.raw_body).into_owned();
+    assert!(!body.is_empty());
+    assert_eq!(app.copy_request.as_deref(), Some(body.as_str()));
+    assert!(
+        app.status_line().unwrap().contains("body"),
+        "{:?}",
+        app.status
+    );
+    // The message leaves after a few seconds.
+    update(&mut app, Msg::Tick(NOW_MS + 10_000));
+    assert_eq!(app.status_line(), None);
 }

@@ -35,6 +35,7 @@ async fn start(token: Option<&str>) -> Server {
             window_s: 60,
         },
         body_limit: 1 << 20,
+        relay: None,
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -16,6 +16,8 @@ struct Dashboard {
     child: Box<dyn Child + Send + Sync>,
     writer: Box<dyn Write + Send>,
     screen: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the program wrote, for checks on the escape sequences themselves.
+    raw: Arc<Mutex<Vec<u8>>>,
     _master: Box<dyn MasterPty + Send>,
 }
 
@@ -48,6 +50,8 @@ impl Dashboard {
             0,
         )));
         let feed = Arc::clone(&screen);
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let raw_feed = Arc::clone(&raw);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
@@ -55,12 +59,14 @@ impl Dashboard {
                     break;
                 }
                 feed.lock().unwrap().process(&buf[..n]);
+                raw_feed.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
         Self {
             child,
             writer,
             screen,
+            raw,
             _master: pair.master,
         }
     }
@@ -158,7 +164,10 @@ async fn seed_callbacks_filter_and_quit() {
     let port = dash.port();
     post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
     post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
-    let screen = dash.wait_for("the room name", |s| s.contains("rname-123"));
+    // Both callbacks were answered, but the screen may show the first before the second.
+    let screen = dash.wait_for("both rooms", |s| {
+        s.contains("rname-123") && s.contains("room_id")
+    });
     assert!(screen.contains("room_id"), "{screen}");
     // The most recent room (ModifyAdmin) is selected: its admins in the detail pane.
     dash.wait_for("the admins line", |s| s.contains("Admins: user1, user2"));
@@ -263,4 +272,205 @@ async fn q_exits_after_the_grace_while_a_client_holds_a_half_sent_request() {
     assert!(status.success(), "{status:?}");
     dash.wait_restored();
     drop(held);
+}
+
+/// A backend on loopback that records the bodies it receives and answers Tencent's ack.
+async fn recording_backend() -> (String, Arc<Mutex<Vec<String>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let recorded = Arc::clone(&got);
+    let app = axum::Router::new().fallback(move |body: String| {
+        let recorded = Arc::clone(&recorded);
+        async move {
+            recorded.lock().unwrap().push(body);
+            r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn e_hands_the_terminal_to_the_editor_and_sends_the_edited_body() {
+    let (backend, got) = recording_backend().await;
+    let dir = std::env::temp_dir().join(format!("roomwatch-e2e-editor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The editor waits for a line typed on the terminal (so a key stolen by roomwatch would
+    // hang it), then edits the body the first time and breaks it the second.
+    let script = dir.join("editor.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf 'EDITOR-OPEN\\n'\nread answer\nif [ -e '{once}' ]; then printf '{{broken' > \"$1\"; else touch '{once}'; sed -i \"s/Evening jazz/Edited $answer/\" \"$1\"; fi\n",
+            once = dir.join("once").display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui", "--forward-to", &backend]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env("EDITOR", script.display().to_string());
+    let mut dash = Dashboard::spawn(cmd);
+    let port = dash.port();
+    let body = roomwatch::protocol::samples::find("Live.CallbackAfterCreateRoom")
+        .unwrap()
+        .json
+        .to_string();
+    post(port, "Live.CallbackAfterCreateRoom", &body).await;
+    dash.wait_for("the delivered mark", |s| s.contains("→ 200"));
+    assert_eq!(got.lock().unwrap().len(), 1);
+
+    dash.send(b"e");
+    dash.wait_for("the editor", |s| s.contains("EDITOR-OPEN"));
+    dash.send(b"by-hand\r");
+    wait_until("the edited body", || got.lock().unwrap().len() == 2);
+    let edited = got.lock().unwrap()[1].clone();
+    assert!(edited.contains("Edited by-hand"), "{edited}");
+    let value: serde_json::Value = serde_json::from_str(&edited).unwrap();
+    assert_eq!(value["RoomInfo"]["RoomId"], "live_9001");
+    dash.wait_for("the dashboard again", |s| {
+        s.contains("roomwatch") && !s.contains("EDITOR-OPEN")
+    });
+
+    dash.send(b"e");
+    dash.wait_for("the editor, again", |s| s.contains("EDITOR-OPEN"));
+    dash.send(b"x\r");
+    dash.wait_for("the parse error", |s| s.contains("not JSON"));
+    assert_eq!(
+        got.lock().unwrap().len(),
+        2,
+        "nothing sent for a broken body"
+    );
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+    dash.wait_restored();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `NO_COLOR=1`: not one coloured cell on screen and no colour escape in the output, yet the
+/// selected row is still in reverse video and titles still bold. The zone from `TZ` is named
+/// once in the header.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_color_keeps_reverse_video_and_the_zone_is_named() {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env_remove("ROOMWATCH_UTC");
+    cmd.env("NO_COLOR", "1");
+    // A POSIX zone string: nine hours east of UTC, no tz database needed.
+    cmd.env("TZ", "JST-9");
+    let mut dash = Dashboard::spawn(cmd);
+    let port = dash.port();
+    post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
+    post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
+    // Open the help and close it, so filled badges and overlays were drawn too.
+    dash.send(b"/rname");
+    dash.wait_for("the filter badge", |s| s.contains("FILTER rname"));
+    dash.send(b"\x1b");
+    let screen = dash.wait_for("both rooms", |s| {
+        s.contains("rname-123") && s.contains("Admins: user1, user2") && !s.contains("FILTER")
+    });
+    assert!(screen.contains("UTC+09:00"), "{screen}");
+    {
+        let parser = dash.screen.lock().unwrap();
+        let vt = parser.screen();
+        let (rows, cols) = vt.size();
+        let (rows, cols) = (rows.get(), cols.get());
+        let mut reversed_rows = 0;
+        for row in 0..rows {
+            let mut reversed = 0;
+            for col in 0..cols {
+                let cell = vt.cell(row, col).unwrap();
+                assert_eq!(cell.fgcolor(), vt100::Color::Default, "fg at {row},{col}");
+                assert_eq!(cell.bgcolor(), vt100::Color::Default, "bg at {row},{col}");
+                reversed += usize::from(cell.inverse());
+            }
+            // The selected table row is reversed across the table's width.
+            if reversed > 40 && vt.contents_between(row, 0, row, 12).starts_with("room_id") {
+                reversed_rows += 1;
+            }
+        }
+        assert_eq!(reversed_rows, 1, "{}", vt.contents());
+    }
+    let raw = dash.raw.lock().unwrap().clone();
+    for sgr in sgr_sequences(&String::from_utf8_lossy(&raw)) {
+        assert!(
+            !sgr.starts_with(';') && !sgr.contains(";;"),
+            "garbled SGR {sgr:?}"
+        );
+        for param in sgr.split(';').filter_map(|p| p.parse::<u16>().ok()) {
+            assert!(
+                !(30..=49).contains(&param) && !(90..=107).contains(&param),
+                "colour in SGR {sgr:?}"
+            );
+        }
+    }
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+    dash.wait_restored();
+}
+
+/// The parameters of every SGR (`ESC[...m`) sequence in `text`.
+fn sgr_sequences(text: &str) -> Vec<&str> {
+    text.split("\x1b[")
+        .skip(1)
+        .filter_map(|rest| {
+            let end = rest.find(|c: char| c.is_ascii_alphabetic() || c == '~')?;
+            (rest.as_bytes()[end] == b'm').then(|| &rest[..end])
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn utc_flag_names_utc() {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui", "--utc"]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env("TZ", "JST-9");
+    let mut dash = Dashboard::spawn(cmd);
+    let screen = dash.wait_for("the header", |s| s.contains("no rooms yet"));
+    let header = screen.lines().next().unwrap_or_default();
+    assert!(header.trim_end().ends_with(" UTC"), "{screen}");
+    assert!(!screen.contains("UTC+09:00"), "{screen}");
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+}
+
+/// `y` in the real binary writes an OSC 52 sequence with the selected room id.
+#[tokio::test(flavor = "multi_thread")]
+async fn y_sends_osc52_with_the_room_id() {
+    let mut dash = Dashboard::start();
+    let port = dash.port();
+    post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
+    dash.wait_for("the room", |s| s.contains("rname-123"));
+    dash.send(b"y");
+    dash.wait_for("the status line", |s| {
+        s.contains("copied room id live-room to the clipboard")
+    });
+    // base64("live-room")
+    let expected = "\x1b]52;c;bGl2ZS1yb29t\x07";
+    let start = Instant::now();
+    while !String::from_utf8_lossy(&dash.raw.lock().unwrap()).contains(expected) {
+        assert!(start.elapsed() < DEADLINE, "no OSC 52 sequence");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
 }

@@ -49,6 +49,7 @@ async fn start(limits: ServerLimits, body_limit: usize) -> Edge {
             window_s: 60,
         },
         body_limit,
+        relay: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();

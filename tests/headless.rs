@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use roomwatch::hub::Hub;
-use roomwatch::outputs::headless::print_events;
+use roomwatch::outputs::headless::{Progress, print_events};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roomwatch");
@@ -188,7 +188,7 @@ fn a_printer_that_lags_past_the_channel_capacity_still_prints_every_event_in_ord
     let buffer = SharedBuffer::default();
     let printer_hub = Arc::clone(&hub);
     let out = buffer.clone();
-    std::thread::spawn(move || print_events(&Arc::downgrade(&printer_hub), rx, out));
+    std::thread::spawn(move || print_events(&printer_hub, rx, out, &Progress::default()));
     let deadline = Instant::now() + Duration::from_secs(10);
     let lines = loop {
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
@@ -204,4 +204,107 @@ fn a_printer_that_lags_past_the_channel_capacity_still_prints_every_event_in_ord
     let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
     hub.read(|store| assert_eq!(store.room("r1").unwrap().online_count(), 50));
+}
+
+/// Posts `count` distinct callbacks over 8 connections; returns how many were acknowledged.
+fn post_many(addr: &str, count: usize) -> usize {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let url = format!("http://{addr}/callback?SdkAppid=1400000001");
+        let mut tasks = Vec::new();
+        for worker in 0..8 {
+            let (client, url) = (client.clone(), url.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut acked = 0;
+                for i in (worker..count).step_by(8) {
+                    let body = json!({"CallbackCommand":"Live.CallbackAfterMemberStateChanged",
+                        "RoomId":format!("room_{i}"),"EventType":"Online","EventCause":"Enter",
+                        "MemberList":[{"Member_Account":format!("viewer_{i}")}],
+                        "EventTime":1_763_000_000_000_i64 + i as i64});
+                    let response = client.post(&url).body(body.to_string()).send().await;
+                    if response.is_ok_and(|r| r.status() == 200) {
+                        acked += 1;
+                    }
+                }
+                acked
+            }));
+        }
+        let mut acked = 0;
+        for task in tasks {
+            acked += task.await.unwrap();
+        }
+        acked
+    })
+}
+
+/// "roomwatch: N of M events were not printed: why" on stderr, as (N, M).
+fn unprinted(stderr: &str) -> Option<(usize, usize)> {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("events were not printed"))?;
+    let mut words = line.trim_start_matches("roomwatch: ").split(' ');
+    let missing = words.next()?.parse().ok()?;
+    let total = words.nth(1)?.parse().ok()?;
+    Some((missing, total))
+}
+
+fn rest_of_stderr(
+    mut stderr: BufReader<std::process::ChildStderr>,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    })
+}
+
+#[test]
+fn after_sigterm_a_slow_reader_still_gets_every_acknowledged_event() {
+    let (mut child, addr, stderr) = spawn(&["--headless", "--drain-timeout", "120"]);
+    let stderr = rest_of_stderr(stderr);
+    // Nobody reads stdout meanwhile: the pipe fills and the printer falls behind.
+    let acked = post_many(&addr, 3_000);
+    assert_eq!(acked, 3_000);
+    terminate(&child);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seqs = Vec::new();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 {
+        let value: Value = serde_json::from_str(&line).unwrap();
+        seqs.push(value["seq"].as_u64().unwrap());
+        line.clear();
+        // Slower than the old fixed 2 s drain allowed: about 3 s for everything.
+        if seqs.len() % 20 == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let stderr = stderr.join().unwrap();
+    assert_eq!(seqs, (1..=3_000).collect::<Vec<u64>>(), "{stderr}");
+    assert_eq!(unprinted(&stderr), None, "{stderr}");
+}
+
+#[test]
+fn a_stdout_nobody_reads_gets_an_exact_count_of_what_was_not_printed() {
+    let (mut child, addr, stderr) = spawn(&["--headless", "--drain-timeout", "1"]);
+    let stderr = rest_of_stderr(stderr);
+    let acked = post_many(&addr, 3_000);
+    terminate(&child);
+    // Exits after the drain timeout although stdout is still full.
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut text).unwrap();
+    let complete = text.matches('\n').count();
+    let stderr = stderr.join().unwrap();
+    let (missing, total) = unprinted(&stderr).expect(&stderr);
+    assert_eq!(total, acked, "{stderr}");
+    assert!(missing > 0);
+    assert_eq!(complete + missing, acked, "{stderr}");
+    assert!(stderr.contains("--drain-timeout"), "{stderr}");
 }

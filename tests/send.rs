@@ -235,6 +235,7 @@ async fn the_real_receiver_accepts_it() {
             window_s: 60,
         },
         body_limit: 1 << 20,
+        relay: None,
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

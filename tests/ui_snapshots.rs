@@ -70,8 +70,12 @@ fn ended_rooms_are_dimmed_and_rejections_red() {
     let hub = many();
     let (w, h) = (160, 40);
     let mut app = app(&hub, w, h);
-    // room-038 is ended (38 % 7 == 3) and near the top of "most recent first".
+    // room-031 and room-038 are ended (n % 7 == 3): they sink below the live rooms.
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "room-03");
+    key(&mut app, KeyCode::Enter);
     let order = app.room_order().to_vec();
+    assert_eq!(order[order.len() - 2..], ["room-038", "room-031"]);
     let row = order.iter().position(|id| id == "room-038").unwrap();
     let buf = buffer(&mut app, w, h);
     let y = 4 + u16::try_from(row).unwrap();
@@ -79,6 +83,8 @@ fn ended_rooms_are_dimmed_and_rejections_red() {
     assert_eq!(cell.symbol(), "r");
     assert!(cell.modifier.contains(Modifier::DIM), "{cell:?}");
     // The rejected line is red and says why.
+    key(&mut app, KeyCode::Esc);
+    let buf = buffer(&mut app, w, h);
     let screen = render(&mut app, w, h);
     let line = screen
         .lines()
@@ -105,11 +111,11 @@ fn filter_active() {
         let mut app = app(&hub, w, h);
         key(&mut app, KeyCode::Char('/'));
         type_text(&mut app, "NUMBER 1");
-        // Typing narrows at once, ignoring case; the selection is the first match.
+        // Typing narrows at once, ignoring case, every word must match; the selection is the
+        // first match.
+        assert_eq!(app.room_order().len(), 13);
         assert!(
-            app.room_order()
-                .iter()
-                .all(|id| id.starts_with("room-01") || id == "room-001"),
+            app.room_order().iter().all(|id| id.contains('1')),
             "{:?}",
             app.room_order()
         );
@@ -200,7 +206,7 @@ fn cjk_names_keep_columns() {
     for (w, h) in SIZES {
         let mut app = app(&hub, w, h);
         let screen = render(&mut app, w, h);
-        // Every table row has the seat-mode column at the same display position.
+        // Every table row has the state column at the same display position.
         let positions: Vec<usize> = screen
             .lines()
             .filter(|l| {
@@ -209,7 +215,7 @@ fn cjk_names_keep_columns() {
                     .any(|(id, _)| l.starts_with(&format!("\"{id}")))
             })
             .map(|l| {
-                let at = l.find("ToTake").unwrap();
+                let at = l.find(" live ").unwrap();
                 unicode_width::UnicodeWidthStr::width(&l[..at])
             })
             .collect();
@@ -253,9 +259,9 @@ fn mouse_click_selects_and_wheel_scrolls() {
             modifiers: KeyModifiers::NONE,
         })
     };
-    // Row 2 of the table (screen row 2 header + title + 2).
+    // Row 2 of the table (screen row 2 header + title + 2); the ended room-038 sank.
     update(&mut app, mouse(MouseEventKind::Down(MouseButton::Left), 6));
-    assert_eq!(app.selected.as_deref(), Some("room-037"));
+    assert_eq!(app.selected.as_deref(), Some("room-036"));
     // The wheel over the log scrolls it up and pauses it.
     update(&mut app, mouse(MouseEventKind::ScrollUp, 20));
     assert!(app.paused());
@@ -357,4 +363,252 @@ fn zwj_emoji_flags_combining_marks_and_cjk_keep_columns_in_table_detail_and_log(
         }
         insta::assert_snapshot!(format!("wide_graphemes_{w}x{h}"), render(&mut app, w, h));
     }
+}
+
+/// The sizes the newer screens are reviewed at.
+const REVIEW_SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
+
+#[test]
+fn sorted_by_online_reversed_by_id() {
+    let hub = many();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        // recent -> id -> name -> online
+        for _ in 0..3 {
+            key(&mut app, KeyCode::Char('s'));
+        }
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("most online first"), "{screen}");
+        insta::assert_snapshot!(format!("sorted_online_{w}x{h}"), screen);
+        // Back to id, reversed.
+        for _ in 0..5 {
+            key(&mut app, KeyCode::Char('s'));
+        }
+        key(&mut app, KeyCode::Char('S'));
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("by id, reversed"), "{screen}");
+        insta::assert_snapshot!(format!("sorted_id_reversed_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn ended_rooms_hidden() {
+    let hub = many();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        key(&mut app, KeyCode::Char('x'));
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("6 ended (hidden)"), "{screen}");
+        insta::assert_snapshot!(format!("ended_hidden_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn query_with_several_terms() {
+    let hub = many();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "room:room-0* !cmd:destroy since:5m");
+        key(&mut app, KeyCode::Enter);
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("FILTER room:room-0*"), "{screen}");
+        insta::assert_snapshot!(format!("query_terms_{w}x{h}"), screen);
+        // Typing a bad term: the prompt says why.
+        key(&mut app, KeyCode::Char('/'));
+        key(&mut app, KeyCode::End);
+        type_text(&mut app, " verdict:maybe");
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("✗ verdict: is accepted"), "{screen}");
+        insta::assert_snapshot!(format!("query_error_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn help_lists_query_terms_and_scrolls() {
+    let hub = seeded();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        key(&mut app, KeyCode::Char('?'));
+        let mut seen = String::new();
+        for _ in 0..40 {
+            seen.push_str(&render(&mut app, w, h));
+            key(&mut app, KeyCode::Char('j'));
+        }
+        for (term, _) in roomwatch::tui::query::TERMS {
+            assert!(seen.contains(term), "{term}");
+        }
+        key(&mut app, KeyCode::Char('g'));
+        insta::assert_snapshot!(format!("help_terms_{w}x{h}"), render(&mut app, w, h));
+    }
+}
+
+/// Monochrome: no cell keeps a colour; the selected row, filled badges and the focused title
+/// are in reverse video instead.
+#[test]
+fn no_color_is_monochrome_with_reverse_video() {
+    let hub = many();
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        app.info.no_color = true;
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "room");
+        key(&mut app, KeyCode::Enter);
+        let buf = buffer(&mut app, w, h);
+        assert!(
+            buf.content()
+                .iter()
+                .all(|c| c.fg == Color::Reset && c.bg == Color::Reset),
+            "a coloured cell"
+        );
+        // The selected (first) row: reverse video across it.
+        let row = 4;
+        assert!(buf[(0, row)].modifier.contains(Modifier::REVERSED));
+        assert!(buf[(w / 3, row)].modifier.contains(Modifier::REVERSED));
+        // The FILTER badge, filled in colour otherwise, is reversed too.
+        let screen = render(&mut app, w, h);
+        let x = screen.lines().next().unwrap().find("FILTER").unwrap();
+        assert!(
+            buf[(u16::try_from(x).unwrap() - 1, 0)]
+                .modifier
+                .contains(Modifier::REVERSED)
+        );
+        insta::assert_snapshot!(format!("no_color_{w}x{h}"), screen);
+    }
+}
+
+/// The room view shows everything: a room with 60 members online lists every one (the
+/// detail pane scrolls instead of `+N more`); once destroyed, its Statistic block, its
+/// lifetime, and the table's state, seats and age columns.
+#[test]
+fn room_view_lists_every_member_and_the_statistic() {
+    let hub = Hub::new(1000, 64);
+    let created = 1_735_696_800_456 - 3_600_000;
+    publish(
+        &hub,
+        &create_room("live_9001", "Evening jazz", "host_lin", created),
+        created,
+    );
+    let who: Vec<String> = (0..60).map(|i| format!("viewer_{i:02}")).collect();
+    let refs: Vec<&str> = who.iter().map(String::as_str).collect();
+    publish(
+        &hub,
+        &members("live_9001", &refs, created + 1000),
+        created + 1000,
+    );
+    let seats = roomwatch::protocol::samples::find("Mic.CallbackAfterSeatInfoChanged")
+        .unwrap()
+        .json;
+    publish(&hub, seats, created + 2000);
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        app.now_ms = created + 600_000;
+        key(&mut app, KeyCode::Tab);
+        let mut seen = String::new();
+        for _ in 0..40 {
+            seen.push_str(&render(&mut app, w, h));
+            key(&mut app, KeyCode::Char('j'));
+        }
+        for name in &who {
+            assert!(
+                seen.contains(name.as_str()),
+                "{name} never shown at {w}x{h}"
+            );
+        }
+        assert!(!seen.contains("more"), "{seen}");
+        assert!(seen.contains("Age: 10m"), "{seen}");
+        key(&mut app, KeyCode::Char('g'));
+        insta::assert_snapshot!(format!("room_view_live_{w}x{h}"), render(&mut app, w, h));
+    }
+    let destroy = roomwatch::protocol::samples::find("Live.CallbackAfterDestroyRoom")
+        .unwrap()
+        .json;
+    publish(&hub, destroy, 1_735_696_800_456);
+    for (w, h) in REVIEW_SIZES {
+        let mut app = app(&hub, w, h);
+        key(&mut app, KeyCode::Tab);
+        let mut seen = String::new();
+        for _ in 0..40 {
+            seen.push_str(&render(&mut app, w, h));
+            key(&mut app, KeyCode::Char('j'));
+        }
+        for part in [
+            "Statistic: viewers 412",
+            "gifts sent 57",
+            "gift coins 8800",
+            "gift senders 19",
+            "likes 2301",
+            "Lasted: 1h",
+            "ended",
+        ] {
+            assert!(seen.contains(part), "{part} at {w}x{h}: {seen}");
+        }
+        key(&mut app, KeyCode::Char('g'));
+        insta::assert_snapshot!(format!("room_view_ended_{w}x{h}"), render(&mut app, w, h));
+    }
+}
+
+/// The header sparkline (callbacks per second, seconds with a rejection in red) and the room
+/// chart (online and callbacks per minute), fed by callbacks arriving over ten minutes.
+#[test]
+fn plots_sparkline_and_room_chart() {
+    let hub = Hub::new(5000, 8192);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 200, 50);
+    let start = NOW_MS - 600_000;
+    publish(&hub, &create_room("live_7", "Plots", "host", start), start);
+    for i in 0..600_i64 {
+        let at = start + i * 1000;
+        // Presence grows then falls: a visible shape.
+        let online = if i < 300 { i / 20 } else { (600 - i) / 20 };
+        let who: Vec<String> = (0..=online).map(|n| format!("v{n}")).collect();
+        let refs: Vec<&str> = who.iter().map(String::as_str).collect();
+        publish(&hub, &members("live_7", &refs, at), at);
+        for _ in 0..(i % 7) {
+            publish(&hub, &members("live_7", &["v0"], at), at);
+        }
+        if i % 45 == 0 || i == 598 {
+            hub.publish(event("SdkAppid=1400000001", "{broken", at));
+        }
+    }
+    drain(&mut app, &mut rx);
+    let sparks = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    for (w, h) in REVIEW_SIZES {
+        let buf = buffer(&mut app, w, h);
+        let screen = render(&mut app, w, h);
+        let header: String = screen.lines().take(2).collect();
+        assert!(header.contains(sparks), "{screen}");
+        // A second with a rejection is red on the header's sparkline.
+        let red = (0..w).any(|x| {
+            (0..2).any(|y| {
+                let cell = &buf[(x, y)];
+                cell.fg == Color::Red && sparks.iter().any(|s| cell.symbol().starts_with(*s))
+            })
+        });
+        assert!(red, "{screen}");
+        if h >= 50 {
+            assert!(screen.contains("Online per minute"), "{screen}");
+            assert!(screen.contains("Callbacks per minute"), "{screen}");
+        } else {
+            assert!(screen.contains(" · calls/min "), "{screen}");
+        }
+        insta::assert_snapshot!(format!("plots_{w}x{h}"), screen);
+        // p hides both plots.
+        key(&mut app, KeyCode::Char('p'));
+        let plain = render(&mut app, w, h);
+        assert!(!plain.contains("Online per minute"), "{plain}");
+        assert!(!plain.contains("calls/min"), "{plain}");
+        let header: String = plain.lines().take(2).collect();
+        assert!(!header.contains(sparks), "{plain}");
+        key(&mut app, KeyCode::Char('p'));
+    }
+    // Bounded: the per-second series keeps at most five minutes.
+    assert!(
+        app.throughput
+            .last_seconds(NOW_MS, 1000)
+            .iter()
+            .filter(|b| b.total > 0)
+            .count()
+            <= roomwatch::tui::app::SECONDS_KEPT
+    );
 }

@@ -3,10 +3,11 @@
 
 use bytes::Bytes;
 
-use crate::event::{Body, Event, Reply, Verdict, fingerprint};
+use crate::event::{Event, Reply, Verdict, fingerprint};
 use crate::ingest::auth::{self, AuthConfig};
 use crate::ingest::query::QueryParams;
 use crate::protocol::{self, ACK_OK, Rejection};
+use crate::rawbody::REFUSED_BODY_KEPT;
 
 /// Everything about a request but its body.
 #[derive(Debug, Clone)]
@@ -56,7 +57,6 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
         verdict: Verdict::Accepted,
         error: None,
         auth: None,
-        body: Body::Text(String::new()),
         body_len: 0,
         callback: None,
         reply: Reply {
@@ -64,6 +64,8 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
             body: ACK_OK.to_string(),
         },
         fingerprint: 0,
+        trimmed: Vec::new(),
+        clock_skew: false,
     };
     let bytes = match body {
         BodyRead::Complete(bytes) => bytes,
@@ -102,7 +104,7 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
         .and_then(|c| c.room_id().map(str::to_string))
         .or_else(|| guess_room_id(&parsed.body));
     event.callback = parsed.callback;
-    event.body = Body::Json(parsed.body);
+    event.trimmed = parsed.trimmed;
     event
 }
 
@@ -125,17 +127,16 @@ pub fn refuse(arrival: Arrival, body: BodyRead, rejection: Rejection) -> Event {
     event
 }
 
-/// Fills in a rejection: the raw body for the log, the reason, and the answer.
+/// Fills in a rejection: the first bytes of the body for the log, the reason, the answer.
 fn reject(mut event: Event, bytes: &[u8], rejection: Rejection) -> Event {
     event.body_len = bytes.len();
     event.fingerprint = fingerprint(bytes);
-    event.body = Body::from_bytes(bytes);
-    event.raw_body = Bytes::copy_from_slice(bytes);
-    if let Body::Json(value) = &event.body {
-        event.room_id = guess_room_id(value);
-        if let Some(command) = value.get("CallbackCommand").and_then(|c| c.as_str()) {
-            event.command = Some(command.to_string());
-        }
+    // Anyone can send refused bodies: keep a bounded prefix, never the whole body.
+    event.raw_body = Bytes::copy_from_slice(&bytes[..bytes.len().min(REFUSED_BODY_KEPT)]);
+    let (command, room_id) = guess_from_raw(bytes);
+    event.room_id = room_id;
+    if command.is_some() {
+        event.command = command;
     }
     event.verdict = Verdict::Rejected;
     event.reply = Reply {
@@ -146,6 +147,26 @@ fn reject(mut event: Event, bytes: &[u8], rejection: Rejection) -> Event {
     event
 }
 
+/// The command and room a refused body names, so its log line still says them. Only the
+/// top level is read (values stay unparsed slices), and only the few fields needed are
+/// parsed: a refused body never becomes a whole tree.
+fn guess_from_raw(bytes: &[u8]) -> (Option<String>, Option<String>) {
+    use serde_json::value::RawValue;
+    let Ok(top) = serde_json::from_slice::<std::collections::BTreeMap<String, &RawValue>>(bytes)
+    else {
+        return (None, None);
+    };
+    let wanted = ["CallbackCommand", "RoomId", "RoomInfo", "GroupId"];
+    let object: serde_json::Map<String, serde_json::Value> = top
+        .into_iter()
+        .filter(|(key, _)| wanted.iter().any(|w| w.eq_ignore_ascii_case(key)))
+        .filter_map(|(key, raw)| Some((key, serde_json::from_str(raw.get()).ok()?)))
+        .collect();
+    let fields = protocol::Fields(&object);
+    let command = fields.string("CallbackCommand");
+    (command, guess_room_id(&serde_json::Value::Object(object)))
+}
+
 /// A room id from a body roomwatch could not type, so its log line still names a room.
 fn guess_room_id(value: &serde_json::Value) -> Option<String> {
     let object = value.as_object()?;
@@ -154,4 +175,5 @@ fn guess_room_id(value: &serde_json::Value) -> Option<String> {
         .string("RoomId")
         .or_else(|| fields.object("RoomInfo").and_then(|r| r.string("RoomId")))
         .or_else(|| fields.string("GroupId"))
+        .filter(|id| !protocol::is_blank(id))
 }

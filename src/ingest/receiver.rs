@@ -14,12 +14,13 @@ use http_body_util::BodyExt;
 use tokio::net::TcpListener;
 
 use crate::escape::Escaped;
-use crate::event::Reply;
+use crate::event::{Event, Reply, Verdict};
 use crate::hub::Hub;
 use crate::ingest::auth::AuthConfig;
 use crate::ingest::intake::{self, Arrival, BodyRead};
 use crate::ingest::server::{self, ServerLimits, SourceCheck};
 use crate::protocol::Rejection;
+use crate::relay::{Relay, request::is_synchronous};
 
 /// Bytes of an over-limit body kept for the log.
 const OVERSIZE_KEPT: usize = 4096;
@@ -29,13 +30,19 @@ pub struct ReceiverState {
     pub hub: Arc<Hub>,
     pub auth: AuthConfig,
     pub body_limit: usize,
+    /// Relays callbacks to the app's backend (`--forward-to`).
+    pub relay: Option<Arc<Relay>>,
 }
 
-/// The router: `GET /healthz`, and a callback on POST to any path.
+/// Seconds Tencent is asked to wait before retrying when the relay backlog is full.
+const RETRY_AFTER_S: u32 = 5;
+
+/// The router: `GET /healthz`, `GET /readyz`, and a callback on POST to any path.
 pub fn router(state: Arc<ReceiverState>) -> Router {
     Router::new()
         // Only GET is the health check; a callback POSTed to /healthz is still a callback.
         .route("/healthz", get(|| async { "ok\n" }).fallback(callback))
+        .route("/readyz", get(readyz).fallback(callback))
         .fallback(callback)
         .with_state(state)
 }
@@ -124,6 +131,13 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
         );
     }
     let allow_post = matches!(event.error, Some(Rejection::MethodNotAllowed(_)));
+    let relay = state
+        .relay
+        .as_ref()
+        .filter(|_| event.verdict != Verdict::Rejected);
+    if let Some(relay) = relay {
+        return relayed(&state, relay, event).await;
+    }
     let Reply { status, body } = event.reply.clone();
     state.hub.publish(event);
     let mut response = json_response(
@@ -141,6 +155,81 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+/// A callback that passed the checks, with a forward target: a "before" callback is answered
+/// with the backend's decision (or the fallback's); any other is acknowledged once it holds a
+/// place in the relay backlog, or refused with 503 + Retry-After when the backlog is full.
+async fn relayed(state: &ReceiverState, relay: &Arc<Relay>, mut event: Event) -> Response {
+    let synchronous = event
+        .callback
+        .as_ref()
+        .map(|c| c.command)
+        .filter(|command| is_synchronous(*command));
+    if let Some(command) = synchronous {
+        let answer = relay.before(&event, command).await;
+        event.reply = Reply {
+            status: answer.status,
+            body: String::from_utf8_lossy(&answer.body).into_owned(),
+        };
+        state
+            .hub
+            .publish_with(event, |numbered| relay.record_before(numbered.seq, &answer));
+        let mut response = (
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY),
+            answer.body,
+        )
+            .into_response();
+        if let Some(value) = answer
+            .content_type
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            response.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+        return response;
+    }
+    match relay.reserve(event.raw_body.len()) {
+        Ok(reservation) => {
+            let Reply { status, body } = event.reply.clone();
+            state
+                .hub
+                .publish_with(event, |numbered| reservation.enqueue(numbered));
+            json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
+        }
+        Err(full) => {
+            let body = crate::relay::busy_body(&full);
+            event.reply = Reply {
+                status: 503,
+                body: body.clone(),
+            };
+            state
+                .hub
+                .publish_with(event, |numbered| relay.record_refused(numbered.seq, &full));
+            let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, body);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+            response
+        }
+    }
+}
+
+/// Ready unless the relay backlog is full (after-callbacks would be refused). A failing
+/// backend alone does not make roomwatch unready: it still answers and queues.
+async fn readyz(State(state): State<Arc<ReceiverState>>) -> Response {
+    let Some(relay) = &state.relay else {
+        return json_response(StatusCode::OK, r#"{"ready":true,"relay":null}"#.to_string());
+    };
+    let status = relay.status();
+    let ready = !status.backlog_full;
+    let body = serde_json::json!({ "ready": ready, "relay": status }).to_string();
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(code, body)
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {

@@ -163,8 +163,8 @@ pub fn list() -> String {
 
 async fn send(args: &SendArgs) -> Result<(), SendError> {
     let what = args.what.as_deref().ok_or(SendError::Missing("what"))?;
-    let to = args.to.as_deref().ok_or(SendError::Missing("to"))?;
-    let base = parse_target(to)?;
+    let to = args.to.clone().unwrap_or_else(default_target);
+    let base = parse_target(&to)?;
     let (mut body, fallback_command) = load_body(what)?;
     if !args.keep_time {
         refresh_times(&mut body, now_ms());
@@ -214,13 +214,33 @@ async fn send(args: &SendArgs) -> Result<(), SendError> {
     }
 }
 
+/// The local listener: `ROOMWATCH_LISTEN` (a wildcard address reached on loopback), else
+/// roomwatch's default address.
+fn default_target() -> String {
+    let listen = std::env::var("ROOMWATCH_LISTEN")
+        .ok()
+        .and_then(|l| crate::cli::parse_listen(&l).ok())
+        .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 9000)));
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}/callback")
+}
+
 fn parse_target(to: &str) -> Result<Url, SendError> {
-    const EXAMPLE: &str = "give a full URL such as http://127.0.0.1:9000/callback";
+    const EXAMPLE: &str = "give a URL such as http://127.0.0.1:9000/callback, or host:port";
     let bad = |reason: String| SendError::BadUrl {
         given: to.to_string(),
         reason,
     };
-    let url = Url::parse(to).map_err(|e| bad(format!("{e}; {EXAMPLE}")))?;
+    // `host:port` (no scheme) means plain http.
+    let full = if to.contains("://") {
+        to.to_string()
+    } else {
+        format!("http://{to}")
+    };
+    let url = Url::parse(&full).map_err(|e| bad(format!("{e}; {EXAMPLE}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad(format!("not an http:// or https:// URL; {EXAMPLE}")));
     }
@@ -283,18 +303,42 @@ fn read_text(what: &str) -> std::io::Result<String> {
     }
 }
 
-/// " (did you mean ...?)" naming the samples whose name contains `given`, if any.
+/// " (did you mean ...?)" naming the samples whose name contains `given`, else the one
+/// nearest to it by edit distance (a typo), if any is near enough.
 fn suggestion(given: &str) -> String {
     let wanted = given.trim().to_ascii_lowercase();
     if wanted.len() < 3 {
         return String::new();
     }
-    let close: Vec<&str> = SAMPLES
+    let mut close: Vec<&str> = SAMPLES
         .iter()
         .map(|s| s.command)
         .filter(|c| c.to_ascii_lowercase().contains(&wanted))
         .take(3)
         .collect();
+    if close.is_empty() {
+        // Compare with the full name, the part after the dot, and that without `Callback`
+        // (`AfterDestroyRoom`), whichever is nearest.
+        let distance = |command: &str| {
+            let lower = command.to_ascii_lowercase();
+            let tail = lower.rsplit_once('.').map_or(lower.as_str(), |(_, t)| t);
+            let short = tail.strip_prefix("callback").unwrap_or(tail);
+            [lower.as_str(), tail, short]
+                .iter()
+                .map(|name| strsim::levenshtein(&wanted, name))
+                .min()
+                .unwrap_or(usize::MAX)
+        };
+        let limit = (wanted.len() / 4).max(2);
+        close.extend(
+            SAMPLES
+                .iter()
+                .map(|s| (distance(s.command), s.command))
+                .filter(|(d, _)| *d <= limit)
+                .min()
+                .map(|(_, c)| c),
+        );
+    }
     if close.is_empty() {
         String::new()
     } else {

@@ -232,12 +232,14 @@ pub enum Payload {
 }
 
 impl Callback {
-    /// The room this callback is about, if any (the calling room for battles).
+    /// The room this callback is about, if any (the calling room for battles). A blank id
+    /// (`""`, `" "`) names no room.
     pub fn room_id(&self) -> Option<&str> {
-        match &self.payload {
+        let id = match &self.payload {
             Payload::CreateRoom(info) | Payload::UpdateRoomInfo(info) => info.room_id.as_deref(),
             Payload::DestroyRoom { room_id, room, .. } => room_id
                 .as_deref()
+                .filter(|id| !is_blank(id))
                 .or_else(|| room.as_ref().and_then(|r| r.room_id.as_deref())),
             Payload::SetMetadata { room_id, .. }
             | Payload::DelMetadata { room_id, .. }
@@ -254,24 +256,35 @@ impl Callback {
                 from.as_ref().map(|r| r.room_id.as_str())
             }
             Payload::Follow { .. } => None,
-        }
+        };
+        id.filter(|id| !is_blank(id))
     }
 
-    /// Every room this callback touches: battles involve several.
+    /// Every room this callback touches, each once, in the order named: battles involve
+    /// several. Blank ids are left out.
     pub fn room_ids(&self) -> Vec<&str> {
         let mut rooms: Vec<&str> = self.room_id().into_iter().collect();
-        match &self.payload {
-            Payload::CreateBattle { to_rooms, .. } => {
-                rooms.extend(to_rooms.iter().map(String::as_str));
-            }
+        let others: Vec<&str> = match &self.payload {
+            Payload::CreateBattle { to_rooms, .. } => to_rooms.iter().map(String::as_str).collect(),
             Payload::StartBattle { to, .. } | Payload::EndBattle { to, .. } => {
-                rooms.extend(to.iter().map(|r| r.room_id.as_str()));
+                to.iter().map(|r| r.room_id.as_str()).collect()
             }
-            _ => {}
+            _ => Vec::new(),
+        };
+        // Lists are capped (see `limits`), so a set is cheap; repeats need not be adjacent.
+        let mut seen: std::collections::HashSet<&str> = rooms.iter().copied().collect();
+        for id in others {
+            if !is_blank(id) && seen.insert(id) {
+                rooms.push(id);
+            }
         }
-        rooms.dedup();
         rooms
     }
+}
+
+/// Empty or whitespace only: no id at all.
+pub fn is_blank(id: &str) -> bool {
+    id.trim().is_empty()
 }
 
 /// Builds the typed callback for a known command from its JSON object.

@@ -4,14 +4,17 @@
 mod callback;
 mod command;
 mod fields;
+pub mod limits;
 mod reply;
 pub mod samples;
 
 pub use callback::{
-    AdminOp, BattleRoom, Callback, Payload, RoomInfo, Seat, SeatMode, Statistic, parse_callback,
+    AdminOp, BattleRoom, Callback, Payload, RoomInfo, Seat, SeatMode, Statistic, is_blank,
+    parse_callback,
 };
 pub use command::{Command, short_name};
 pub use fields::Fields;
+pub use limits::Trim;
 pub use reply::{ACK_OK, Rejection};
 
 use serde_json::Value;
@@ -23,6 +26,8 @@ pub struct Parsed {
     pub command_name: Option<String>,
     /// The typed callback when the command is one roomwatch knows.
     pub callback: Option<Callback>,
+    /// Lists in the callback cut to the per-callback limits.
+    pub trimmed: Vec<Trim>,
     pub body: Value,
 }
 
@@ -54,13 +59,15 @@ pub fn parse(query_command: Option<&str>, body: &[u8]) -> Result<Parsed, Rejecti
         });
     }
     let command_name = body_command.or_else(|| query_command.map(str::to_string));
-    let callback = command_name
+    let mut callback = command_name
         .as_deref()
         .and_then(Command::from_name)
         .map(|command| parse_callback(command, object));
+    let trimmed = callback.as_mut().map(limits::apply).unwrap_or_default();
     Ok(Parsed {
         command_name,
         callback,
+        trimmed,
         body: value,
     })
 }

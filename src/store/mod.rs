@@ -6,9 +6,10 @@ mod recent;
 mod room;
 mod versioned;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
+use imbl::{OrdMap, OrdSet, Vector};
 use serde::Serialize;
 
 pub use battle::{Battle, BattlePhase};
@@ -27,6 +28,31 @@ use crate::protocol::{AdminOp, Callback, Payload};
 
 /// Deliveries of room-less callbacks (follows, alerts) remembered for duplicate detection.
 const SEEN_ROOMLESS: usize = 16_384;
+
+/// Battles kept; beyond it the oldest-created battle is forgotten.
+pub const MAX_BATTLES: usize = 10_000;
+
+/// How much the store may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Events kept in the log.
+    pub history: usize,
+    /// Estimated bytes the log's events may hold (see [`Event::retained_bytes`]).
+    pub history_bytes: usize,
+    /// Rooms kept; beyond it the longest-ended room is evicted, else the least recently
+    /// active live one.
+    pub max_rooms: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        Self {
+            history: 10_000,
+            history_bytes: 256 * 1024 * 1024,
+            max_rooms: 50_000,
+        }
+    }
+}
 
 /// What applying an event did to the state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,6 +94,12 @@ pub struct Counters {
     pub unrecognized: u64,
     pub stale: u64,
     pub duplicate: u64,
+    /// Rooms dropped from state to stay within `max_rooms`, ended and live together.
+    pub evicted_rooms: u64,
+    /// Of those, rooms that had not ended.
+    pub evicted_live_rooms: u64,
+    /// Events whose lists were cut to the per-callback limits.
+    pub trimmed: u64,
 }
 
 /// The last room-count alert (`CreateRoomReachingThreshold`).
@@ -80,13 +112,34 @@ pub struct ThresholdAlert {
     pub stamp: Stamp,
 }
 
+/// Which room goes first when the store is full: ended rooms before live ones, then the
+/// oldest time (when it ended; else its latest event), then the id.
+type EvictKey = (bool, i64, String);
+
+fn evict_key(room: &Room) -> EvictKey {
+    let live = !room.is_ended();
+    let time = if live {
+        room.last_event_ms
+    } else {
+        room.destroyed.as_ref().map(|d| d.stamp.time_ms)
+    };
+    (live, time.unwrap_or(i64::MIN), room.id.clone())
+}
+
 /// Rooms, battles, counters and the recent log.
+///
+/// Rooms and battles live in persistent maps whose rooms are shared (`Arc`): a clone of the
+/// whole store (a lagging dashboard resynchronising) costs a few pointer copies however many
+/// rooms there are, and a room is copied only when one side writes to it while shared.
 #[derive(Debug, Clone)]
 pub struct RoomStore {
-    rooms: BTreeMap<String, Room>,
-    battles: BTreeMap<String, Battle>,
+    rooms: OrdMap<String, Arc<Room>>,
+    evict_order: OrdSet<EvictKey>,
+    battles: OrdMap<String, Battle>,
+    battle_order: Vector<String>,
     log: VecDeque<LogEntry>,
-    log_capacity: usize,
+    log_bytes: usize,
+    limits: StoreLimits,
     counters: Counters,
     threshold: Option<ThresholdAlert>,
     follows: u64,
@@ -97,12 +150,27 @@ pub struct RoomStore {
 }
 
 impl RoomStore {
+    /// A store keeping `log_capacity` events and otherwise the default limits.
     pub fn new(log_capacity: usize) -> Self {
+        Self::with_limits(StoreLimits {
+            history: log_capacity,
+            ..StoreLimits::default()
+        })
+    }
+
+    pub fn with_limits(limits: StoreLimits) -> Self {
         Self {
-            rooms: BTreeMap::new(),
-            battles: BTreeMap::new(),
+            rooms: OrdMap::new(),
+            evict_order: OrdSet::new(),
+            battles: OrdMap::new(),
+            battle_order: Vector::new(),
             log: VecDeque::new(),
-            log_capacity: log_capacity.max(1),
+            log_bytes: 0,
+            limits: StoreLimits {
+                history: limits.history.max(1),
+                history_bytes: limits.history_bytes.max(1),
+                max_rooms: limits.max_rooms.max(1),
+            },
             counters: Counters::default(),
             threshold: None,
             follows: 0,
@@ -112,15 +180,24 @@ impl RoomStore {
         }
     }
 
-    pub fn rooms(&self) -> &BTreeMap<String, Room> {
+    pub fn rooms(&self) -> &OrdMap<String, Arc<Room>> {
         &self.rooms
     }
 
     pub fn room(&self, id: &str) -> Option<&Room> {
-        self.rooms.get(id)
+        self.rooms.get(id).map(AsRef::as_ref)
     }
 
-    pub fn battles(&self) -> &BTreeMap<String, Battle> {
+    pub fn limits(&self) -> StoreLimits {
+        self.limits
+    }
+
+    /// Estimated bytes held by the log's events.
+    pub fn log_bytes(&self) -> usize {
+        self.log_bytes
+    }
+
+    pub fn battles(&self) -> &OrdMap<String, Battle> {
         &self.battles
     }
 
@@ -174,12 +251,51 @@ impl RoomStore {
             Effect::Duplicate => self.counters.duplicate += 1,
             Effect::Applied | Effect::NoState => {}
         }
-        if self.log.len() == self.log_capacity {
-            self.log.pop_front();
+        if !event.trimmed.is_empty() {
+            self.counters.trimmed += 1;
+        }
+        self.log_bytes += event.retained_bytes();
+        self.log.push_back(LogEntry { event, effect });
+        // By count and by bytes, oldest first; the newest event always stays.
+        while self.log.len() > self.limits.history
+            || (self.log_bytes > self.limits.history_bytes && self.log.len() > 1)
+        {
+            let Some(oldest) = self.log.pop_front() else {
+                break;
+            };
+            self.log_bytes = self.log_bytes.saturating_sub(oldest.event.retained_bytes());
             self.dropped_log_entries += 1;
         }
-        self.log.push_back(LogEntry { event, effect });
         Some(effect)
+    }
+
+    /// Makes room for one more room: the longest-ended room goes first; when every room is
+    /// live, the one with the oldest latest event (it has likely ended unannounced).
+    fn evict_one(&mut self) {
+        let Some(key) = self.evict_order.remove_min() else {
+            return;
+        };
+        let (live, _, id) = key;
+        self.rooms.remove(&id);
+        self.counters.evicted_rooms += 1;
+        if live {
+            self.counters.evicted_live_rooms += 1;
+        }
+    }
+
+    /// Forgets the oldest-created battle, and its id in the rooms that took part.
+    fn evict_battle(&mut self) {
+        let Some(id) = self.battle_order.pop_front() else {
+            return;
+        };
+        let Some(battle) = self.battles.remove(&id) else {
+            return;
+        };
+        for room_id in battle.scores.keys() {
+            if let Some(room) = self.rooms.get_mut(room_id) {
+                Arc::make_mut(room).battles.remove(&id);
+            }
+        }
     }
 
     /// App-wide callbacks that name no room.
@@ -232,47 +348,87 @@ impl RoomStore {
         }
         let mut effect = Effect::Applied;
         for room_id in &rooms {
-            let room = self
-                .rooms
-                .entry(room_id.clone())
-                .or_insert_with(|| Room::new(room_id));
-            if dedupe && !room.seen.insert(key) {
-                effect = Effect::Duplicate;
+            if !self.rooms.contains_key(room_id) {
+                while self.rooms.len() >= self.limits.max_rooms {
+                    self.evict_one();
+                }
+                let room = Room::new(room_id);
+                self.evict_order.insert(evict_key(&room));
+                self.rooms.insert(room_id.clone(), Arc::new(room));
+            }
+            let Some(shared) = self.rooms.get_mut(room_id) else {
                 continue;
+            };
+            let room = Arc::make_mut(shared);
+            let before = evict_key(room);
+            let effect_here = apply_room(room, callback, stamp, dedupe, key, event.seq);
+            let after = evict_key(room);
+            if before != after {
+                self.evict_order.remove(&before);
+                self.evict_order.insert(after);
             }
-            *room.counts.entry(callback.command).or_default() += 1;
-            room.last_event_ms = Some(
-                room.last_event_ms
-                    .map_or(stamp.time_ms, |t| t.max(stamp.time_ms)),
-            );
-            let log = apply_to_room(room, callback, stamp);
-            if log.stale {
-                effect = Effect::Stale;
-            }
-            let newest = room.last_change.as_ref().is_none_or(|c| c.stamp <= stamp);
-            if !log.changes.is_empty() && newest {
-                room.last_change = Some(LastChange {
-                    stamp,
-                    seq: event.seq,
-                    command: callback.command,
-                    operator: callback.operator.clone(),
-                    changes: log.changes,
-                });
+            match effect_here {
+                Effect::Duplicate | Effect::Stale => effect = effect_here,
+                Effect::Applied | Effect::NoState => {}
             }
         }
         if let Some(id) = battle_id(&callback.payload) {
             for room_id in &rooms {
                 if let Some(room) = self.rooms.get_mut(room_id) {
-                    room.battles.insert(id.to_string());
+                    Arc::make_mut(room).battles.insert(id.to_string());
                 }
             }
-            self.battles
-                .entry(id.to_string())
-                .or_insert_with(|| Battle::new(id.to_string()))
-                .apply(&callback.payload, stamp);
+            if !self.battles.contains_key(id) {
+                while self.battles.len() >= MAX_BATTLES {
+                    self.evict_battle();
+                }
+                self.battle_order.push_back(id.to_string());
+                self.battles
+                    .insert(id.to_string(), Battle::new(id.to_string()));
+            }
+            if let Some(battle) = self.battles.get_mut(id) {
+                battle.apply(&callback.payload, stamp);
+            }
         }
         effect
     }
+}
+
+/// Applies a callback to one of the rooms it names: duplicate check, counts, fields and the
+/// "what changed" record.
+fn apply_room(
+    room: &mut Room,
+    callback: &Callback,
+    stamp: Stamp,
+    dedupe: bool,
+    key: (crate::protocol::Command, u64),
+    seq: u64,
+) -> Effect {
+    if dedupe && !room.seen.insert(key) {
+        return Effect::Duplicate;
+    }
+    *room.counts.entry(callback.command).or_default() += 1;
+    room.last_event_ms = Some(
+        room.last_event_ms
+            .map_or(stamp.time_ms, |t| t.max(stamp.time_ms)),
+    );
+    let log = apply_to_room(room, callback, stamp);
+    let newest = room.last_change.as_ref().is_none_or(|c| c.stamp <= stamp);
+    let effect = if log.stale {
+        Effect::Stale
+    } else {
+        Effect::Applied
+    };
+    if !log.changes.is_empty() && newest {
+        room.last_change = Some(LastChange {
+            stamp,
+            seq,
+            command: callback.command,
+            operator: callback.operator.clone(),
+            changes: log.changes,
+        });
+    }
+    effect
 }
 
 fn battle_id(payload: &Payload) -> Option<&str> {

@@ -1,6 +1,6 @@
 //! A bounded memory of recent deliveries, to spot repeats without growing forever.
 
-use std::collections::{BTreeSet, VecDeque};
+use imbl::{OrdSet, Vector};
 
 use crate::protocol::Command;
 
@@ -9,25 +9,26 @@ pub type Delivery = (Command, u64);
 
 /// The last `capacity` deliveries. Tencent repeats a callback within seconds or minutes, so a
 /// repeat that arrives after `capacity` newer callbacks for the same room is no longer caught.
+/// Persistent collections: a copy of the store (a dashboard resynchronising) shares them.
 #[derive(Debug, Clone)]
 pub struct RecentDeliveries {
-    set: BTreeSet<Delivery>,
-    order: VecDeque<Delivery>,
+    set: OrdSet<Delivery>,
+    order: Vector<Delivery>,
     capacity: usize,
 }
 
 impl RecentDeliveries {
     pub fn new(capacity: usize) -> Self {
         Self {
-            set: BTreeSet::new(),
-            order: VecDeque::new(),
+            set: OrdSet::new(),
+            order: Vector::new(),
             capacity: capacity.max(1),
         }
     }
 
     /// Records `delivery`; `false` when it was already among the recent ones.
     pub fn insert(&mut self, delivery: Delivery) -> bool {
-        if !self.set.insert(delivery) {
+        if self.set.insert(delivery).is_some() {
             return false;
         }
         self.order.push_back(delivery);

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use imbl::OrdMap;
+
 use serde::Serialize;
 
 use super::recent::RecentDeliveries;
@@ -105,11 +107,13 @@ pub struct Room {
     pub created: Option<Versioned<Option<String>>>,
     pub destroyed: Option<Versioned<Ending>>,
     /// Accounts whose admin status we were told of; `true` = admin now.
-    pub admins: BTreeMap<String, Versioned<bool>>,
-    pub members: BTreeMap<String, Versioned<Presence>>,
-    pub seats: BTreeMap<i64, Versioned<SeatState>>,
+    pub admins: OrdMap<String, Versioned<bool>>,
+    /// Persistent maps, here and above: a room shared with a lagging dashboard's copy is
+    /// cloned on its next write, and that clone must not copy thousands of members.
+    pub members: OrdMap<String, Versioned<Presence>>,
+    pub seats: OrdMap<i64, Versioned<SeatState>>,
     /// Key to value; `None` once deleted.
-    pub metadata: BTreeMap<String, Versioned<Option<String>>>,
+    pub metadata: OrdMap<String, Versioned<Option<String>>>,
     pub battles: BTreeSet<String>,
     pub gifts: GiftTally,
     pub messages: u64,
@@ -199,10 +203,10 @@ impl Room {
             unlimited: None,
             created: None,
             destroyed: None,
-            admins: BTreeMap::new(),
-            members: BTreeMap::new(),
-            seats: BTreeMap::new(),
-            metadata: BTreeMap::new(),
+            admins: OrdMap::new(),
+            members: OrdMap::new(),
+            seats: OrdMap::new(),
+            metadata: OrdMap::new(),
             battles: BTreeSet::new(),
             gifts: GiftTally::default(),
             messages: 0,

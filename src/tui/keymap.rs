@@ -1,6 +1,8 @@
 //! Every key the dashboard knows, in one table: the key handler, the `?` help overlay and the
 //! hint bar are all drawn from [`BINDINGS`], so they cannot disagree.
 
+use std::sync::OnceLock;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 /// What a key asks the dashboard to do.
@@ -21,6 +23,13 @@ pub enum Action {
     Open,
     Back,
     Help,
+    Resend,
+    Edit,
+    SortNext,
+    SortReverse,
+    ToggleEnded,
+    TogglePlots,
+    Copy,
 }
 
 /// One key as written in the table.
@@ -101,13 +110,43 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[ch('/')],
         action: Action::Filter,
-        help: "filter rooms and log by room id or name; recalls the last one",
+        help: "query rooms and log (terms below); recalls the last query, selected",
         hint: "filter",
+    },
+    Binding {
+        keys: &[ch('s')],
+        action: Action::SortNext,
+        help: "sort rooms: recent, id, name, online, admins, created, coins",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('S')],
+        action: Action::SortReverse,
+        help: "reverse the room sort",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('x')],
+        action: Action::ToggleEnded,
+        help: "hide / show ended rooms (shown below the live ones)",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('p')],
+        action: Action::TogglePlots,
+        help: "show / hide the header sparkline and the room chart",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('y')],
+        action: Action::Copy,
+        help: "copy the room id (JSON view: the callback body) via OSC 52",
+        hint: "",
     },
     Binding {
         keys: &[ch('f')],
         action: Action::ToggleScope,
-        help: "log: all rooms / selected room only",
+        help: "log: all rooms / the selected room only (stays on that room)",
         hint: "scope",
     },
     Binding {
@@ -129,6 +168,18 @@ pub const BINDINGS: &[Binding] = &[
         hint: "back",
     },
     Binding {
+        keys: &[ch('r')],
+        action: Action::Resend,
+        help: "log: resend the callback to the backend",
+        hint: "",
+    },
+    Binding {
+        keys: &[ch('e')],
+        action: Action::Edit,
+        help: "log: edit the body in $EDITOR, then resend it",
+        hint: "",
+    },
+    Binding {
         keys: &[ch('?')],
         action: Action::Help,
         help: "this help",
@@ -148,6 +199,23 @@ pub const BINDINGS: &[Binding] = &[
     },
 ];
 
+/// Keys replaced by the config file, set once at start-up.
+static OVERRIDES: OnceLock<Vec<(Action, Vec<Key>)>> = OnceLock::new();
+
+/// Installs the config file's key changes (already checked for clashes); only the first call
+/// counts.
+pub fn set_overrides(overrides: Vec<(Action, Vec<Key>)>) {
+    let _ = OVERRIDES.set(overrides);
+}
+
+/// A binding's keys, as the config file may have changed them.
+pub fn keys_of(binding: &Binding) -> &[Key] {
+    OVERRIDES
+        .get()
+        .and_then(|o| o.iter().find(|(a, _)| *a == binding.action))
+        .map_or(binding.keys, |(_, keys)| keys.as_slice())
+}
+
 /// The action bound to a key press, if any. Key releases and repeats of nothing are ignored.
 pub fn action_for(event: &KeyEvent) -> Option<Action> {
     if event.kind == KeyEventKind::Release {
@@ -157,7 +225,7 @@ pub fn action_for(event: &KeyEvent) -> Option<Action> {
     BINDINGS
         .iter()
         .find(|b| {
-            b.keys.iter().any(|k| {
+            keys_of(b).iter().any(|k| {
                 k.ctrl == ctrl
                     && match (k.code, event.code) {
                         // Shifted letters arrive as the capital, sometimes with SHIFT set.
@@ -195,8 +263,7 @@ pub fn key_label(key: Key) -> String {
 
 /// All keys of a binding, e.g. `j ↓`.
 pub fn keys_label(binding: &Binding) -> String {
-    binding
-        .keys
+    keys_of(binding)
         .iter()
         .map(|k| key_label(*k))
         .collect::<Vec<_>>()
@@ -208,7 +275,7 @@ pub fn hints() -> impl Iterator<Item = (String, &'static str)> {
     BINDINGS
         .iter()
         .filter(|b| !b.hint.is_empty())
-        .map(|b| (key_label(b.keys[0]), b.hint))
+        .filter_map(|b| keys_of(b).first().map(|k| (key_label(*k), b.hint)))
 }
 
 #[cfg(test)]

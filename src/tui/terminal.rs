@@ -35,6 +35,24 @@ pub fn enter(mouse: bool) -> io::Result<Terminal<CrosstermBackend<Stdout>>> {
     Ok(terminal)
 }
 
+/// Enters the dashboard's mode again after [`restore`] (e.g. when an editor returns).
+pub fn resume(mouse: bool) -> io::Result<()> {
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    MOUSE.store(mouse, Ordering::SeqCst);
+    let mut stdout = io::stdout();
+    execute!(
+        stdout,
+        EnterAlternateScreen,
+        Clear(ClearType::All),
+        crossterm::cursor::Hide
+    )?;
+    if mouse {
+        execute!(stdout, EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
 /// Leaves the dashboard's mode. Safe to call more than once, and when it was never entered.
 pub fn restore() {
     if !ACTIVE.swap(false, Ordering::SeqCst) {

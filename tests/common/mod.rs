@@ -42,6 +42,16 @@ pub async fn start_server(
     token: Option<&str>,
     body_limit: usize,
 ) -> TestServer {
+    start_server_with(sdkappid, token, body_limit, None).await
+}
+
+/// [`start_server`] with a relay in front of a backend.
+pub async fn start_server_with(
+    sdkappid: Option<&str>,
+    token: Option<&str>,
+    body_limit: usize,
+    relay: Option<Arc<roomwatch::relay::Relay>>,
+) -> TestServer {
     let hub = Arc::new(Hub::new(10_000, 4096));
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
@@ -51,6 +61,7 @@ pub async fn start_server(
             window_s: 60,
         },
         body_limit,
+        relay,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

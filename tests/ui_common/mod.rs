@@ -28,6 +28,8 @@ pub fn info() -> RunInfo {
         sdkappid: Some("1400000001".into()),
         token_auth: false,
         demo: false,
+        zone: roomwatch::tui::zone::Zone::UTC,
+        no_color: false,
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 
-use crate::event::Body;
 use crate::store::LogEntry;
 
 /// The whole callback of one log line, laid out once when opened.
@@ -26,6 +25,17 @@ pub fn event_view(entry: &LogEntry) -> EventView {
     lines.push(format!("Verdict: {verdict}"));
     if let Some(error) = &event.error {
         lines.push(format!("Reason:  {error}"));
+    }
+    for trim in &event.trimmed {
+        lines.push(format!("Limit:   {trim}"));
+    }
+    if event.clock_skew {
+        lines.push(format!(
+            "Clock skew: EventTime {} is ahead of arrival beyond the allowed skew; ordered by arrival",
+            event
+                .claimed_time_ms()
+                .map_or_else(String::new, crate::outputs::headless::rfc3339)
+        ));
     }
     lines.push(format!(
         "Received: {}  from {}",
@@ -53,14 +63,20 @@ pub fn event_view(entry: &LogEntry) -> EventView {
         event.reply.status, event.reply.body
     ));
     lines.push(String::new());
-    lines.push(format!("Body ({} bytes):", event.body_len));
-    match &event.body {
-        Body::Json(value) => {
-            let pretty = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-            lines.extend(pretty.lines().map(str::to_string));
-        }
-        Body::Text(text) if text.is_empty() => lines.push("(empty)".into()),
-        Body::Text(text) => lines.extend(text.lines().map(str::to_string)),
+    if event.body_cut() {
+        lines.push(format!(
+            "Body ({} bytes, the first {} kept):",
+            event.body_len,
+            event.raw_body.len()
+        ));
+    } else {
+        lines.push(format!("Body ({} bytes):", event.body_len));
+    }
+    if event.raw_body.is_empty() {
+        lines.push("(empty)".into());
+    } else {
+        // Parsed only now, for this view: the log keeps bytes, not trees.
+        lines.extend(crate::rawbody::pretty_lines(&event.raw_body));
     }
     EventView {
         seq: event.seq,

@@ -8,6 +8,8 @@ use crate::store::{LogEntry, RoomStore};
 const MAX_NOTICES: usize = 100;
 /// Window over which callbacks per second are averaged, in ms.
 const RATE_WINDOW_MS: i64 = 5_000;
+/// Room charts kept beyond the rooms the store holds before the extra ones are dropped.
+const SERIES_SLACK: usize = 1024;
 
 impl App {
     pub(super) fn on_bus(&mut self, entry: &LogEntry) {
@@ -26,8 +28,33 @@ impl App {
             return;
         }
         self.arrivals.push_back(entry.event.received_at_ms);
+        self.record_series(&entry.event);
         self.dirty = true;
         self.append_log_row(entry.event.seq);
+    }
+
+    /// Counts the event for the plots.
+    fn record_series(&mut self, event: &crate::event::Event) {
+        let at = event.received_at_ms;
+        self.throughput
+            .record(at, event.verdict == crate::event::Verdict::Rejected);
+        if let (crate::event::Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback)
+        {
+            for id in callback.room_ids() {
+                let online = self
+                    .store
+                    .room(id)
+                    .map_or(0, |r| if r.is_ended() { 0 } else { r.online_count() });
+                self.room_series.record(id, at, online as u64);
+            }
+            // Rooms the store let go of leave the charts too; checked in batches so an
+            // event costs O(1) amortized.
+            let held = self.store.rooms().len();
+            if self.room_series.len() > held + SERIES_SLACK {
+                let rooms = self.store.rooms();
+                self.room_series.retain(|id| rooms.contains_key(id));
+            }
+        }
     }
 
     pub(super) fn on_lagged(&mut self, skipped: u64, snapshot: RoomStore) {
@@ -44,6 +71,7 @@ impl App {
 
     pub(super) fn on_tick(&mut self, now_ms: i64) {
         self.now_ms = now_ms;
+        self.throughput.trim(now_ms.div_euclid(1000));
         while self
             .arrivals
             .front()
@@ -53,5 +81,9 @@ impl App {
         }
         self.rate = self.arrivals.len() as f64 * 1000.0 / RATE_WINDOW_MS as f64;
         self.dirty = true;
+        if self.query.uses_clock() {
+            // `since:` windows move with the clock.
+            self.view_changed();
+        }
     }
 }

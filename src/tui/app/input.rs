@@ -24,20 +24,31 @@ impl App {
             self.on_key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
             return;
         }
+        // Recalled text is selected: typing replaces it, Backspace erases it.
+        let selected = std::mem::take(&mut self.filter_selected);
         match key.code {
             KeyCode::Char('c') if ctrl => self.quit = true,
             KeyCode::Char('u') if ctrl => self.set_filter(String::new()),
             KeyCode::Char(c) if !ctrl => {
-                let mut filter = self.filter.clone();
+                let mut filter = if selected {
+                    String::new()
+                } else {
+                    self.filter.clone()
+                };
                 filter.push(c);
                 self.set_filter(filter);
             }
             KeyCode::Backspace => {
                 let mut filter = self.filter.clone();
-                filter.pop();
+                if selected {
+                    filter.clear();
+                } else {
+                    filter.pop();
+                }
                 self.set_filter(filter);
             }
-            KeyCode::Enter => {
+            // An invalid query keeps the prompt open, with its reason shown.
+            KeyCode::Enter if self.query_error.is_none() => {
                 self.editing_filter = false;
                 if !self.filter.is_empty() {
                     self.last_filter.clone_from(&self.filter);
@@ -65,11 +76,23 @@ impl App {
         };
         match &mut self.overlay {
             Overlay::None => {}
-            Overlay::Help => {
-                if action == Action::Quit {
-                    self.quit = true;
+            Overlay::Help(scroll) => {
+                // Moving keys scroll it (it may not fit); any other key closes it.
+                let last = crate::tui::ui::help_lines_count().saturating_sub(1);
+                let page = usize::from(self.size.1.saturating_sub(4)).max(1);
+                match action {
+                    Action::Quit => {
+                        self.quit = true;
+                        self.overlay = Overlay::None;
+                    }
+                    Action::Up => *scroll = scroll.saturating_sub(1),
+                    Action::Down => *scroll = (*scroll + 1).min(last),
+                    Action::PageUp => *scroll = scroll.saturating_sub(page),
+                    Action::PageDown => *scroll = (*scroll + page).min(last),
+                    Action::Top => *scroll = 0,
+                    Action::Tail => *scroll = last.saturating_sub(page),
+                    _ => self.overlay = Overlay::None,
                 }
-                self.overlay = Overlay::None;
                 self.dirty = true;
                 return;
             }
@@ -78,6 +101,11 @@ impl App {
                 let last = view.lines.len().saturating_sub(1);
                 match action {
                     Action::Quit => self.quit = true,
+                    Action::Copy => {
+                        let seq = view.seq;
+                        self.copy_body(seq);
+                        return;
+                    }
                     Action::Back | Action::Open | Action::Help => self.overlay = Overlay::None,
                     Action::Up => view.scroll = view.scroll.saturating_sub(1),
                     Action::Down => view.scroll = (view.scroll + 1).min(last),
@@ -85,6 +113,14 @@ impl App {
                     Action::PageDown => view.scroll = (view.scroll + page).min(last),
                     Action::Top => view.scroll = 0,
                     Action::Tail => view.scroll = last.saturating_sub(page),
+                    Action::Resend => {
+                        let seq = view.seq;
+                        self.request_resend(seq);
+                    }
+                    Action::Edit => {
+                        let seq = view.seq;
+                        self.request_edit(seq);
+                    }
                     _ => {}
                 }
                 self.dirty = true;
@@ -98,26 +134,47 @@ impl App {
         self.dirty = true;
         match (action, self.focus) {
             (Action::Quit, _) => self.quit = true,
-            (Action::Help, _) => self.overlay = Overlay::Help,
+            (Action::Help, _) => self.overlay = Overlay::Help(0),
             (Action::Filter, _) => {
                 self.editing_filter = true;
                 if self.filter.is_empty() {
                     let last = self.last_filter.clone();
                     self.set_filter(last);
                 }
+                self.filter_selected = !self.filter.is_empty();
             }
             (Action::Back, _) => {
                 if !self.filter.is_empty() {
                     self.set_filter(String::new());
-                } else if self.scope_room {
-                    self.scope_room = false;
+                } else if self.scope_room.is_some() {
+                    self.scope_room = None;
                     self.log_stale = true;
                 }
+            }
+            (Action::SortNext, _) => {
+                self.sort_key = self.sort_key.next();
+                self.rooms_stale = true;
+            }
+            (Action::SortReverse, _) => {
+                self.sort_reversed = !self.sort_reversed;
+                self.rooms_stale = true;
+            }
+            (Action::TogglePlots, _) => self.show_plots = !self.show_plots,
+            (Action::Copy, _) => match self.selected.clone() {
+                Some(id) => self.copy(id.clone(), &format!("room id {id}")),
+                None => self.say("nothing to copy: no room selected".into()),
+            },
+            (Action::ToggleEnded, _) => {
+                self.hide_ended = !self.hide_ended;
+                self.rooms_stale = true;
             }
             (Action::NextPane, pane) => self.focus = pane.next(),
             (Action::PrevPane, pane) => self.focus = pane.next().next(),
             (Action::ToggleScope, _) => {
-                self.scope_room = !self.scope_room;
+                self.scope_room = match self.scope_room {
+                    Some(_) => None,
+                    None => self.selected.clone(),
+                };
                 self.log_stale = true;
             }
             (Action::TogglePause, _) => {
@@ -141,12 +198,14 @@ impl App {
             (Action::Tail, Pane::Detail) => self.scroll_detail(isize::MAX),
             (Action::Open, Pane::Rooms | Pane::Detail) => {
                 if self.selected.is_some() {
-                    self.scope_room = true;
+                    self.scope_room.clone_from(&self.selected);
                     self.log_stale = true;
                     self.focus = Pane::Log;
                 }
             }
             (Action::Open, Pane::Log) => self.open_event(),
+            (Action::Resend, _) => self.resend_at_cursor(),
+            (Action::Edit, _) => self.edit_at_cursor(),
             (Action::Up, Pane::Rooms) => self.move_rooms(-1),
             (Action::Down, Pane::Rooms) => self.move_rooms(1),
             (Action::PageUp, Pane::Rooms) => self.move_rooms(-(self.page(Pane::Rooms) as isize)),

@@ -43,15 +43,19 @@ impl App {
 
     fn entry_matches(&self, entry: &LogEntry) -> bool {
         let rooms = entry_rooms(&entry.event);
-        if self.scope_room {
-            let Some(selected) = &self.selected else {
-                return false;
-            };
-            if !rooms.iter().any(|r| r == selected) {
-                return false;
-            }
+        if let Some(scope) = &self.scope_room
+            && !rooms.iter().any(|r| r == scope)
+        {
+            return false;
         }
-        self.filter.is_empty() || rooms.iter().any(|r| self.room_matches(r))
+        self.query.is_empty()
+            || self.query.matches_entry(
+                entry,
+                &rooms,
+                |id| self.store.room(id),
+                self.relay.record(entry.event.seq).map(|r| &r.state),
+                self.now_ms,
+            )
     }
 
     /// Filters the whole stored log again and merges the notices in.

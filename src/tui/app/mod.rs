@@ -4,24 +4,32 @@
 //!
 //! One job per file: `state` the [`App`] itself, `feed` what arrives from the hub and the
 //! clock, `order` the room table's order, `log_rows` the log's lines, `input` keys and mouse,
-//! `navigation` moving selections and cursors, `event_view` the JSON overlay.
+//! `navigation` moving selections and cursors, `event_view` the JSON overlay, `series` the
+//! plots' bounded history, `order` the rooms table's order.
 
+mod copy;
 mod event_view;
 mod feed;
 mod input;
 mod log_rows;
 mod navigation;
 mod order;
+mod relay_view;
 mod run;
+mod series;
 mod state;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
 pub use event_view::{EventView, event_view};
 pub use log_rows::{LogRow, Notice, entry_rooms};
-pub use run::{run, run_dashboard};
+pub use order::SortKey;
+pub use relay_view::RelayView;
+pub use run::{RelayFeed, run, run_dashboard, run_with_relay};
+pub use series::{MINUTES_KEPT, RoomSeries, SECONDS_KEPT, SecondBucket, Throughput};
 pub use state::{App, Overlay, Pane};
 
+use crate::relay::{RelayRecord, RelayStatus};
 use crate::store::{LogEntry, RoomStore};
 
 /// Everything that can happen to the dashboard.
@@ -40,6 +48,10 @@ pub enum Msg {
         snapshot: Box<RoomStore>,
     },
     Quit,
+    /// A relay outcome changed.
+    Relay(RelayRecord),
+    /// The relay's status, once a second.
+    RelayStatus(RelayStatus),
 }
 
 /// Applies one message. Pure: no I/O, no clock.
@@ -64,5 +76,7 @@ pub fn update(app: &mut App, msg: Msg) {
         Msg::Bus(entry) => app.on_bus(&entry),
         Msg::Lagged { skipped, snapshot } => app.on_lagged(skipped, *snapshot),
         Msg::Quit => app.quit = true,
+        Msg::Relay(record) => app.on_relay(record),
+        Msg::RelayStatus(status) => app.on_relay_status(status),
     }
 }

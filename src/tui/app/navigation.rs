@@ -7,16 +7,15 @@ use super::event_view::event_view;
 use super::{App, Overlay, Pane};
 
 impl App {
+    /// Picks the room on this row: from now on the selection stays on it.
     pub(super) fn select_index(&mut self, index: usize) {
-        self.follow_top = index == 0;
-        if let Some(id) = self.room_order.get(index)
-            && self.selected.as_ref() != Some(id)
-        {
-            self.selected = Some(id.clone());
-            self.selected_index = Some(index);
-            self.detail_scroll = 0;
-            if self.scope_room {
-                self.log_stale = true;
+        if let Some(id) = self.room_order.get(index) {
+            self.follow_top = false;
+            self.pinned = Some(id.clone());
+            if self.selected.as_ref() != Some(id) {
+                self.selected = Some(id.clone());
+                self.selected_index = Some(index);
+                self.detail_scroll = 0;
             }
         }
         self.dirty = true;
@@ -78,7 +77,9 @@ impl App {
             return;
         }
         if let Some(entry) = self.entry(row.seq) {
-            self.overlay = Overlay::Event(event_view(entry));
+            let mut view = event_view(entry);
+            self.add_relay_section(&mut view);
+            self.overlay = Overlay::Event(view);
             self.dirty = true;
         }
     }

@@ -14,6 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{App, Msg, update};
 use crate::hub::Hub;
+use crate::relay::{Relay, RelayRecord};
 use crate::runner::RunInfo;
 use crate::store::LogEntry;
 
@@ -39,7 +40,7 @@ pub async fn run<B, S, F>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     input: S,
-    mut bus: broadcast::Receiver<LogEntry>,
+    bus: broadcast::Receiver<LogEntry>,
     hub: &Hub,
     shutdown: F,
     clock: impl Fn() -> i64,
@@ -49,6 +50,40 @@ where
     S: Stream<Item = io::Result<TermEvent>>,
     F: Future<Output = ()>,
 {
+    run_with_relay(terminal, app, input, bus, hub, shutdown, clock, None).await
+}
+
+/// The relay as the dashboard sees it: its updates, its status, and where `r` resends.
+pub struct RelayFeed {
+    pub relay: Arc<Relay>,
+    pub updates: broadcast::Receiver<RelayRecord>,
+    pub resend_to: reqwest::Url,
+    /// Hands the real terminal to `$EDITOR` for `e`; `None` where there is no real terminal.
+    pub editor: Option<crate::tui::editor::Editor>,
+}
+
+/// [`run`], with relay outcomes beside the log and `r` resending through `relay`.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with_relay<B, S, F>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    input: S,
+    mut bus: broadcast::Receiver<LogEntry>,
+    hub: &Hub,
+    shutdown: F,
+    clock: impl Fn() -> i64,
+    mut relay: Option<RelayFeed>,
+) -> Result<(), RunError>
+where
+    B: Backend,
+    S: Stream<Item = io::Result<TermEvent>>,
+    F: Future<Output = ()>,
+{
+    let mut relay_open = relay.is_some();
+    if let Some(feed) = &relay {
+        app.relay.resend_to = Some(feed.resend_to.to_string());
+        update(app, Msg::RelayStatus(feed.relay.status()));
+    }
     let mut input = pin!(input);
     let mut shutdown = pin!(shutdown);
     let mut input_open = true;
@@ -60,6 +95,22 @@ where
         if app.quit {
             break;
         }
+        if let Some(feed) = &relay {
+            for seq in std::mem::take(&mut app.relay.edits) {
+                edit_and_resend(terminal, app, feed, seq);
+            }
+            for seq in std::mem::take(&mut app.relay.resends) {
+                if let Some(entry) = app.entry(seq) {
+                    let (relay, event, to) = (
+                        Arc::clone(&feed.relay),
+                        Arc::clone(&entry.event),
+                        feed.resend_to.clone(),
+                    );
+                    // The outcome comes back through the relay's updates.
+                    tokio::spawn(async move { relay.resend(&event, &to, None).await });
+                }
+            }
+        }
         let frame_due = last_draw.map_or_else(Instant::now, |t| t + FRAME);
         if app.dirty && Instant::now() >= frame_due {
             app.prepare();
@@ -68,6 +119,12 @@ where
                 .map_err(|e| RunError::Draw(e.to_string()))?;
             app.dirty = false;
             last_draw = Some(Instant::now());
+        }
+        if let Some(text) = app.copy_request.take() {
+            // After the frame's own output, so the sequence never lands inside it.
+            if let Err(e) = crate::tui::clipboard::send(&text) {
+                tracing::warn!("clipboard copy failed: {e}");
+            }
         }
         tokio::select! {
             biased;
@@ -102,10 +159,62 @@ where
                 }
             }
             event = input.next(), if input_open => input_open = on_input(app, event)?,
-            _ = tick.tick() => update(app, Msg::Tick(clock())),
+            record = relay_update(relay.as_mut()), if relay_open => match record {
+                Ok(record) => update(app, Msg::Relay(record)),
+                // Missed updates only delay a label: the status and the next update catch up.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => relay_open = false,
+            },
+            _ = tick.tick() => {
+                update(app, Msg::Tick(clock()));
+                if let Some(feed) = &relay {
+                    update(app, Msg::RelayStatus(feed.relay.status()));
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// `e`: the body in `$EDITOR`, then a resend of what came back, or a notice saying why not.
+/// Blocks this (the dashboard's) thread while the editor runs; ingest runs elsewhere, and the
+/// bus catches up afterwards.
+fn edit_and_resend<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    feed: &RelayFeed,
+    seq: u64,
+) {
+    let Some(event) = app.entry(seq).map(|entry| Arc::clone(&entry.event)) else {
+        return;
+    };
+    let Some(editor) = &feed.editor else {
+        app.push_notice("e: needs a real terminal".into());
+        return;
+    };
+    let edited = editor.edit(seq, &event.raw_body);
+    // The screen was cleared on the way back; a blank frame makes the next one draw every
+    // cell. (`Terminal::clear` would ask the terminal for the cursor, which not all answer.)
+    let _ = terminal.draw(|frame| frame.render_widget(ratatui::widgets::Clear, frame.area()));
+    app.dirty = true;
+    match edited {
+        Ok(body) => {
+            let (relay, to) = (Arc::clone(&feed.relay), feed.resend_to.clone());
+            tokio::spawn(async move {
+                relay
+                    .resend(&event, &to, Some(bytes::Bytes::from(body)))
+                    .await
+            });
+        }
+        Err(error) => app.push_notice(format!("e: #{seq}: {error}")),
+    }
+}
+
+async fn relay_update(feed: Option<&mut RelayFeed>) -> Result<RelayRecord, RecvError> {
+    match feed {
+        Some(feed) => feed.updates.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Applies one item from the terminal's event stream; returns whether the stream is still open.
@@ -147,7 +256,13 @@ pub fn msg_from_terminal(event: &TermEvent) -> Option<Msg> {
 ///
 /// The dashboard gets a thread and a single-threaded runtime of its own: a slow or stalled
 /// terminal blocks only that thread, never the runtime that answers callbacks.
-pub async fn run_dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), String> {
+/// `relay` is the relay and where `r` resends, when there is one.
+pub async fn run_dashboard(
+    hub: Arc<Hub>,
+    info: RunInfo,
+    mouse: bool,
+    relay: Option<(Arc<Relay>, reqwest::Url)>,
+) -> Result<(), String> {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("dashboard".into())
@@ -156,7 +271,7 @@ pub async fn run_dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<
                 .enable_all()
                 .build()
             {
-                Ok(runtime) => runtime.block_on(dashboard(hub, info, mouse)),
+                Ok(runtime) => runtime.block_on(dashboard(hub, info, mouse, relay)),
                 Err(e) => Err(format!("cannot start the dashboard: {e}")),
             };
             let _ = done_tx.send(result);
@@ -167,11 +282,27 @@ pub async fn run_dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<
         .unwrap_or_else(|_| Err("the dashboard thread ended without a result".into()))
 }
 
-async fn dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), String> {
+async fn dashboard(
+    hub: Arc<Hub>,
+    info: RunInfo,
+    mouse: bool,
+    relay: Option<(Arc<Relay>, reqwest::Url)>,
+) -> Result<(), String> {
     // Before the terminal changes: a SIGTERM from here on quits cleanly instead of killing.
     let shutdown = crate::runner::shutdown_signal();
     // Subscribe first, then copy the state: events in both are skipped by sequence number.
     let bus = hub.subscribe();
+    let (input, input_control) = crate::tui::editor::terminal_input();
+    // Held until the dashboard ends: dropping the control ends the input thread.
+    let mut input_control = Some(input_control);
+    let relay = relay.map(|(relay, resend_to)| RelayFeed {
+        updates: relay.subscribe(),
+        relay,
+        resend_to,
+        editor: input_control
+            .take()
+            .map(|input| crate::tui::editor::Editor { input, mouse }),
+    });
     let snapshot = hub.snapshot();
     crate::tui::terminal::install_panic_hook();
     let mut terminal = crate::tui::terminal::enter(mouse).map_err(|e| {
@@ -181,8 +312,7 @@ async fn dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), Stri
     let size = terminal.size().map_or((80, 24), |s| (s.width, s.height));
     let now = crate::ingest::receiver::now_ms();
     let mut app = App::new(info, snapshot, now, size);
-    let input = crossterm::event::EventStream::new();
-    let result = run(
+    let result = run_with_relay(
         &mut terminal,
         &mut app,
         input,
@@ -190,6 +320,7 @@ async fn dashboard(hub: Arc<Hub>, info: RunInfo, mouse: bool) -> Result<(), Stri
         &hub,
         shutdown,
         crate::ingest::receiver::now_ms,
+        relay,
     )
     .await;
     crate::tui::terminal::restore();

@@ -1,12 +1,18 @@
 //! The [`App`] struct: the store replica, the view settings, and the caches `prepare` keeps
 //! in step with them.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use super::event_view::EventView;
 use super::log_rows::{LogRow, Notice};
+use super::relay_view::RelayView;
+
+use super::order::SortKey;
+use super::series::{RoomSeries, Throughput};
 use crate::runner::RunInfo;
 use crate::store::{LogEntry, RoomStore};
+use crate::tui::query::Query;
 
 /// Which pane keys act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +38,8 @@ impl Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     None,
-    Help,
+    /// Help, scrolled down this many lines.
+    Help(usize),
     Event(EventView),
 }
 
@@ -49,26 +56,53 @@ pub struct App {
     /// Terminal size, for paging and mouse hit tests.
     pub size: (u16, u16),
     pub focus: Pane,
-    /// The selected room, by id, so it stays put when rows reorder.
+    /// The room highlighted in the table, by id, so it stays put when rows reorder.
     pub selected: Option<String>,
-    /// The selection follows the first row (the most recently active room) until the user
-    /// picks another row; going back to the top follows again.
+    /// The room the user picked. It stays picked while a filter hides it (the first match is
+    /// highlighted meanwhile) and is highlighted again once it shows.
+    pub pinned: Option<String>,
+    /// The selection follows the first row until the user first moves it.
     pub follow_top: bool,
+    /// What the rooms table is sorted by, and whether that order is reversed.
+    pub sort_key: SortKey,
+    pub sort_reversed: bool,
+    /// Ended rooms are left out of the table (they sink below live ones when shown).
+    pub hide_ended: bool,
     /// First line shown in the detail pane.
     pub detail_scroll: usize,
+    /// The query text as typed after `/`.
     pub filter: String,
+    /// The valid terms of [`Self::filter`]: what rooms and log lines are matched by.
+    pub query: Query,
+    /// Why the text typed is not a valid query, shown in the prompt.
+    pub query_error: Option<String>,
     pub editing_filter: bool,
+    /// The prompt's text was recalled and is selected: typing replaces it.
+    pub filter_selected: bool,
     pub last_filter: String,
-    /// The log shows only the selected room.
-    pub scope_room: bool,
+    /// The log shows only this room: the one selected when the scope was turned on. It never
+    /// changes by itself.
+    pub scope_room: Option<String>,
     /// The log line under the cursor while paused; `None` follows the tail.
     pub log_cursor: Option<LogRow>,
     /// Log lines that arrived while paused.
     pub new_while_paused: usize,
     pub overlay: Overlay,
     pub notices: Vec<Notice>,
+    /// Relay outcomes and status, when a relay runs.
+    pub relay: RelayView,
     /// Callbacks per second over the last few seconds.
     pub rate: f64,
+    /// Callbacks (and rejections) per second, for the header sparkline.
+    pub throughput: Throughput,
+    /// Each room's callbacks per minute and members online, for its chart.
+    pub room_series: RoomSeries,
+    /// Draw the header sparkline and the room chart.
+    pub show_plots: bool,
+    /// Text to put on the clipboard; the run loop sends it to the terminal and clears it.
+    pub copy_request: Option<String>,
+    /// A short message in the hint bar, until this time (Unix ms).
+    pub status: Option<(String, i64)>,
     pub quit: bool,
     /// Something changed since the last draw.
     pub dirty: bool,
@@ -84,6 +118,8 @@ pub struct App {
     pub(super) log_stale: bool,
     /// Events placed in the room order one by one since the last `prepare`.
     pub(super) placed: usize,
+    /// Comparisons and row moves spent on the room order (see `order_work`).
+    pub(super) order_work: Cell<u64>,
 }
 
 impl App {
@@ -96,17 +132,30 @@ impl App {
             size,
             focus: Pane::Rooms,
             selected: None,
+            pinned: None,
             follow_top: true,
+            sort_key: SortKey::Recent,
+            sort_reversed: false,
+            hide_ended: false,
             detail_scroll: 0,
             filter: String::new(),
+            query: Query::default(),
+            query_error: None,
             editing_filter: false,
+            filter_selected: false,
             last_filter: String::new(),
-            scope_room: false,
+            scope_room: None,
             log_cursor: None,
             new_while_paused: 0,
             overlay: Overlay::None,
             notices: Vec::new(),
+            relay: RelayView::default(),
             rate: 0.0,
+            throughput: Throughput::default(),
+            room_series: RoomSeries::default(),
+            show_plots: true,
+            copy_request: None,
+            status: None,
             quit: false,
             dirty: true,
             arrivals: VecDeque::new(),
@@ -118,6 +167,7 @@ impl App {
             rooms_stale: true,
             log_stale: true,
             placed: 0,
+            order_work: Cell::new(0),
         };
         app.prepare();
         app
@@ -130,6 +180,11 @@ impl App {
 
     pub fn selected_index(&self) -> Option<usize> {
         self.selected_index
+    }
+
+    /// Ended rooms left out of the table by the hide toggle.
+    pub fn hidden_ended(&self) -> usize {
+        if self.hide_ended { self.ended_rooms } else { 0 }
     }
 
     /// (live, ended) rooms in the whole store.
@@ -148,18 +203,13 @@ impl App {
         log.get(at).filter(|e| e.event.seq == seq)
     }
 
-    /// Whether a room passes the filter (id or name contains it, ignoring case).
+    /// Whether a room passes the query.
     pub fn room_matches(&self, id: &str) -> bool {
-        if self.filter.is_empty() {
-            return true;
-        }
-        let wanted = self.filter.to_lowercase();
-        id.to_lowercase().contains(&wanted)
+        self.query.is_empty()
             || self
                 .store
                 .room(id)
-                .and_then(|r| r.name.as_ref())
-                .is_some_and(|n| n.value.to_lowercase().contains(&wanted))
+                .is_some_and(|room| self.query.matches_room(room, self.now_ms))
     }
 
     /// Rebuilds what changed since last time: room order, counts, selection and log lines.
@@ -179,26 +229,24 @@ impl App {
         }
     }
 
-    /// Points the selection at its room's current row, or at the first row when following
-    /// the top or when the selected room is no longer shown.
+    /// Points the selection at the picked room's current row; at the first row while
+    /// following the top, or while the picked room is not shown.
     fn sync_selection(&mut self) {
         let index = if self.follow_top {
             None
         } else {
-            self.selected.as_deref().and_then(|id| self.order_index(id))
+            self.pinned.as_deref().and_then(|id| self.order_index(id))
         };
         let before = self.selected.clone();
         if let Some(i) = index {
             self.selected_index = Some(i);
+            self.selected.clone_from(&self.pinned);
         } else {
             self.selected_index = (!self.room_order.is_empty()).then_some(0);
             self.selected = self.room_order.first().cloned();
         }
         if before != self.selected {
             self.detail_scroll = 0;
-            if self.scope_room {
-                self.log_stale = true;
-            }
         }
     }
 
@@ -209,13 +257,21 @@ impl App {
         self.dirty = true;
     }
 
+    /// Takes new query text: its valid terms apply at once; a bad term is left out and the
+    /// prompt says why.
     pub(super) fn set_filter(&mut self, filter: String) {
-        if filter != self.filter {
-            self.filter = filter;
-            // The selection jumps to the first match.
-            self.selected = None;
-            self.follow_top = true;
+        if filter == self.filter {
+            return;
+        }
+        self.dirty = true;
+        let (query, error) = Query::parse_lenient(&filter);
+        self.query_error = error.map(|e| e.to_string());
+        if query != self.query {
+            self.query = query;
+            // The picked room stays picked: highlighted if it matches, else the first match
+            // is, until the query lets it show again.
             self.view_changed();
         }
+        self.filter = filter;
     }
 }

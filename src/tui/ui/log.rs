@@ -8,7 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
-use super::text::{clock, fit};
+use super::text::fit;
 use super::{fit_line, focused, theme, title_line};
 use crate::event::Verdict;
 use crate::protocol::{AdminOp, Payload, RoomInfo, short_name};
@@ -21,10 +21,9 @@ pub fn pane(frame: &mut Frame, app: &App, area: Rect) {
     }
     let width = usize::from(area.width);
     let rows = app.log_rows();
-    let scope = if app.scope_room {
-        format!(" room {} ", app.selected.as_deref().unwrap_or("—"))
-    } else {
-        " all rooms ".to_string()
+    let scope = match &app.scope_room {
+        Some(room) => format!(" room {room} "),
+        None => " all rooms ".to_string(),
     };
     let mut details = vec![(scope, theme::label())];
     details.push((format!("· {} lines ", rows.len()), theme::label()));
@@ -92,7 +91,7 @@ fn log_line(app: &App, row: LogRow, width: usize) -> Line<'static> {
     let room = event.room_id.as_deref().unwrap_or("—");
     let operator = event.operator().unwrap_or("—");
     let parts = vec![
-        (clock(event.received_at_ms), theme::label()),
+        (app.info.zone.clock(event.received_at_ms), theme::label()),
         (format!(" {mark} "), style),
         (fit(command, cmd_w), style),
         (" ".into(), Style::new()),
@@ -100,8 +99,13 @@ fn log_line(app: &App, row: LogRow, width: usize) -> Line<'static> {
         (" ".into(), Style::new()),
         (fit(operator, op_w), style),
         (" ".into(), Style::new()),
-        (summary(entry), style),
     ];
+    let mut parts = parts;
+    if let Some(record) = app.relay.record(event.seq) {
+        parts.push(super::relay::mark(record));
+        parts.push((" ".into(), Style::new()));
+    }
+    parts.push((summary(entry), style));
     fit_line(parts, width)
 }
 
@@ -136,6 +140,12 @@ pub fn summary(entry: &LogEntry) -> String {
         Effect::Duplicate => "[duplicate, ignored] ".to_string(),
         _ => String::new(),
     };
+    if event.clock_skew {
+        text.push_str("[clock-skew, ordered by arrival] ");
+    }
+    for trim in &event.trimmed {
+        let _ = write!(text, "[{trim}] ");
+    }
     if event.verdict == Verdict::Rejected {
         let reason = event
             .error

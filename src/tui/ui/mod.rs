@@ -3,6 +3,7 @@
 
 mod log;
 mod overlay;
+pub mod relay;
 mod rooms;
 pub mod text;
 pub mod theme;
@@ -11,12 +12,13 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Sparkline, SparklineBar};
 
 use crate::tui::app::{App, Overlay, Pane};
 use crate::tui::keymap;
 
 pub use log::summary;
+pub use overlay::help_lines_count;
 pub use rooms::max_scroll as detail_max_scroll;
 
 /// Where each part of the screen goes.
@@ -99,8 +101,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
     hint_bar(frame, app, areas.hints);
     match &app.overlay {
         Overlay::None => {}
-        Overlay::Help => overlay::help(frame, area),
+        Overlay::Help(scroll) => overlay::help(frame, area, *scroll),
         Overlay::Event(view) => overlay::event(frame, view, area),
+    }
+    if app.info.no_color {
+        theme::monochrome(frame.buffer_mut());
     }
 }
 
@@ -151,12 +156,14 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     if app.editing_filter || !app.filter.is_empty() {
         let cursor = if app.editing_filter { "▏" } else { "" };
         badges.push((
-            format!(" FILTER {}{cursor} ", text::truncate(&app.filter, 20)),
+            format!(
+                " FILTER {}{cursor} ",
+                text::truncate(&app.filter, (width / 4).max(20))
+            ),
             theme::badge_filter(),
         ));
     }
-    if app.scope_room {
-        let room = app.selected.as_deref().unwrap_or("—");
+    if let Some(room) = &app.scope_room {
         badges.push((
             format!(" ROOM {} ", text::truncate(room, 16)),
             theme::badge_scope(),
@@ -195,10 +202,13 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
             theme::value(),
         ),
     ];
+    // Every time on screen is in this zone; it is said once, here.
+    left.push((format!("{gap}{}", info.zone.label()), theme::label()));
     if info.demo {
         left.push(("  demo".into(), theme::stale()));
     }
     let mut line = fit_line(left, width.saturating_sub(badge_w));
+    let left_w = line.width();
     let pad = width.saturating_sub(line.width() + badge_w);
     line.spans.push(Span::raw(" ".repeat(pad)));
     for (badge, style) in badges {
@@ -217,7 +227,16 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         (live_rooms.to_string(), theme::value()),
         (" live / ".into(), theme::label()),
         (ended_rooms.to_string(), theme::value()),
-        (format!(" ended{gap} callbacks "), theme::label()),
+        (
+            if app.hidden_ended() > 0 {
+                " ended (hidden)"
+            } else {
+                " ended"
+            }
+            .to_string(),
+            theme::label(),
+        ),
+        (format!("{gap} callbacks "), theme::label()),
         (c.accepted.to_string(), theme::good()),
         (format!(" {ok} · "), theme::label()),
         count(c.rejected, theme::rejected()),
@@ -225,6 +244,21 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         count(c.unrecognized, theme::unrecognized()),
         (format!(" {unrecognized}"), theme::label()),
     ];
+    if c.evicted_rooms > 0 {
+        // Loud: rooms left state to stay within --max-rooms, live ones included when counted.
+        let of_them_live = if c.evicted_live_rooms > 0 {
+            format!(" ({} live)", c.evicted_live_rooms)
+        } else {
+            String::new()
+        };
+        second.insert(
+            5,
+            (
+                format!(" · {} evicted{of_them_live}", c.evicted_rooms),
+                theme::rejected(),
+            ),
+        );
+    }
     if c.stale + c.duplicate > 0 {
         second.push((
             format!(" · {} {stale} · {} {dup}", c.stale, c.duplicate),
@@ -232,8 +266,57 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         ));
     }
     second.push((format!("{gap} {:.1}/s", app.rate), theme::value()));
-    let lines = vec![line, fit_line(second, width)];
+    if let Some(status) = &app.relay.status {
+        second.extend(relay::header_segment(status, narrow));
+    }
+    let second = fit_line(second, width);
+    let used = second.width();
+    let lines = vec![line, second];
     frame.render_widget(Paragraph::new(lines), area);
+    if app.show_plots && area.height >= 2 {
+        // After the counters; on a narrow screen where they fill the line, in the gap
+        // before the badges on the first line instead.
+        let free_second = width.saturating_sub(used + 2);
+        let free_first = width.saturating_sub(left_w + 2 + badge_w + 1);
+        let (x, y, free) = if free_second >= SPARK_MIN {
+            (used + 2, 1, free_second)
+        } else {
+            (left_w + 2, 0, free_first)
+        };
+        if free >= SPARK_MIN {
+            let spark = Rect {
+                x: area.x + x as u16,
+                y: area.y + y,
+                width: free.min(SPARK_MAX) as u16,
+                height: 1,
+            };
+            throughput_sparkline(frame, app, spark);
+        }
+    }
+}
+
+/// The header sparkline is drawn when at least this many cells are free, and spans at most
+/// this many seconds.
+const SPARK_MIN: usize = 8;
+const SPARK_MAX: usize = 120;
+
+/// Callbacks per second, one bar a second, newest right; seconds with a rejection in red.
+fn throughput_sparkline(frame: &mut Frame, app: &App, area: Rect) {
+    let buckets = app
+        .throughput
+        .last_seconds(app.now_ms, usize::from(area.width));
+    let bars: Vec<SparklineBar> = buckets
+        .iter()
+        .map(|b| {
+            let style = if b.rejected > 0 {
+                theme::rejected()
+            } else {
+                theme::spark()
+            };
+            SparklineBar::from(b.total).style(Some(style))
+        })
+        .collect();
+    frame.render_widget(Sparkline::default().data(bars), area);
 }
 
 fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {
@@ -243,16 +326,29 @@ fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {
     let width = usize::from(area.width);
     let line = if app.editing_filter {
         let prompt = format!("/{}", app.filter);
-        let parts = vec![
-            (prompt.clone(), theme::value()),
-            (
-                "   Enter keep · Esc clear · Ctrl-U erase · matches room id or name".into(),
-                theme::label(),
-            ),
+        let typed = if app.filter_selected {
+            theme::selected()
+        } else {
+            theme::value()
+        };
+        let mut parts = vec![
+            ("/".to_string(), theme::value()),
+            (app.filter.clone(), typed),
         ];
+        match &app.query_error {
+            Some(error) => parts.push((format!("   ✗ {error}"), theme::rejected())),
+            None => parts.push((
+                "   Enter keep · Esc clear · Ctrl-U erase · room: cmd: user: verdict: effect: \
+                 since: !not"
+                    .into(),
+                theme::label(),
+            )),
+        }
         let cursor_x = area.x + text::width(&prompt).min(width.saturating_sub(1)) as u16;
         frame.set_cursor_position((cursor_x, area.y));
         fit_line(parts, width)
+    } else if let Some(status) = app.status_line() {
+        fit_line(vec![(format!(" {status}"), theme::value())], width)
     } else {
         let mut parts = Vec::new();
         for (key, hint) in keymap::hints() {

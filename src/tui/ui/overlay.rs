@@ -10,6 +10,7 @@ use super::text::fit;
 use super::{fit_line, theme};
 use crate::tui::app::EventView;
 use crate::tui::keymap::{BINDINGS, keys_label};
+use crate::tui::query::TERMS;
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
@@ -22,43 +23,68 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-pub fn help(frame: &mut Frame, area: Rect) {
-    let rect = centered(area, 84, BINDINGS.len() as u16 + 5);
-    let inner_w = usize::from(rect.width.saturating_sub(2));
+/// Help's text: every key binding, the query terms, and a few notes.
+fn help_lines(width: usize) -> Vec<Line<'static>> {
+    let row = |left: String, right: &str| {
+        fit_line(
+            vec![
+                (fit(&left, 17), theme::column_header()),
+                (" ".into(), Style::new()),
+                (right.to_string(), Style::new()),
+            ],
+            width,
+        )
+    };
+    let note = |text: &str| fit_line(vec![(text.to_string(), theme::label())], width);
     let mut lines: Vec<Line> = BINDINGS
         .iter()
-        .map(|b| {
-            fit_line(
-                vec![
-                    (fit(&keys_label(b), 13), theme::column_header()),
-                    (" ".into(), Style::new()),
-                    (b.help.to_string(), Style::new()),
-                ],
-                inner_w,
-            )
-        })
+        .map(|b| row(keys_label(b), b.help))
         .collect();
     lines.push(Line::default());
-    lines.push(fit_line(
-        vec![(
-            "In the filter prompt: type to narrow, Enter keeps, Esc clears, Ctrl-U erases.".into(),
-            theme::label(),
-        )],
-        inner_w,
+    lines.push(note(
+        "Query after /: words must all match; Enter keeps, Esc clears, Ctrl-U erases.",
     ));
-    lines.push(fit_line(
-        vec![(
-            "The mouse wheel scrolls the pane under it.".into(),
-            theme::label(),
-        )],
-        inner_w,
-    ));
+    lines.extend(
+        TERMS
+            .iter()
+            .map(|(term, help)| row((*term).to_string(), help)),
+    );
+    lines.push(Line::default());
+    lines.push(note("The mouse wheel scrolls the pane under it."));
+    lines
+}
+
+/// Lines in the help overlay, for scrolling it.
+pub fn help_lines_count() -> usize {
+    help_lines(1).len()
+}
+
+pub fn help(frame: &mut Frame, area: Rect, scroll: usize) {
+    let total = help_lines_count();
+    let rect = centered(area, 92, total as u16 + 2);
+    let inner_w = usize::from(rect.width.saturating_sub(2));
+    let inner_h = usize::from(rect.height.saturating_sub(2));
+    let scroll = scroll.min(total.saturating_sub(inner_h));
+    let lines: Vec<Line> = help_lines(inner_w)
+        .into_iter()
+        .skip(scroll)
+        .take(inner_h)
+        .collect();
+    let title = if total > inner_h {
+        format!(
+            " Keys · lines {}-{} of {total}, j/k scroll · other keys close ",
+            scroll + 1,
+            scroll + inner_h
+        )
+    } else {
+        " Keys · any key closes ".to_string()
+    };
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(" Keys · any key closes ")
+                .title(title)
                 .title_style(theme::title()),
         ),
         rect,

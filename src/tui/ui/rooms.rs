@@ -1,27 +1,133 @@
 //! The rooms table and the detail pane of the selected room.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Sparkline, SparklineBar};
 
-use super::text::{age, fit, fit_right, join_fitting};
+use super::text::{age, fit, fit_right};
 use super::{fit_line, focused, theme, title_line};
 use crate::store::{Battle, Room, Versioned, show_bool, show_list, show_public};
 use crate::tui::app::{App, Pane};
 
 const UNKNOWN: &str = "?";
 
-/// Column widths for a table `width` cells wide: id, name, mode, visibility, owner, admins,
-/// online, age (one space between columns).
-fn columns(width: usize) -> [usize; 8] {
-    let fixed = 11 + 7 + 3 + 4 + 4 + 7;
+/// A column of the rooms table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Id,
+    Name,
+    State,
+    SeatMode,
+    Vis,
+    Owner,
+    Admins,
+    Online,
+    Seats,
+    Age,
+    Last,
+}
+
+impl Col {
+    fn header(self) -> &'static str {
+        match self {
+            Self::Id => "ROOM ID",
+            Self::Name => "NAME",
+            Self::State => "STATE",
+            Self::SeatMode => "SEAT MODE",
+            Self::Vis => "VIS",
+            Self::Owner => "OWNER",
+            Self::Admins => "ADM",
+            Self::Online => "ONL",
+            Self::Seats => "SEATS",
+            Self::Age => "AGE",
+            Self::Last => "LAST",
+        }
+    }
+
+    /// Fixed width; `None` for the columns sharing what is left.
+    fn fixed(self) -> Option<usize> {
+        match self {
+            Self::Id | Self::Name | Self::Owner => None,
+            Self::State | Self::Seats => Some(5),
+            Self::SeatMode => Some(11),
+            Self::Vis => Some(7),
+            Self::Admins => Some(3),
+            Self::Online | Self::Age | Self::Last => Some(4),
+        }
+    }
+
+    fn right_aligned(self) -> bool {
+        matches!(
+            self,
+            Self::Admins | Self::Online | Self::Seats | Self::Age | Self::Last
+        )
+    }
+}
+
+/// Tables narrower than this leave out seat mode, visibility and admins.
+const FULL_TABLE: usize = 100;
+
+/// The columns and their widths for a table `width` cells wide (one space between columns).
+fn columns(width: usize) -> Vec<(Col, usize)> {
+    use Col::{Admins, Age, Id, Last, Name, Online, Owner, SeatMode, Seats, State, Vis};
+    let cols: &[Col] = if width >= FULL_TABLE {
+        &[
+            Id, Name, State, SeatMode, Vis, Owner, Admins, Online, Seats, Age, Last,
+        ]
+    } else {
+        &[Id, Name, State, Owner, Online, Seats, Age, Last]
+    };
+    let fixed: usize = cols.iter().filter_map(|c| c.fixed()).sum::<usize>() + cols.len();
     let flex = width.saturating_sub(fixed).max(9);
-    let id = flex * 35 / 100;
-    let name = flex * 40 / 100;
-    let owner = flex - id - name;
-    [id, name, 11, 7, owner, 3, 4, 4]
+    cols.iter()
+        .map(|&c| {
+            let w = c.fixed().unwrap_or(match c {
+                Col::Id => flex * 35 / 100,
+                Col::Name => flex * 40 / 100,
+                _ => flex - flex * 35 / 100 - flex * 40 / 100,
+            });
+            (c, w)
+        })
+        .collect()
+}
+
+/// When the room started: its `CreateTime`, else the create callback's time (Unix ms).
+fn started_ms(room: &Room) -> Option<i64> {
+    room.create_time_s
+        .as_ref()
+        .map(|t| t.value.saturating_mul(1000))
+        .or_else(|| room.created.as_ref().map(|c| c.stamp.time_ms))
+}
+
+/// How long the room has been live, or lasted once ended (ms).
+fn lifetime_ms(room: &Room, now_ms: i64) -> Option<i64> {
+    let start = started_ms(room)?;
+    let end = match (&room.destroyed, room.is_ended()) {
+        (Some(ending), true) => ending.stamp.time_ms,
+        _ => now_ms,
+    };
+    Some(end.saturating_sub(start))
+}
+
+/// Seats taken / seats in the room: `2/4`; `?` for what no callback said.
+fn seats_text(room: &Room) -> Option<String> {
+    let max = room.max_seat_count.as_ref().map(|m| m.value);
+    if room.seats.is_empty() && max.is_none() {
+        return None;
+    }
+    let used = if room.seats.is_empty() {
+        UNKNOWN.to_string()
+    } else {
+        room.seats
+            .values()
+            .filter(|s| s.value.member.is_some())
+            .count()
+            .to_string()
+    };
+    let max = max.map_or_else(|| UNKNOWN.to_string(), |m| m.to_string());
+    Some(format!("{used}/{max}"))
 }
 
 fn cell(text: Option<String>, width: usize, right: bool, style: Style) -> (String, Style) {
@@ -51,27 +157,20 @@ pub fn table(frame: &mut Frame, app: &App, area: Rect) {
     };
     let mut lines = vec![title_line(
         "Rooms",
-        vec![(format!(" {count} · most recent first "), theme::label())],
+        vec![(
+            format!(" {count} · {} ", app.sort_key.label(app.sort_reversed)),
+            theme::label(),
+        )],
         focused(app, Pane::Rooms),
         width,
     )];
     let cols = columns(width);
-    let header = [
-        "ROOM ID",
-        "NAME",
-        "SEAT MODE",
-        "VIS",
-        "OWNER",
-        "ADM",
-        "ONL",
-        "AGE",
-    ];
     let mut parts = Vec::new();
-    for (i, (name, w)) in header.iter().zip(cols).enumerate() {
-        let text = if i >= 5 {
-            fit_right(name, w)
+    for &(col, w) in &cols {
+        let text = if col.right_aligned() {
+            fit_right(col.header(), w)
         } else {
-            fit(name, w)
+            fit(col.header(), w)
         };
         parts.push((text, theme::column_header()));
         parts.push((" ".to_string(), Style::new()));
@@ -82,7 +181,7 @@ pub fn table(frame: &mut Frame, app: &App, area: Rect) {
         let message = if total == 0 {
             "no rooms yet: waiting for callbacks".to_string()
         } else {
-            format!("no room id or name contains {:?}", app.filter)
+            format!("no room matches {:?}", app.filter)
         };
         lines.push(fit_line(vec![(message, theme::unknown())], width));
     }
@@ -104,54 +203,78 @@ pub fn table(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn room_row(app: &App, room: &Room, cols: &[usize; 8], width: usize) -> Line<'static> {
+fn room_row(app: &App, room: &Room, cols: &[(Col, usize)], width: usize) -> Line<'static> {
     let plain = Style::new();
-    let admins = (!room.admins.is_empty()).then(|| room.admin_list().len().to_string());
-    // A destroyed room has nobody in it, whatever presence was last reported.
-    let online = if room.is_ended() {
-        Some("0".to_string())
-    } else {
-        (!room.members.is_empty()).then(|| room.online_count().to_string())
-    };
-    let last = room
-        .last_event_ms
-        .map(|t| age(app.now_ms.saturating_sub(t)));
-    let cells = [
-        cell(Some(room.id.clone()), cols[0], false, theme::value()),
-        cell(
-            shown(room.name.as_ref(), String::clone),
-            cols[1],
-            false,
-            plain,
-        ),
-        cell(
-            shown(room.seat_mode.as_ref(), |m| m.label().to_string()),
-            cols[2],
-            false,
-            plain,
-        ),
-        cell(
-            shown(room.public.as_ref(), show_public),
-            cols[3],
-            false,
-            plain,
-        ),
-        cell(
-            shown(room.owner.as_ref(), String::clone),
-            cols[4],
-            false,
-            plain,
-        ),
-        cell(admins, cols[5], true, plain),
-        cell(online, cols[6], true, plain),
-        cell(last, cols[7], true, plain),
-    ];
-    let mut parts = Vec::with_capacity(16);
-    for c in cells {
-        parts.push(c);
+    let mut parts = Vec::with_capacity(2 * cols.len());
+    for &(col, w) in cols {
+        let (text, style) = match col {
+            Col::Id => (Some(room.id.clone()), theme::value()),
+            Col::Name => (shown(room.name.as_ref(), String::clone), plain),
+            Col::State => (
+                Some(if room.is_ended() { "ended" } else { "live" }.to_string()),
+                if room.is_ended() {
+                    plain
+                } else {
+                    theme::good()
+                },
+            ),
+            Col::SeatMode => (
+                shown(room.seat_mode.as_ref(), |m| m.label().to_string()),
+                plain,
+            ),
+            Col::Vis => (shown(room.public.as_ref(), show_public), plain),
+            Col::Owner => (shown(room.owner.as_ref(), String::clone), plain),
+            Col::Admins => (
+                (!room.admins.is_empty()).then(|| room.admin_list().len().to_string()),
+                plain,
+            ),
+            // A destroyed room has nobody in it, whatever presence was last reported.
+            Col::Online => (
+                if room.is_ended() {
+                    Some("0".to_string())
+                } else {
+                    (!room.members.is_empty()).then(|| room.online_count().to_string())
+                },
+                plain,
+            ),
+            Col::Seats => (seats_text(room), plain),
+            Col::Age => (lifetime_ms(room, app.now_ms).map(age), plain),
+            Col::Last => (
+                room.last_event_ms
+                    .map(|t| age(app.now_ms.saturating_sub(t))),
+                plain,
+            ),
+        };
+        parts.push(cell(text, w, col.right_aligned(), style));
         parts.push((" ".to_string(), plain));
     }
     fit_line(parts, width)
+}
+
+/// `label: a, b, c` over as many lines as the items need (continuation lines indented), so
+/// every member, seat and key is reachable by scrolling the pane.
+fn list_lines(out: &mut Vec<Vec<(String, Style)>>, label: &str, items: &[String], width: usize) {
+    let mut line = vec![(format!("{label}: "), theme::label())];
+    let mut used = super::text::width(label) + 2;
+    let mut first_on_line = true;
+    for (i, item) in items.iter().enumerate() {
+        let sep = if i + 1 < items.len() { "," } else { "" };
+        let piece = format!("{}{item}{sep}", if first_on_line { "" } else { " " });
+        let piece_w = super::text::width(&piece);
+        if !first_on_line && used + piece_w > width {
+            out.push(std::mem::take(&mut line));
+            line.push(("  ".into(), Style::new()));
+            used = 2;
+            let piece = format!("{item}{sep}");
+            used += super::text::width(&piece);
+            line.push((piece, theme::value()));
+        } else {
+            used += piece_w;
+            line.push((piece, theme::value()));
+        }
+        first_on_line = false;
+    }
+    out.push(line);
 }
 
 /// `label: value` with `?` for an unknown value.
@@ -172,7 +295,23 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
     }
     let width = usize::from(area.width);
     let room = app.selected.as_deref().and_then(|id| app.store.room(id));
-    let body_h = usize::from(area.height).saturating_sub(1);
+    let chart_h = room.map_or(0, |room| chart_rows(app, &room.id, area));
+    let body_h = usize::from(area.height - chart_h).saturating_sub(1);
+    if let Some(room) = room
+        && chart_h > 0
+    {
+        room_chart(
+            frame,
+            app,
+            &room.id,
+            Rect {
+                x: area.x + 1,
+                y: area.y + area.height - chart_h,
+                width: area.width.saturating_sub(2),
+                height: chart_h,
+            },
+        );
+    }
     let room_lines =
         room.map(|room| detail_lines(app, room, width.saturating_sub(1), body_h >= 16));
     let total = room_lines.as_ref().map_or(0, Vec::len);
@@ -218,16 +357,130 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-/// The detail lines, most useful first (a short pane shows the top ones).
+/// Rows at the bottom of the detail pane for the room chart: none when plots are off, the
+/// room has no history since the dashboard started, or the pane is too short to spare them.
+fn chart_rows(app: &App, room: &str, area: Rect) -> u16 {
+    if !app.show_plots || !app.room_series.has(room) {
+        0
+    } else if area.height >= CHART_MIN_PANE {
+        CHART_ROWS
+    } else {
+        u16::from(area.height >= COMPACT_CHART_MIN_PANE)
+    }
+}
+
+/// The room chart: two labelled one-row plots.
+const CHART_ROWS: u16 = 4;
+/// Detail panes shorter than this get the compact, one-row chart.
+const CHART_MIN_PANE: u16 = 14;
+/// Detail panes shorter than this keep every row for text.
+const COMPACT_CHART_MIN_PANE: u16 = 6;
+
+/// Members online at the end of each minute, and callbacks per minute, for the room's last
+/// minutes (newest right), from the app's bounded per-room history.
+fn room_chart(frame: &mut Frame, app: &App, room: &str, area: Rect) {
+    let minutes = usize::from(area.width).min(crate::tui::app::MINUTES_KEPT);
+    let series = app.room_series.last_minutes(room, app.now_ms, minutes);
+    let online: Vec<Option<u64>> = series.iter().map(|(_, o)| *o).collect();
+    let calls: Vec<u64> = series.iter().map(|(c, _)| *c).collect();
+    let peak_online = online.iter().flatten().max().copied();
+    let now_online = online.last().copied().flatten();
+    let show = |v: Option<u64>| v.map_or_else(|| UNKNOWN.to_string(), |v| v.to_string());
+    // The current minute is still filling: the last whole one is the honest rate.
+    let last_minute = calls.len().checked_sub(2).map_or(0, |i| calls[i]);
+    let width = usize::from(area.width);
+    let row = |y: u16| Rect {
+        y: area.y + y,
+        height: 1,
+        ..area
+    };
+    if area.height < CHART_ROWS {
+        // Compact: `online 16 ▂▃▅ · calls/min 9 ▃▁▂` on one row, the plots sharing it.
+        let online_text = format!("online {} ", show(now_online));
+        let calls_text = format!(" · calls/min {last_minute} ");
+        let texts_w = super::text::width(&online_text) + super::text::width(&calls_text);
+        let plot_w = (usize::from(area.width).saturating_sub(texts_w) / 2) as u16;
+        let [a, b, c, d] = Layout::horizontal([
+            Constraint::Length(super::text::width(&online_text) as u16),
+            Constraint::Length(plot_w),
+            Constraint::Length(super::text::width(&calls_text) as u16),
+            Constraint::Length(plot_w),
+        ])
+        .areas(row(0));
+        let recent = |n: usize| n.saturating_sub(usize::from(plot_w));
+        frame.render_widget(Paragraph::new(online_text).style(theme::label()), a);
+        frame.render_widget(
+            Sparkline::default()
+                .data(
+                    online[recent(online.len())..]
+                        .iter()
+                        .map(|o| SparklineBar::from(*o)),
+                )
+                .style(theme::spark()),
+            b,
+        );
+        frame.render_widget(Paragraph::new(calls_text).style(theme::label()), c);
+        frame.render_widget(
+            Sparkline::default()
+                .data(calls[recent(calls.len())..].iter().map(SparklineBar::from))
+                .style(theme::good()),
+            d,
+        );
+        return;
+    }
+    let online_label = fit_line(
+        vec![
+            ("Online per minute".into(), theme::label()),
+            (
+                format!(
+                    "  now {} · peak {} · last {minutes} min",
+                    show(now_online),
+                    show(peak_online)
+                ),
+                theme::value(),
+            ),
+        ],
+        width,
+    );
+    frame.render_widget(Paragraph::new(online_label), row(0));
+    frame.render_widget(
+        Sparkline::default()
+            .data(online.iter().map(|o| SparklineBar::from(*o)))
+            .style(theme::spark()),
+        row(1),
+    );
+    let calls_label = fit_line(
+        vec![
+            ("Callbacks per minute".into(), theme::label()),
+            (
+                format!(
+                    "  last minute {last_minute} · peak {}",
+                    calls.iter().max().copied().unwrap_or(0)
+                ),
+                theme::value(),
+            ),
+        ],
+        width,
+    );
+    frame.render_widget(Paragraph::new(calls_label), row(2));
+    frame.render_widget(
+        Sparkline::default()
+            .data(calls.iter().map(SparklineBar::from))
+            .style(theme::good()),
+        row(3),
+    );
+}
+
 /// How far the detail pane can scroll for the selected room at the current size.
 pub fn max_scroll(app: &App) -> usize {
     let areas = super::layout(Rect::new(0, 0, app.size.0, app.size.1));
-    let body_h = usize::from(areas.detail.height).saturating_sub(1);
     let width = usize::from(areas.detail.width).saturating_sub(1);
     app.selected
         .as_deref()
         .and_then(|id| app.store.room(id))
         .map_or(0, |room| {
+            let chart_h = chart_rows(app, &room.id, areas.detail);
+            let body_h = usize::from(areas.detail.height - chart_h).saturating_sub(1);
             detail_lines(app, room, width, body_h >= 16)
                 .len()
                 .saturating_sub(body_h)
@@ -292,20 +545,36 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
     );
     out.push(line);
 
+    if let Some(stat) = room
+        .destroyed
+        .as_ref()
+        .and_then(|d| d.value.statistic.as_ref())
+        .filter(|_| room.is_ended())
+    {
+        let n = |v: Option<i64>| v.map_or_else(|| UNKNOWN.to_string(), |v| v.to_string());
+        let items = [
+            format!("viewers {}", n(stat.total_viewers)),
+            format!("gifts sent {}", n(stat.total_gifts_sent)),
+            format!("gift coins {}", n(stat.total_gift_coins)),
+            format!("gift senders {}", n(stat.total_unique_gift_senders)),
+            format!("likes {}", n(stat.total_likes_received)),
+        ];
+        list_lines(&mut out, "Statistic", &items, width);
+    }
+
     let admins = room.admin_list();
-    let admins_text = if room.admins.is_empty() {
-        None
+    if room.admins.is_empty() {
+        let mut line = Vec::new();
+        kv(&mut line, "Admins", None);
+        out.push(line);
     } else if admins.is_empty() {
-        Some("(none)".to_string())
+        let mut line = Vec::new();
+        kv(&mut line, "Admins", Some("(none)".to_string()));
+        out.push(line);
     } else {
-        Some(join_fitting(
-            admins.iter().copied(),
-            width.saturating_sub(8),
-        ))
-    };
-    let mut line = Vec::new();
-    kv(&mut line, "Admins", admins_text);
-    out.push(line);
+        let admins: Vec<String> = admins.iter().map(|a| (*a).to_string()).collect();
+        list_lines(&mut out, "Admins", &admins, width);
+    }
 
     let online = room.online_members();
     let mut line = Vec::new();
@@ -313,19 +582,20 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
         kv(&mut line, "Online", Some("nobody (room ended)".into()));
     } else if room.members.is_empty() {
         kv(&mut line, "Online", None);
+    } else if online.is_empty() {
+        kv(&mut line, "Online (0)", Some("(none)".into()));
     } else {
-        let label = format!("Online ({})", online.len());
-        let list = if online.is_empty() {
-            "(none)".to_string()
-        } else {
-            join_fitting(
-                online.iter().copied(),
-                width.saturating_sub(label.len() + 2),
-            )
-        };
-        kv(&mut line, &label, Some(list));
+        let online: Vec<String> = online.iter().map(|m| (*m).to_string()).collect();
+        list_lines(
+            &mut out,
+            &format!("Online ({})", online.len()),
+            &online,
+            width,
+        );
     }
-    out.push(line);
+    if !line.is_empty() {
+        out.push(line);
+    }
 
     if let Some(change) = &room.last_change {
         let by = change
@@ -359,9 +629,10 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
         out.push(line);
     }
 
-    let mut line = Vec::new();
     if room.seats.is_empty() {
+        let mut line = Vec::new();
         kv(&mut line, "Seats", None);
+        out.push(line);
     } else {
         let seats: Vec<String> = room
             .seats
@@ -376,31 +647,23 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
                 format!("#{index} {who}{lock}")
             })
             .collect();
-        kv(
-            &mut line,
-            "Seats",
-            Some(join_fitting(
-                seats.iter().map(String::as_str),
-                width.saturating_sub(7),
-            )),
-        );
+        let label = match seats_text(room) {
+            Some(used) => format!("Seats {used}"),
+            None => "Seats".to_string(),
+        };
+        list_lines(&mut out, &label, &seats, width);
     }
-    out.push(line);
 
     let pairs = room.metadata_pairs();
-    let mut line = Vec::new();
-    if room.metadata.is_empty() {
-        kv(&mut line, "Metadata", None);
+    let shown_pairs: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if shown_pairs.is_empty() {
+        let mut line = Vec::new();
+        let value = (!room.metadata.is_empty()).then(|| "(none)".to_string());
+        kv(&mut line, "Metadata", value);
+        out.push(line);
     } else {
-        let shown: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let text = if shown.is_empty() {
-            "(none)".to_string()
-        } else {
-            join_fitting(shown.iter().map(String::as_str), width.saturating_sub(10))
-        };
-        kv(&mut line, "Metadata", Some(text));
+        list_lines(&mut out, "Metadata", &shown_pairs, width);
     }
-    out.push(line);
 
     let mut line = Vec::new();
     kv(
@@ -433,8 +696,13 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
         &mut line,
         "Created at",
         shown(room.create_time_s.as_ref(), |s| {
-            crate::outputs::headless::rfc3339(s.saturating_mul(1000))
+            app.info.zone.date_time(s.saturating_mul(1000))
         }),
+    );
+    kv(
+        &mut line,
+        if room.is_ended() { "Lasted" } else { "Age" },
+        lifetime_ms(room, app.now_ms).map(age),
     );
     kv(
         &mut line,
@@ -498,16 +766,7 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
                     .map_or_else(|| id.clone(), |b| battle_summary(b, &room.id))
             })
             .collect();
-        let mut line = Vec::new();
-        kv(
-            &mut line,
-            "Battles",
-            Some(join_fitting(
-                summaries.iter().map(String::as_str),
-                width.saturating_sub(10),
-            )),
-        );
-        out.push(line);
+        list_lines(&mut out, "Battles", &summaries, width);
     }
 
     let counts: Vec<String> = room
@@ -515,16 +774,7 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
         .iter()
         .map(|(command, n)| format!("{} {n}", command.short()))
         .collect();
-    let mut line = Vec::new();
-    kv(
-        &mut line,
-        "Callbacks",
-        Some(join_fitting(
-            counts.iter().map(String::as_str),
-            width.saturating_sub(11),
-        )),
-    );
-    out.push(line);
+    list_lines(&mut out, "Callbacks", &counts, width);
     out
 }
 

@@ -88,7 +88,7 @@ pub fn join_fitting<'a>(items: impl ExactSizeIterator<Item = &'a str>, max: usiz
     out
 }
 
-/// `HH:MM:SS` (UTC) of a Unix time in ms.
+/// `HH:MM:SS` (UTC) of a Unix time in ms; [`crate::tui::zone::Zone::clock`] shifts it.
 pub fn clock(ms: i64) -> String {
     let secs = ms.div_euclid(1000).rem_euclid(86_400);
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)

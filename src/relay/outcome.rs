@@ -1,0 +1,254 @@
+//! What happened to each relayed callback, kept beside the (immutable) events and keyed by
+//! their `seq`: the current state, every attempt, and the backend's last answer. Plus the
+//! target's health and recent latency, for the header and `/readyz`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::Serialize;
+
+/// How a callback reaches the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// A "before" callback: relayed while Tencent waits, the backend's answer passed back.
+    Before,
+    /// Acknowledged at once, delivered in the background with retries.
+    After,
+}
+
+/// Where a relayed callback stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RelayState {
+    /// Waiting for its turn (its room's earlier callbacks go first).
+    Pending,
+    /// The last attempt failed and another will follow.
+    Retrying { attempt: u32, reason: String },
+    /// The backend answered with a final status (2xx, or for "before" callbacks any answer
+    /// passed through to Tencent).
+    Delivered { status: u16, latency_ms: u64 },
+    /// Given up: a 3xx/4xx answer, or no success before `--relay-max-age`.
+    Failed { reason: String },
+    /// A "before" callback the backend did not decide in time: roomwatch answered.
+    Fallback { decision: String, reason: String },
+    /// Not taken: the backlog was full and Tencent was told to retry later (503).
+    Refused { reason: String },
+}
+
+impl RelayState {
+    /// No further change will come (until a resend).
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Pending | Self::Retrying { .. })
+    }
+}
+
+/// One try at the backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// When it was sent, Unix ms.
+    pub at_ms: i64,
+    pub latency_ms: u64,
+    /// The HTTP status, when the backend answered.
+    pub status: Option<u16>,
+    /// `200`, `503`, `timeout after 10000 ms`, `connection refused`, ...
+    pub result: String,
+    /// Sent with a fresh `RequestTime` and `Sign`.
+    pub resigned: bool,
+    /// A resend asked for from the dashboard.
+    pub resend: bool,
+}
+
+/// Everything known about one callback's relay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelayRecord {
+    pub seq: u64,
+    pub mode: Mode,
+    #[serde(flatten)]
+    pub state: RelayState,
+    pub attempts: Vec<Attempt>,
+    /// The backend's last answer body (lossy UTF-8, capped).
+    pub answer: Option<String>,
+    /// A note for the operator, e.g. that a stale copy went unsigned.
+    pub note: Option<String>,
+}
+
+impl RelayRecord {
+    pub fn new(seq: u64, mode: Mode) -> Self {
+        Self {
+            seq,
+            mode,
+            state: RelayState::Pending,
+            attempts: Vec::new(),
+            answer: None,
+            note: None,
+        }
+    }
+
+    /// The `relay` object of a headless line.
+    pub fn summary(&self) -> serde_json::Value {
+        let (status, latency_ms) = match &self.state {
+            RelayState::Delivered { status, latency_ms } => (Some(*status), Some(*latency_ms)),
+            _ => self
+                .attempts
+                .last()
+                .map_or((None, None), |a| (a.status, Some(a.latency_ms))),
+        };
+        // The state's own fields (outcome, reason, decision...) sit at the top level.
+        let mut value = serde_json::to_value(&self.state).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.insert("mode".into(), serde_json::json!(self.mode));
+            object.insert("status".into(), serde_json::json!(status));
+            object.insert("latency_ms".into(), serde_json::json!(latency_ms));
+            object.insert("attempts".into(), self.attempts.len().into());
+            if let Some(note) = &self.note {
+                object.insert("note".into(), note.clone().into());
+            }
+        }
+        value
+    }
+
+    /// A short label for a log line: `→ 200 12ms`, `pending`, `retrying (attempt 3)`, ...
+    pub fn label(&self) -> String {
+        match &self.state {
+            RelayState::Pending => "→ pending".into(),
+            RelayState::Retrying { attempt, .. } => format!("→ retrying (attempt {attempt})"),
+            RelayState::Delivered { status, latency_ms } => format!("→ {status} {latency_ms}ms"),
+            RelayState::Failed { reason } => format!("→ failed: {reason}"),
+            RelayState::Fallback { decision, .. } => format!("→ fallback {decision}"),
+            RelayState::Refused { .. } => "→ refused: backlog full".into(),
+        }
+    }
+}
+
+/// The target's health as last seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "health", rename_all = "snake_case")]
+pub enum Health {
+    /// Nothing sent yet (and the start-up probe, if any, got through).
+    Unknown,
+    Ok,
+    /// Failing since this time (Unix ms), for this reason.
+    Failing {
+        since_ms: i64,
+        reason: String,
+    },
+}
+
+/// Latencies of the last minute, for p50/p99.
+const LATENCY_WINDOW_MS: i64 = 60_000;
+/// Samples kept at most, so a flood cannot grow the window without bound.
+const LATENCY_SAMPLES: usize = 10_000;
+
+/// Outcomes by seq (bounded), health and latency.
+#[derive(Debug, Default)]
+pub struct Board {
+    records: BTreeMap<u64, RelayRecord>,
+    capacity: usize,
+    health: Option<Health>,
+    latencies: VecDeque<(i64, u64)>,
+}
+
+impl Board {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            health: Some(Health::Unknown),
+            ..Self::default()
+        }
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&RelayRecord> {
+        self.records.get(&seq)
+    }
+
+    /// Applies `change` to the record of `seq` (creating it), and returns a copy of the result.
+    pub fn update(
+        &mut self,
+        seq: u64,
+        mode: Mode,
+        change: impl FnOnce(&mut RelayRecord),
+    ) -> RelayRecord {
+        let record = self
+            .records
+            .entry(seq)
+            .or_insert_with(|| RelayRecord::new(seq, mode));
+        change(record);
+        let copy = record.clone();
+        // The oldest outcomes go with the oldest log lines.
+        while self.records.len() > self.capacity {
+            self.records.pop_first();
+        }
+        copy
+    }
+
+    /// Notes what an attempt says about the target.
+    pub fn observe(&mut self, at_ms: i64, answered: Option<u64>, failure: Option<&str>) {
+        if let Some(latency) = answered {
+            self.latencies.push_back((at_ms, latency));
+            while self.latencies.len() > LATENCY_SAMPLES {
+                self.latencies.pop_front();
+            }
+        }
+        match failure {
+            None => self.health = Some(Health::Ok),
+            Some(reason) => {
+                if !matches!(self.health, Some(Health::Failing { .. })) {
+                    self.health = Some(Health::Failing {
+                        since_ms: at_ms,
+                        reason: reason.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    pub fn health(&self) -> Health {
+        self.health.clone().unwrap_or(Health::Unknown)
+    }
+
+    /// p50 and p99 of the latencies of the minute before `now_ms`.
+    pub fn latency(&mut self, now_ms: i64) -> Option<(u64, u64)> {
+        while self
+            .latencies
+            .front()
+            .is_some_and(|(at, _)| now_ms - at > LATENCY_WINDOW_MS)
+        {
+            self.latencies.pop_front();
+        }
+        let mut sorted: Vec<u64> = self.latencies.iter().map(|(_, l)| *l).collect();
+        if sorted.is_empty() {
+            return None;
+        }
+        sorted.sort_unstable();
+        let at = |q: usize| sorted[(sorted.len() - 1) * q / 100];
+        Some((at(50), at(99)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn board_is_bounded_and_health_tracks_the_first_failure() {
+        let mut board = Board::new(2);
+        for seq in 1..=3 {
+            board.update(seq, Mode::After, |_| {});
+        }
+        assert!(board.get(1).is_none());
+        assert!(board.get(3).is_some());
+        board.observe(10, None, Some("refused"));
+        board.observe(20, None, Some("refused again"));
+        assert_eq!(
+            board.health(),
+            Health::Failing {
+                since_ms: 10,
+                reason: "refused".into()
+            }
+        );
+        board.observe(30, Some(5), None);
+        assert_eq!(board.health(), Health::Ok);
+        assert_eq!(board.latency(40), Some((5, 5)));
+        assert_eq!(board.latency(70_000), None);
+    }
+}

@@ -1,0 +1,264 @@
+//! One HTTP attempt at the backend, bounded in time and in answer size, and the rules that
+//! turn its result into a decision (pass through, fall back, done, retry, give up).
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use reqwest::{Client, Url, header};
+
+/// Answer bytes kept at most. A larger answer is cut there: an "after" callback is still
+/// delivered (the status counts), a "before" callback gets the fallback (a cut answer
+/// cannot be passed on).
+pub const ANSWER_LIMIT: usize = 64 * 1024;
+
+/// The single client: keep-alive pools connections per host, HTTP/2 is negotiated over TLS,
+/// redirects are not followed (a 3xx to a POST would silently lose the body).
+pub fn client(target: &Url) -> Result<Client, reqwest::Error> {
+    let builder = Client::builder()
+        .user_agent(concat!("roomwatch/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_mins(1))
+        .tcp_nodelay(true);
+    if is_loopback(target) {
+        builder.no_proxy().build()
+    } else {
+        builder.build()
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What the backend answered.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub status: u16,
+    pub body: Bytes,
+    pub content_type: Option<String>,
+    /// The body went past [`ANSWER_LIMIT`] and was cut.
+    pub truncated: bool,
+    pub latency_ms: u64,
+}
+
+impl Answered {
+    /// The body for display.
+    pub fn text(&self) -> String {
+        let mut text = String::from_utf8_lossy(&self.body).into_owned();
+        if self.truncated {
+            text.push_str(" … (cut at 64 KiB)");
+        }
+        text
+    }
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone)]
+pub enum Sent {
+    Answered(Answered),
+    Failed { reason: String, latency_ms: u64 },
+}
+
+impl Sent {
+    pub fn latency_ms(&self) -> u64 {
+        match self {
+            Self::Answered(a) => a.latency_ms,
+            Self::Failed { latency_ms, .. } => *latency_ms,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Answered(a) => Some(a.status),
+            Self::Failed { .. } => None,
+        }
+    }
+}
+
+/// POSTs `body` to `url` and reads the answer, all within `limit`.
+pub async fn once(
+    client: &Client,
+    url: Url,
+    body: Bytes,
+    content_type: Option<&str>,
+    limit: Duration,
+) -> Sent {
+    let started = Instant::now();
+    let mut request = client.post(url).body(body);
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    let exchange = async {
+        let mut response = request.send().await?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut body = BytesMut::new();
+        let mut truncated = false;
+        while let Some(chunk) = response.chunk().await? {
+            let room = ANSWER_LIMIT - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok::<_, reqwest::Error>((status, content_type, body.freeze(), truncated))
+    };
+    let result = tokio::time::timeout(limit, exchange).await;
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Err(_) => Sent::Failed {
+            reason: format!("no answer within {} ms", limit.as_millis()),
+            latency_ms,
+        },
+        Ok(Err(error)) => Sent::Failed {
+            reason: describe(&error),
+            latency_ms,
+        },
+        Ok(Ok((status, content_type, body, truncated))) => Sent::Answered(Answered {
+            status,
+            body,
+            content_type,
+            truncated,
+            latency_ms,
+        }),
+    }
+}
+
+/// A reqwest error in a few words, with its root cause.
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_connect() {
+        "cannot connect"
+    } else if error.is_timeout() {
+        "timed out"
+    } else if error.is_body() || error.is_decode() {
+        "answer broke off"
+    } else {
+        "request failed"
+    };
+    let mut root: &dyn std::error::Error = error;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    format!("{kind}: {root}")
+}
+
+/// Whether a "before" answer may go to Tencent as it is. A 2xx must carry a whole JSON object
+/// (Tencent reads the decision from it); a 4xx is the backend's own deliberate refusal and is
+/// passed on; a 3xx, a 5xx or a cut body means the backend could not decide.
+pub fn judge_before(answer: &Answered) -> Result<(), String> {
+    if answer.truncated {
+        return Err(format!("answer larger than {} KiB", ANSWER_LIMIT / 1024));
+    }
+    match answer.status {
+        200..=299 => match serde_json::from_slice::<serde_json::Value>(&answer.body) {
+            Ok(serde_json::Value::Object(_)) => Ok(()),
+            Ok(_) => Err(format!(
+                "{}: answer is JSON but not an object",
+                answer.status
+            )),
+            Err(e) => Err(format!("{}: answer is not JSON ({e})", answer.status)),
+        },
+        400..=499 => Ok(()),
+        status @ 300..=399 => Err(format!("{status}: redirects are not followed")),
+        status => Err(format!("{status}: backend error")),
+    }
+}
+
+/// What an "after" attempt leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Done,
+    /// Never retried: the backend said no, or the URL is wrong.
+    Final(String),
+    Retry(String),
+}
+
+/// 2xx delivers; 408, 429 and 5xx, connection errors and timeouts are retried; any other 3xx
+/// or 4xx is final.
+pub fn judge_after(sent: &Sent) -> Step {
+    match sent {
+        Sent::Failed { reason, .. } => Step::Retry(reason.clone()),
+        Sent::Answered(answer) => match answer.status {
+            200..=299 => Step::Done,
+            408 | 429 | 500..=599 => Step::Retry(format!("{}", answer.status)),
+            status @ 300..=399 => Step::Final(format!(
+                "{status}: redirects are not followed, check --forward-to"
+            )),
+            status => Step::Final(format!("{status}: refused by the backend, not retried")),
+        },
+    }
+}
+
+/// Opens (and closes) one TCP connection to the target's host and port.
+pub async fn probe(target: &Url, limit: Duration) -> Result<(), String> {
+    let host = target
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_string();
+    let port = target.port_or_known_default().unwrap_or(80);
+    match tokio::time::timeout(limit, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("{host}:{port}: {e}")),
+        Err(_) => Err(format!(
+            "{host}:{port}: no connection within {} s",
+            limit.as_secs()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status: u16, body: &str) -> Answered {
+        Answered {
+            status,
+            body: Bytes::copy_from_slice(body.as_bytes()),
+            content_type: None,
+            truncated: false,
+            latency_ms: 1,
+        }
+    }
+
+    #[test]
+    fn before_decisions() {
+        assert!(judge_before(&answered(200, r#"{"ErrorCode":0}"#)).is_ok());
+        assert!(judge_before(&answered(403, "nope")).is_ok());
+        assert!(judge_before(&answered(200, "garbage")).is_err());
+        assert!(judge_before(&answered(200, "[1]")).is_err());
+        assert!(judge_before(&answered(302, "")).is_err());
+        assert!(judge_before(&answered(503, "{}")).is_err());
+        let mut cut = answered(200, "{}");
+        cut.truncated = true;
+        assert!(judge_before(&cut).is_err());
+    }
+
+    #[test]
+    fn after_decisions() {
+        let step = |status| judge_after(&Sent::Answered(answered(status, "")));
+        assert_eq!(step(204), Step::Done);
+        assert!(matches!(step(503), Step::Retry(_)));
+        assert!(matches!(step(429), Step::Retry(_)));
+        assert!(matches!(step(404), Step::Final(_)));
+        assert!(matches!(step(301), Step::Final(_)));
+        assert!(matches!(
+            judge_after(&Sent::Failed {
+                reason: "x".into(),
+                latency_ms: 0
+            }),
+            Step::Retry(_)
+        ));
+    }
+}

@@ -1,0 +1,199 @@
+//! The command line as a new user meets it, on the real binary: short listen addresses, a
+//! demo that ends the headless run, refused SDKAppIDs, versions everywhere, `send` defaults
+//! and its typo hint.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_roomwatch");
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("ROOMWATCH_LISTEN")
+        .env_remove("ROOMWATCH_SDKAPPID")
+        .env_remove("ROOMWATCH_TOKEN")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_with_deadline(&mut child);
+    child.wait_with_output().unwrap()
+}
+
+/// Waits for the child to exit, killing it (and failing) past the deadline.
+fn wait_with_deadline(child: &mut Child) {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("roomwatch did not exit within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A headless roomwatch on a free loopback port given as `:0`; returns it and its address.
+/// Callers kill and wait on the child.
+#[allow(clippy::zombie_processes)]
+fn serve() -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["--headless", "--listen", ":0"])
+        .env_remove("ROOMWATCH_SDKAPPID")
+        .env_remove("ROOMWATCH_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "exited early");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            return (child, rest.split('/').next().unwrap().to_string());
+        }
+    }
+}
+
+#[test]
+fn a_bare_port_listens_on_loopback_and_demo_events_end_the_headless_run() {
+    let out = run(
+        &[
+            "--headless",
+            "--listen",
+            ":0",
+            "--demo",
+            "--demo-events",
+            "25",
+            "--demo-rate",
+            "500",
+            "--demo-seed",
+            "3",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+    assert!(
+        stderr.contains("listening on http://127.0.0.1:"),
+        "{stderr}"
+    );
+    // Every callback the demo sent was answered, so every one is printed.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 25, "{stdout}");
+    for line in lines {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+}
+
+#[test]
+fn a_bad_sdkappid_is_refused_with_status_2() {
+    for args in [
+        &["--sdkappid", "abc"][..],
+        &["send", "Live.CallbackAfterCreateRoom", "--sdkappid", "14x"][..],
+    ] {
+        let out = run(args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is not an SDKAppID"), "{stderr}");
+    }
+}
+
+#[test]
+fn version_works_on_every_subcommand() {
+    for args in [&["--version"][..], &["send", "--version"][..]] {
+        let out = run(args, &[]);
+        assert!(out.status.success(), "{args:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.starts_with("roomwatch"), "{stdout}");
+        assert!(
+            stdout.trim_end().ends_with(env!("CARGO_PKG_VERSION")),
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn send_defaults_to_the_local_listener_and_takes_host_port() {
+    let (mut server, addr) = serve();
+    // No --to: the listener named by ROOMWATCH_LISTEN.
+    let out = run(
+        &["send", "Live.CallbackAfterCreateRoom"],
+        &[("ROOMWATCH_LISTEN", &addr)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // host:port, no scheme.
+    let out = run(
+        &["send", "Live.CallbackAfterCreateRoom", "--to", &addr],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("http://{addr}")), "{stderr}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn send_suggests_the_nearest_command_for_a_typo() {
+    let out = run(
+        &["send", "Live.CallbackAfterCreatRoom", "--to", "127.0.0.1:1"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let mut stderr = String::new();
+    out.stderr.as_slice().read_to_string(&mut stderr).unwrap();
+    assert!(
+        stderr.contains("did you mean Live.CallbackAfterCreateRoom"),
+        "{stderr}"
+    );
+    let out = run(&["send", "AfterDestoryRoom", "--to", "127.0.0.1:1"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did you mean"), "{stderr}");
+    assert!(stderr.contains("DestroyRoom"), "{stderr}");
+}
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef roomwatch"),
+        ("fish", "complete -c roomwatch"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = run(&["completions", shell], &[]);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        // The flags come from the real definitions.
+        assert!(script.contains("demo-events"), "{shell}");
+    }
+    let out = run(&["completions", "tcsh"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["man"], &[]);
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH roomwatch"),
+        "{page}"
+    );
+    assert!(page.contains("sdkappid"), "{page}");
+}
