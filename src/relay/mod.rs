@@ -226,7 +226,8 @@ impl Relay {
         answer: Option<String>,
     ) -> BeforeAnswer {
         let decision = self.config.fallback.for_command(command);
-        tracing::warn!(command = command.name(), %reason, decision = decision.label(), "before-callback answered by the fallback");
+        // The reason can quote the backend's answer: escaped for the log file like all remote text.
+        tracing::warn!(command = command.name(), reason = %crate::escape::Escaped(&reason), decision = decision.label(), "before-callback answered by the fallback");
         BeforeAnswer {
             status: 200,
             body: Bytes::from_static(request::fallback_body(command, decision).as_bytes()),
