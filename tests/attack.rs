@@ -220,3 +220,170 @@ async fn a_client_that_never_reads_its_answers_loses_its_connection() {
     }
     drop(reader_that_never_reads);
 }
+
+mod binary {
+    //! The same attacks on the real binary.
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::process::{Child, Command, ExitStatus, Stdio};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::thread::JoinHandle;
+    use std::time::{Duration, Instant};
+
+    const BIN: &str = env!("CARGO_BIN_EXE_roomwatch");
+
+    /// Starts the binary headless on a free port; returns it, its address and a thread
+    /// collecting the rest of its stderr.
+    #[allow(clippy::zombie_processes)]
+    fn spawn(args: &[&str]) -> (Child, String, JoinHandle<String>) {
+        let mut child = Command::new(BIN)
+            .args(["--headless", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "roomwatch exited early: {seen}"
+            );
+            seen.push_str(&line);
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split('/').next().unwrap().to_string();
+                let rest = std::thread::spawn(move || {
+                    let _ = stderr.read_to_string(&mut seen);
+                    seen
+                });
+                return (child, addr, rest);
+            }
+        }
+    }
+
+    fn terminate_and_wait(child: &mut Child) -> ExitStatus {
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("roomwatch did not exit within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Posts an "after" callback for `room`; panics unless it is acknowledged.
+    fn post_acknowledged(addr: &str, room: &str, n: usize) {
+        let body = format!(
+            r#"{{"CallbackCommand":"Live.CallbackAfterUpdateRoomInfo","RoomInfo":{{"RoomId":"{room}","RoomName":"n{n}"}},"EventTime":{}}}"#,
+            1_735_692_000_000u64 + n as u64
+        );
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "POST /cb?CallbackCommand=Live.CallbackAfterUpdateRoomInfo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    /// A backend that takes `delay` to answer each request `200`, counting them.
+    fn slow_backend(delay: Duration) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let received = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let counter = Arc::clone(&counter);
+                std::thread::spawn(move || answer_slowly(stream, &counter, delay));
+            }
+        });
+        (url, received)
+    }
+
+    fn answer_slowly(stream: TcpStream, counter: &AtomicUsize, delay: Duration) {
+        let mut reader = BufReader::new(stream);
+        loop {
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            std::thread::sleep(delay);
+            counter.fetch_add(1, Ordering::SeqCst);
+            let ok = r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{ok}",
+                ok.len()
+            );
+            if reader.get_mut().write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Acknowledged callbacks still queued for a slow backend at SIGTERM went nowhere: the
+    /// process exited at once, silently. They get the shutdown grace to go out.
+    #[test]
+    fn sigterm_lets_queued_relays_reach_a_slow_backend_within_the_grace() {
+        let (url, received) = slow_backend(Duration::from_millis(150));
+        let (mut child, addr, stderr) = spawn(&["--forward-to", &url, "--shutdown-grace", "10s"]);
+        for n in 0..5 {
+            post_acknowledged(&addr, "one_room", n);
+        }
+        let status = terminate_and_wait(&mut child);
+        assert!(status.success(), "{status:?}");
+        let stderr = stderr.join().unwrap();
+        assert_eq!(received.load(Ordering::SeqCst), 5, "stderr: {stderr}");
+        assert!(!stderr.contains("not relayed"), "{stderr}");
+    }
+
+    /// What cannot go out within the grace is counted on stderr, never dropped silently.
+    #[test]
+    fn sigterm_counts_acknowledged_callbacks_a_dead_backend_never_got() {
+        let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", dead.local_addr().unwrap());
+        drop(dead);
+        let (mut child, addr, stderr) = spawn(&["--forward-to", &url, "--shutdown-grace", "300ms"]);
+        for n in 0..3 {
+            post_acknowledged(&addr, &format!("room_{n}"), n);
+        }
+        let status = terminate_and_wait(&mut child);
+        assert!(status.success(), "{status:?}");
+        let stderr = stderr.join().unwrap();
+        assert!(
+            stderr.contains("3 acknowledged callbacks were not relayed"),
+            "{stderr}"
+        );
+    }
+}
