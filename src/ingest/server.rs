@@ -309,6 +309,9 @@ async fn serve_connection(
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let mut closing = false;
+    // Set when an idle connection is asked to close: a client that never reads its answers
+    // keeps hyper writing, so the close never finishes on its own; at this time it is dropped.
+    let mut drop_at: Option<Instant> = None;
     let check = tokio::time::sleep(limits.header_timeout);
     tokio::pin!(check);
     loop {
@@ -331,6 +334,10 @@ async fn serve_connection(
             }
             () = &mut check => {
                 let now = Instant::now();
+                if drop_at.is_some_and(|at| now >= at) {
+                    tracing::debug!(%peer, "idle connection did not close in time (answers not read): dropping");
+                    return;
+                }
                 match activity.watch(limits) {
                     Watch::Head(deadline) if now >= deadline => {
                         tracing::debug!(%peer, "request head not received in time: closing");
@@ -339,6 +346,7 @@ async fn serve_connection(
                     Watch::Idle(deadline) if now >= deadline && !closing => {
                         connection.as_mut().graceful_shutdown();
                         closing = true;
+                        drop_at = Some(now + limits.header_timeout);
                         check.as_mut().reset(now + limits.header_timeout);
                     }
                     Watch::Head(deadline) | Watch::Idle(deadline) if now < deadline => {
