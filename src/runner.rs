@@ -220,6 +220,18 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         let _ = demo.await;
     }
     let server_result = server.await;
+    if let Some(relay) = &relay {
+        // Acknowledged callbacks still queued for the backend get the shutdown grace to go
+        // out; whatever is left is said, never dropped silently.
+        let waiting = relay.settle(args.shutdown_grace).await;
+        if waiting > 0 {
+            eprintln!(
+                "roomwatch: {waiting} acknowledged callbacks were not relayed to {}: still pending after --shutdown-grace ({:?})",
+                relay.status().target,
+                args.shutdown_grace
+            );
+        }
+    }
     // Every answer is sent: nothing more can be published. Let the printer finish the queue.
     hub.close();
     if let Some((thread, progress)) = printer {

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ impl Default for ServerLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_mins(1),
-            max_connections: 1024,
+            max_connections: 512,
             shutdown_grace: Duration::from_secs(5),
             sources: SourcePolicy::default(),
         }
@@ -83,7 +83,8 @@ pub async fn serve(
     let limits = Arc::new(limits);
     let normal = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
-    let at_cap = Arc::new(AtomicBool::new(false));
+    // Said once each time the cap fills, not once per refused connection.
+    let mut at_cap = false;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -104,10 +105,10 @@ pub async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let (permit, mode) = if let Ok(permit) = Arc::clone(&normal).try_acquire_owned() {
-            at_cap.store(false, Ordering::Relaxed);
+            at_cap = false;
             (permit, Mode::Normal)
         } else if let Ok(permit) = Arc::clone(&overflow).try_acquire_owned() {
-            if !at_cap.swap(true, Ordering::Relaxed) {
+            if !std::mem::replace(&mut at_cap, true) {
                 tracing::warn!(
                     max_connections = limits.max_connections,
                     "connection cap reached: answering callbacks 503 until connections close"
@@ -308,6 +309,9 @@ async fn serve_connection(
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let mut closing = false;
+    // Set when an idle connection is asked to close: a client that never reads its answers
+    // keeps hyper writing, so the close never finishes on its own; at this time it is dropped.
+    let mut drop_at: Option<Instant> = None;
     let check = tokio::time::sleep(limits.header_timeout);
     tokio::pin!(check);
     loop {
@@ -330,6 +334,10 @@ async fn serve_connection(
             }
             () = &mut check => {
                 let now = Instant::now();
+                if drop_at.is_some_and(|at| now >= at) {
+                    tracing::debug!(%peer, "idle connection did not close in time (answers not read): dropping");
+                    return;
+                }
                 match activity.watch(limits) {
                     Watch::Head(deadline) if now >= deadline => {
                         tracing::debug!(%peer, "request head not received in time: closing");
@@ -338,6 +346,7 @@ async fn serve_connection(
                     Watch::Idle(deadline) if now >= deadline && !closing => {
                         connection.as_mut().graceful_shutdown();
                         closing = true;
+                        drop_at = Some(now + limits.header_timeout);
                         check.as_mut().reset(now + limits.header_timeout);
                     }
                     Watch::Head(deadline) | Watch::Idle(deadline) if now < deadline => {

@@ -91,17 +91,22 @@ pub fn line_with_relay(entry: &LogEntry, relay: Option<&RelayRecord>) -> String 
     let Some(record) = relay else {
         return line(entry);
     };
-    let mut value: serde_json::Value = match serde_json::from_str(&line(entry)) {
-        Ok(value) => value,
-        Err(_) => return line(entry),
-    };
-    value["relay"] = record.summary();
-    value.to_string()
+    // Spliced in before the closing brace rather than parsing the whole line (body and all)
+    // back into a value: this runs for every relayed callback.
+    let mut text = line(entry);
+    if text.ends_with('}') {
+        text.pop();
+        text.push_str(",\"relay\":");
+        text.push_str(&crate::escape::escape_json(&record.summary().to_string()));
+        text.push('}');
+    }
+    text
 }
 
 /// A relay outcome that came after its event's line was printed.
 pub fn relay_line(record: &RelayRecord) -> String {
-    json!({ "kind": "relay", "seq": record.seq, "relay": record.summary() }).to_string()
+    let text = json!({ "kind": "relay", "seq": record.seq, "relay": record.summary() }).to_string();
+    crate::escape::escape_json(&text).into_owned()
 }
 
 /// Relay outcomes for headless output: the event printer adds each event's outcome so far,

@@ -143,6 +143,19 @@ impl Relay {
         self.updates.subscribe()
     }
 
+    /// Waits up to `within` for every queued callback to be settled (delivered or given up);
+    /// returns how many are still waiting then.
+    pub async fn settle(&self, within: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let waiting = self.backlog().len();
+            if waiting == 0 || tokio::time::Instant::now() >= deadline {
+                return waiting;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The record of `seq`, if that callback was relayed (and is still remembered).
     pub fn record(&self, seq: u64) -> Option<RelayRecord> {
         self.board().get(seq).cloned()
@@ -226,7 +239,8 @@ impl Relay {
         answer: Option<String>,
     ) -> BeforeAnswer {
         let decision = self.config.fallback.for_command(command);
-        tracing::warn!(command = command.name(), %reason, decision = decision.label(), "before-callback answered by the fallback");
+        // The reason can quote the backend's answer: escaped for the log file like all remote text.
+        tracing::warn!(command = command.name(), reason = %crate::escape::Escaped(&reason), decision = decision.label(), "before-callback answered by the fallback");
         BeforeAnswer {
             status: 200,
             body: Bytes::from_static(request::fallback_body(command, decision).as_bytes()),

@@ -43,6 +43,8 @@ pub struct Answered {
     pub content_type: Option<String>,
     /// The body went past [`ANSWER_LIMIT`] and was cut.
     pub truncated: bool,
+    /// The body broke off or stalled after the status arrived, and why.
+    pub broken: Option<String>,
     pub latency_ms: u64,
 }
 
@@ -52,6 +54,11 @@ impl Answered {
         let mut text = String::from_utf8_lossy(&self.body).into_owned();
         if self.truncated {
             text.push_str(" … (cut at 64 KiB)");
+        }
+        if let Some(why) = &self.broken {
+            text.push_str(" … (answer broke off: ");
+            text.push_str(why);
+            text.push(')');
         }
         text
     }
@@ -89,20 +96,39 @@ pub async fn once(
     limit: Duration,
 ) -> Sent {
     let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + limit;
     let mut request = client.post(url).body(body);
     if let Some(content_type) = content_type {
         request = request.header(header::CONTENT_TYPE, content_type);
     }
-    let exchange = async {
-        let mut response = request.send().await?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let mut body = BytesMut::new();
-        let mut truncated = false;
+    let elapsed_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let mut response = match tokio::time::timeout_at(deadline, request.send()).await {
+        Err(_) => {
+            return Sent::Failed {
+                reason: format!("no answer within {} ms", limit.as_millis()),
+                latency_ms: elapsed_ms(),
+            };
+        }
+        Ok(Err(error)) => {
+            return Sent::Failed {
+                reason: describe(&error),
+                latency_ms: elapsed_ms(),
+            };
+        }
+        Ok(Ok(response)) => response,
+    };
+    // From here on the backend has given its status, so it has taken the callback: a body
+    // that breaks off or stalls is recorded as such, never turned into a failed attempt
+    // (an "after" callback would be sent again and arrive twice).
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut body = BytesMut::new();
+    let mut truncated = false;
+    let read = async {
         while let Some(chunk) = response.chunk().await? {
             let room = ANSWER_LIMIT - body.len();
             if chunk.len() > room {
@@ -112,27 +138,21 @@ pub async fn once(
             }
             body.extend_from_slice(&chunk);
         }
-        Ok::<_, reqwest::Error>((status, content_type, body.freeze(), truncated))
+        Ok::<_, reqwest::Error>(())
     };
-    let result = tokio::time::timeout(limit, exchange).await;
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    match result {
-        Err(_) => Sent::Failed {
-            reason: format!("no answer within {} ms", limit.as_millis()),
-            latency_ms,
-        },
-        Ok(Err(error)) => Sent::Failed {
-            reason: describe(&error),
-            latency_ms,
-        },
-        Ok(Ok((status, content_type, body, truncated))) => Sent::Answered(Answered {
-            status,
-            body,
-            content_type,
-            truncated,
-            latency_ms,
-        }),
-    }
+    let broken = match tokio::time::timeout_at(deadline, read).await {
+        Err(_) => Some(format!("no whole answer within {} ms", limit.as_millis())),
+        Ok(Err(error)) => Some(describe(&error)),
+        Ok(Ok(())) => None,
+    };
+    Sent::Answered(Answered {
+        status,
+        body: body.freeze(),
+        content_type,
+        truncated,
+        broken,
+        latency_ms: elapsed_ms(),
+    })
 }
 
 /// A reqwest error in a few words, with its root cause.
@@ -159,6 +179,9 @@ fn describe(error: &reqwest::Error) -> String {
 pub fn judge_before(answer: &Answered) -> Result<(), String> {
     if answer.truncated {
         return Err(format!("answer larger than {} KiB", ANSWER_LIMIT / 1024));
+    }
+    if let Some(why) = &answer.broken {
+        return Err(format!("{}: answer broke off ({why})", answer.status));
     }
     match answer.status {
         200..=299 => match serde_json::from_slice::<serde_json::Value>(&answer.body) {
@@ -228,6 +251,7 @@ mod tests {
             body: Bytes::copy_from_slice(body.as_bytes()),
             content_type: None,
             truncated: false,
+            broken: None,
             latency_ms: 1,
         }
     }
@@ -243,6 +267,9 @@ mod tests {
         let mut cut = answered(200, "{}");
         cut.truncated = true;
         assert!(judge_before(&cut).is_err());
+        let mut broken = answered(200, "{}");
+        broken.broken = Some("connection closed".into());
+        assert!(judge_before(&broken).is_err());
     }
 
     #[test]
