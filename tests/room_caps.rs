@@ -150,6 +150,7 @@ fn the_caps_are_run_options_of_the_binary() {
             .env_remove("ROOMWATCH_SDKAPPID")
             .env_remove("ROOMWATCH_TOKEN")
             .env_remove("ROOMWATCH_CONFIG")
+            .env_remove("ROOMWATCH_JOURNAL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -184,6 +185,7 @@ fn the_caps_are_run_options_of_the_binary() {
             "500",
             "--demo-seed",
             "3",
+            "--no-journal",
             "--max-admins-per-room",
             "1",
             "--max-metadata-per-room",
