@@ -116,9 +116,11 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     };
     let skew_ms = i64::try_from(args.max_clock_skew.saturating_mul(1000)).unwrap_or(i64::MAX);
     let capacity = channel_capacity(args.history_bytes, args.max_body);
-    let (hub, journal) = open_journal(&args, limits, capacity, skew_ms)?;
+    let (hub, journal, sqlite_journal) = open_journal(&args, limits, capacity, skew_ms)?;
     let hub = Arc::new(hub);
-    let relay = start_relay(&args).await?;
+    let relay = start_relay(&args, sqlite_journal.as_ref()).await?;
+    // The hub holds the journal from here on; one holder keeps the writer's stop in one place.
+    drop(sqlite_journal);
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
@@ -262,12 +264,20 @@ fn open_journal(
     limits: crate::store::StoreLimits,
     capacity: usize,
     skew_ms: i64,
-) -> Result<(Hub, JournalInfo), String> {
+) -> Result<
+    (
+        Hub,
+        JournalInfo,
+        Option<Arc<crate::eventlog::SqliteJournal>>,
+    ),
+    String,
+> {
     use crate::eventlog::{JournalOptions, SqliteJournal, location};
     let Some(choice) = location::choose(args.journal.clone(), args.no_journal, args.demo) else {
         return Ok((
             Hub::with_limits(limits, capacity, skew_ms),
             JournalInfo::Off,
+            None,
         ));
     };
     let options = JournalOptions {
@@ -299,8 +309,10 @@ fn open_journal(
             };
             let mut store = restored.store;
             store.set_limits(limits);
-            let hub = Hub::with_journal(store, capacity, Arc::new(journal)).clock_skew(skew_ms);
-            Ok((hub, info))
+            let journal = Arc::new(journal);
+            let hub =
+                Hub::with_journal(store, capacity, Arc::clone(&journal) as _).clock_skew(skew_ms);
+            Ok((hub, info, Some(journal)))
         }
         Err(error) if choice.explicit => Err(error.to_string()),
         Err(error) => {
@@ -309,6 +321,7 @@ fn open_journal(
             Ok((
                 Hub::with_limits(limits, capacity, skew_ms),
                 JournalInfo::Unavailable(error.to_string()),
+                None,
             ))
         }
     }
@@ -367,7 +380,12 @@ fn server_limits(args: &RunArgs) -> ServerLimits {
 
 /// The relay, when `--forward-to` is given. An unreachable target is not an error: it is
 /// said on stderr, shown as failing, and callbacks queue until it answers.
-async fn start_relay(args: &RunArgs) -> Result<Option<Arc<Relay>>, String> {
+/// With a journal, pending relays are recorded in it, and those left by the previous run are
+/// queued again before the first new callback can arrive (so each room keeps its order).
+async fn start_relay(
+    args: &RunArgs,
+    journal: Option<&Arc<crate::eventlog::SqliteJournal>>,
+) -> Result<Option<Arc<Relay>>, String> {
     let Some(target) = &args.forward_to else {
         return Ok(None);
     };
@@ -382,13 +400,53 @@ async fn start_relay(args: &RunArgs) -> Result<Option<Arc<Relay>>, String> {
     config.parallel = args.relay_parallel;
     config.token.clone_from(&args.token);
     config.history = args.history;
-    let relay = Relay::new(config).map_err(|e| e.to_string())?;
+    let relay = match journal {
+        Some(journal) => {
+            let log = journal.relay_pending_log(target.as_str(), args.relay_max_age);
+            Relay::with_pending_log(config, Arc::new(log))
+        }
+        None => Relay::new(config),
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(journal) = journal {
+        resume_relays(journal, &relay, target.as_str(), args.relay_max_age);
+    }
     if let Err(reason) = relay.probe().await {
         eprintln!(
             "roomwatch: forward target {target} is not reachable now ({reason}); callbacks will queue and be retried"
         );
     }
     Ok(Some(relay))
+}
+
+/// Hands the callbacks still pending in the journal to the relay, and says how many.
+fn resume_relays(
+    journal: &crate::eventlog::SqliteJournal,
+    relay: &Arc<Relay>,
+    target: &str,
+    max_age: std::time::Duration,
+) {
+    match journal.resume_relays(target, max_age, receiver::now_ms()) {
+        Ok(resumed) => {
+            let count = resumed.events.len();
+            if count > 0 || resumed.gave_up > 0 {
+                tracing::info!(
+                    resumed = count,
+                    gave_up = resumed.gave_up,
+                    "pending relays from the journal"
+                );
+                eprintln!(
+                    "roomwatch: resumed {count} pending relay(s) to {target} from the journal; {} given up (older than --relay-max-age or unreadable)",
+                    resumed.gave_up
+                );
+            }
+            relay.requeue(resumed.events);
+        }
+        Err(error) => {
+            tracing::error!(%error, "pending relays could not be read from the journal");
+            eprintln!("roomwatch: pending relays could not be read from the journal: {error}");
+        }
+    }
 }
 
 /// Where the dashboard's `r` resends: `--resend-to`, else the forward target; through the

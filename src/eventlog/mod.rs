@@ -8,6 +8,7 @@ pub mod location;
 pub mod lock;
 pub mod query;
 pub mod record;
+pub mod relay_pending;
 pub mod restore;
 pub mod schema;
 pub mod sqlite;

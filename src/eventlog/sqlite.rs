@@ -12,6 +12,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::lock::{JournalLock, LockError};
 use super::record::{COLUMNS, StoredRow};
+use super::relay_pending::{self, JournalPending, Resumed};
 use super::restore::{self, Restored};
 use super::schema::{self, Kind};
 use super::writer::{Msg, Pending, Writer, WriterConfig};
@@ -205,6 +206,24 @@ impl SqliteJournal {
     /// "space came back" looks like to the writer.
     pub fn set_max_pages(&self, pages: u64) {
         let _ = self.tx.send(Msg::MaxPages(pages));
+    }
+
+    /// Records the relay's pending callbacks in this journal (for `--forward-to target`).
+    pub fn relay_pending_log(&self, target: &str, max_age: Duration) -> JournalPending {
+        JournalPending::new(self.tx.clone(), target.to_string(), max_age)
+    }
+
+    /// The callbacks still pending from before this start, in seq order, to hand to
+    /// [`Relay::requeue`](crate::relay::Relay::requeue); those older than `max_age` (or whose
+    /// record is unreadable) are given up, recorded in `relay_outcomes`.
+    pub fn resume_relays(
+        &self,
+        target: &str,
+        max_age: Duration,
+        now_ms: i64,
+    ) -> Result<Resumed, ReadError> {
+        let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        relay_pending::resume(&conn, &self.tx, target, max_age, now_ms)
     }
 
     /// Asks the writer to delete what retention allows now, instead of at its next round.

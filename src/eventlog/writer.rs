@@ -42,9 +42,34 @@ pub(crate) struct Pending {
 
 pub(crate) enum Msg {
     Append(Box<Pending>),
+    Relay(RelayOp),
     MaxPages(u64),
     Retain,
     Stop,
+}
+
+/// A change to the relay's pending list. Committed in the same transaction as the appends
+/// queued around it: the relay marks a callback pending before the hub queues its record, on
+/// the same channel, so a committed (and so acknowledged) callback always has its mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RelayOp {
+    /// `seq` waits for delivery to `target`.
+    Pending {
+        seq: u64,
+        target: String,
+        received_at_ms: i64,
+        give_up_at_ms: i64,
+    },
+    /// `seq` left the backlog (delivered, failed for good or given up).
+    Settled { seq: u64 },
+    /// `seq` was given up without an attempt (e.g. too old at a restart): recorded as an
+    /// outcome, and no longer pending.
+    GaveUp {
+        seq: u64,
+        at_ms: i64,
+        target: String,
+        reason: String,
+    },
 }
 
 pub(crate) struct WriterConfig {
@@ -63,6 +88,8 @@ pub(crate) struct Writer {
     last_checkpoint_at: Instant,
     /// Answered but not yet committed, oldest first.
     backlog: VecDeque<(StoredRow, LogEntry)>,
+    /// Relay changes not yet committed (kept across failed commits, in order).
+    relay_ops: Vec<RelayOp>,
     committed: watch::Sender<u64>,
     health: Arc<Mutex<Health>>,
     next_retention: Instant,
@@ -84,6 +111,7 @@ impl Writer {
             last_checkpoint,
             last_checkpoint_at: Instant::now(),
             backlog: VecDeque::new(),
+            relay_ops: Vec::new(),
             committed,
             health,
             next_retention: Instant::now() + RETAIN_EVERY,
@@ -97,7 +125,7 @@ impl Writer {
                 .next_retention
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1));
-            if !self.backlog.is_empty() {
+            if !self.backlog.is_empty() || !self.relay_ops.is_empty() {
                 wait = wait.min(RETRY_EVERY);
             }
             let first = match rx.recv_timeout(wait) {
@@ -116,6 +144,7 @@ impl Writer {
                     Msg::Append(pending) => {
                         group.push((StoredRow::from_entry(&pending.entry), *pending));
                     }
+                    Msg::Relay(op) => self.relay_ops.push(op),
                     Msg::MaxPages(pages) => {
                         if let Err(e) = set_max_pages(&self.conn, pages) {
                             tracing::warn!(error = %e, "cannot change the journal's page cap");
@@ -147,7 +176,7 @@ impl Writer {
 
     /// Commits the backlog and `group` in one transaction, then answers every waiter.
     fn commit(&mut self, group: Vec<(StoredRow, Pending)>) {
-        if group.is_empty() && self.backlog.is_empty() {
+        if group.is_empty() && self.backlog.is_empty() && self.relay_ops.is_empty() {
             return;
         }
         let result = {
@@ -156,10 +185,11 @@ impl Writer {
                 .iter()
                 .map(|(row, _)| row)
                 .chain(group.iter().map(|(row, _)| row));
-            insert_all(&mut self.conn, rows)
+            insert_all(&mut self.conn, rows, &self.relay_ops)
         };
         match result {
             Ok(()) => {
+                self.relay_ops.clear();
                 // Wake the waiting requests first: the replica can catch up after.
                 let mut applied = Vec::with_capacity(self.backlog.len() + group.len());
                 applied.extend(
@@ -194,6 +224,13 @@ impl Writer {
             Err(error) => {
                 let reason = describe(&error);
                 let mut lost = 0;
+                // Bounded like the record backlog: the relay's own backlog bounds the marks,
+                // settles are at most one per mark.
+                let ops_cap = self.config.backlog_cap.saturating_mul(2);
+                if self.relay_ops.len() > ops_cap {
+                    let excess = self.relay_ops.len() - ops_cap;
+                    self.relay_ops.drain(..excess);
+                }
                 for (row, Pending { entry, done }) in group {
                     let _ = done.send(Err(AppendError::NotJournaled(reason.clone())));
                     self.backlog.push_back((row, entry));
@@ -275,7 +312,7 @@ impl Writer {
 
     fn delete_batch(&mut self, condition: &str, params: &[&dyn rusqlite::ToSql]) -> usize {
         let sql = format!(
-            "DELETE FROM callbacks WHERE seq IN (SELECT seq FROM callbacks WHERE {condition} ORDER BY seq LIMIT {RETAIN_BATCH})"
+            "DELETE FROM callbacks WHERE seq IN (SELECT seq FROM callbacks WHERE {condition} AND seq NOT IN (SELECT seq FROM relay_pending) ORDER BY seq LIMIT {RETAIN_BATCH})"
         );
         match self.conn.execute(&sql, params) {
             Ok(n) => n,
@@ -314,6 +351,7 @@ impl Writer {
 fn insert_all<'a>(
     conn: &mut Connection,
     rows: impl Iterator<Item = &'a StoredRow>,
+    relay_ops: &[RelayOp],
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
@@ -321,8 +359,46 @@ fn insert_all<'a>(
         for row in rows {
             row.insert(&mut stmt)?;
         }
+        for op in relay_ops {
+            apply_relay_op(&tx, op)?;
+        }
     }
     tx.commit()
+}
+
+fn apply_relay_op(tx: &rusqlite::Transaction<'_>, op: &RelayOp) -> rusqlite::Result<()> {
+    let seq_of = |seq: u64| i64::try_from(seq).unwrap_or(i64::MAX);
+    match op {
+        RelayOp::Pending {
+            seq,
+            target,
+            received_at_ms,
+            give_up_at_ms,
+        } => {
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO relay_pending (seq, target, attempts, next_attempt_ms, give_up_at_ms) VALUES (?1, ?2, 0, ?3, ?4)",
+            )?
+            .execute(rusqlite::params![seq_of(*seq), target, received_at_ms, give_up_at_ms])?;
+        }
+        RelayOp::Settled { seq } => {
+            tx.prepare_cached("DELETE FROM relay_pending WHERE seq = ?1")?
+                .execute([seq_of(*seq)])?;
+        }
+        RelayOp::GaveUp {
+            seq,
+            at_ms,
+            target,
+            reason,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO relay_outcomes (seq, attempt, at_ms, target, outcome, error) VALUES (?1, 0, ?2, ?3, 'failed', ?4)",
+            )?
+            .execute(rusqlite::params![seq_of(*seq), at_ms, target, reason])?;
+            tx.prepare_cached("DELETE FROM relay_pending WHERE seq = ?1")?
+                .execute([seq_of(*seq)])?;
+        }
+    }
+    Ok(())
 }
 
 /// A short reason for the header: "disk full" reads better than SQLite's wording.
