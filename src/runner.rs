@@ -232,8 +232,13 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         // out; whatever is left is said, never dropped silently.
         let waiting = relay.settle(args.shutdown_grace).await;
         if waiting > 0 {
+            let kept = if hub.journal().is_some() {
+                "; kept in the journal, they resume at the next start with --forward-to"
+            } else {
+                ""
+            };
             eprintln!(
-                "roomwatch: {waiting} acknowledged callbacks were not relayed to {}: still pending after --shutdown-grace ({:?})",
+                "roomwatch: {waiting} acknowledged callbacks were not relayed to {}: still pending after --shutdown-grace ({:?}){kept}",
                 relay.status().target,
                 args.shutdown_grace
             );
