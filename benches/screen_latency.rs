@@ -4,7 +4,7 @@
 //!
 //!     cargo bench --bench screen_latency
 //!
-//! Env: SAMPLES (per case, default 100), LOAD_RPS (background callbacks per second, default
+//! Env: ROOMWATCH_BIN (another binary to measure), SAMPLES (per case, default 100), LOAD_RPS (background callbacks per second, default
 //! 2000). The goal is p99 <= 50 ms; a frame is 33 ms, so one frame's wait is always possible.
 #![allow(clippy::unwrap_used)]
 
@@ -90,6 +90,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn measure(port: u16, screen: &Screen, case: &str, samples: u64) -> Vec<f64> {
     let mut latencies = Vec::new();
     for i in 0..samples {
+        // Posted right after the previous probe was drawn, every probe would wait out a whole
+        // frame: start each at a varying point between two frames instead.
+        std::thread::sleep(Duration::from_millis(40 + (i * 7919) % 50));
         let room = format!("probe-{case}-{i:04}");
         let start = Instant::now();
         assert_eq!(post(port, QUERY, &create(&room, now_ms())), 200);
@@ -111,7 +114,10 @@ fn main() {
             pixel_height: 0,
         })
         .unwrap();
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    // ROOMWATCH_BIN: another build to compare (e.g. the previous commit's), else this one.
+    let bin = std::env::var("ROOMWATCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_roomwatch").to_string());
+    let mut cmd = CommandBuilder::new(&bin);
     cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
     cmd.env("TERM", "xterm-256color");
     cmd.env_remove("ROOMWATCH_SDKAPPID");
@@ -177,7 +183,7 @@ fn main() {
     load.join().unwrap();
     let _ = child.kill();
 
-    println!("POST -> visible on screen (200x50 pty, {samples} new rooms per case):");
+    println!("POST -> visible on screen ({bin}, 200x50 pty, {samples} new rooms per case):");
     println!(
         "  idle                 p50 {:>6.1} ms   p99 {:>6.1} ms",
         percentile(&idle, 0.5),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::Event as TermEvent;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -20,8 +20,8 @@ use crate::store::LogEntry;
 
 /// The shortest time between two frames (about 30 per second).
 const FRAME: Duration = Duration::from_millis(33);
-/// Bus events applied in one go, at most, between two frames.
-const BUS_BATCH: usize = 4096;
+/// Bus events applied in one go before other inputs get a turn.
+const BUS_BATCH: usize = 512;
 
 /// Why the loop stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -131,10 +131,7 @@ where
             () = &mut shutdown => break,
             // Wakes the loop when a pending change may be drawn.
             () = tokio::time::sleep_until(frame_due), if app.dirty => {}
-            // On the frame clock: while a drawn change waits for its frame, the bus waits
-            // too, and what piles up meanwhile is taken in one go after the frame. A flood then
-            // costs one wake-up per frame, not one per callback, and never starves the keys.
-            received = bus.recv(), if bus_open && !(app.dirty && Instant::now() < frame_due) => {
+            received = bus.recv(), if bus_open => {
                 match received {
                     Ok(entry) => {
                         update(app, Msg::Bus(entry));
@@ -152,6 +149,15 @@ where
                     Err(RecvError::Lagged(skipped)) => resync(app, hub, skipped),
                     Err(RecvError::Closed) => bus_open = false,
                 }
+                // A steady flood keeps the bus ready, and `biased` would then never reach the
+                // branches below: take a ready key and a due tick here, without waiting.
+                if input_open && let Some(event) = input.next().now_or_never() {
+                    input_open = on_input(app, event)?;
+                }
+                if tick.tick().now_or_never().is_some() {
+                    app.journal_health = hub.journal_health();
+                    update(app, Msg::Tick(clock()));
+                }
             }
             event = input.next(), if input_open => input_open = on_input(app, event)?,
             record = relay_update(relay.as_mut()), if relay_open => match record {
@@ -161,6 +167,7 @@ where
                 Err(RecvError::Closed) => relay_open = false,
             },
             _ = tick.tick() => {
+                app.journal_health = hub.journal_health();
                 update(app, Msg::Tick(clock()));
                 if let Some(feed) = &relay {
                     update(app, Msg::RelayStatus(feed.relay.status()));
