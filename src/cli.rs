@@ -23,6 +23,10 @@ pub struct Cli {
 pub enum Commands {
     /// Post one callback exactly as Tencent would, to roomwatch or any backend.
     Send(SendArgs),
+    /// Print recorded callbacks from the journal as NDJSON (the headless line format).
+    Export(ExportArgs),
+    /// Re-send recorded callbacks, in their original order, to a URL.
+    Replay(ReplayArgs),
     /// Print a shell completion script, e.g. `roomwatch completions bash > ~/.local/share/bash-completion/completions/roomwatch`.
     Completions {
         /// bash, zsh, fish, powershell or elvish.
@@ -208,6 +212,158 @@ pub struct RunArgs {
     /// $XDG_CONFIG_HOME/roomwatch/config.toml (~/.config/roomwatch/config.toml) if it exists.
     #[arg(long, env = "ROOMWATCH_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+
+    // Journal: every callback recorded durably before it is answered.
+    /// The journal file (default: $XDG_DATA_HOME/roomwatch/journal.sqlite; the demo uses
+    /// demo.sqlite there). A journal named here that cannot be used stops roomwatch.
+    #[arg(long, env = "ROOMWATCH_JOURNAL", value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+
+    /// Run without a journal: nothing recorded, nothing restored.
+    #[arg(long, env = "ROOMWATCH_NO_JOURNAL", conflicts_with = "journal")]
+    pub no_journal: bool,
+
+    /// How hard each commit is pushed to disk: normal survives a crash or kill -9, full also
+    /// a power loss.
+    #[arg(
+        long,
+        env = "ROOMWATCH_JOURNAL_SYNC",
+        value_enum,
+        default_value = "normal"
+    )]
+    pub journal_sync: crate::eventlog::SyncMode,
+
+    /// Delete journal records older than this (e.g. 7d, 12h, 30m).
+    #[arg(long, env = "ROOMWATCH_RETAIN", default_value = "30d", value_parser = parse_duration_ms)]
+    pub retain: i64,
+
+    /// Delete the oldest journal records while the journal is larger than this (e.g. 2GiB).
+    #[arg(long, env = "ROOMWATCH_RETAIN_SIZE", default_value = "10GiB", value_parser = parse_big_size)]
+    pub retain_size: u64,
+}
+
+/// Which recorded callbacks `export` and `replay` select.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// The journal to read (default: the one roomwatch writes by default).
+    #[arg(long, env = "ROOMWATCH_JOURNAL", value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+
+    /// Only this room.
+    #[arg(long, value_name = "ID")]
+    pub room: Option<String>,
+
+    /// Only this command: the full name or its short form (AfterCreateRoom).
+    #[arg(long, value_name = "NAME")]
+    pub command: Option<String>,
+
+    /// Only this verdict.
+    #[arg(long, value_parser = ["accepted", "rejected", "unrecognized"])]
+    pub verdict: Option<String>,
+
+    /// Received at or after: a time (2026-11-21T21:40:00Z) or a span back from now (10m, 2h, 7d).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_ms)]
+    pub since: Option<i64>,
+
+    /// Received before: a time or a span back from now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time_ms)]
+    pub until: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Where to send, e.g. http://127.0.0.1:9000/callback (its path replaces the recorded one).
+    #[arg(long)]
+    pub to: String,
+
+    /// Re-sign each callback with a fresh RequestTime and this token (a recorded Sign is stale
+    /// after 60 s).
+    #[arg(long, env = "ROOMWATCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Callbacks per second at most (default: as fast as answers come).
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Print what would be sent, send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Parses a span like `90s`, `30m`, `12h`, `7d`, `2w` into milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a span like 90s, 30m, 12h, 7d or 2w"))?;
+    let unit_ms: i64 = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        other => return Err(format!("unknown unit {other:?}: use s, m, h, d or w")),
+    };
+    number
+        .checked_mul(unit_ms)
+        .filter(|&ms| ms > 0)
+        .ok_or_else(|| format!("{text:?} is not a usable span"))
+}
+
+/// A point in time as Unix ms: RFC 3339 (`2026-11-21T21:40:00Z`) or a span back from now.
+pub fn parse_time_ms(text: &str) -> Result<i64, String> {
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(at) = OffsetDateTime::parse(text.trim(), &Rfc3339) {
+        return i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+            .map_err(|_| format!("{text:?} is out of range"));
+    }
+    let span = parse_duration_ms(text).map_err(|_| {
+        format!("{text:?} is neither a time like 2026-11-21T21:40:00Z nor a span like 10m")
+    })?;
+    Ok(crate::ingest::receiver::now_ms() - span)
+}
+
+/// Parses sizes up to terabytes: `1048576`, `512MiB`, `2GiB`, `1T` (binary units).
+pub fn parse_big_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 512MiB or 2GiB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}: use KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    number
+        .checked_mul(factor)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{text:?} is not a usable size"))
 }
 
 #[derive(Debug, Args)]
@@ -349,6 +505,16 @@ mod tests {
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
         assert!(parse_size("1TiB").is_err());
         assert!(parse_size("lots").is_err());
+        assert_eq!(parse_big_size("2GiB"), Ok(2 << 30));
+        assert!(parse_big_size("0").is_err());
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(parse_duration_ms("7d"), Ok(7 * 86_400_000));
+        assert_eq!(parse_duration_ms("30m"), Ok(1_800_000));
+        assert!(parse_duration_ms("7x").is_err());
+        assert_eq!(parse_time_ms("2026-11-21T21:40:00Z"), Ok(1_795_297_200_000));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 
 use crate::event::Event;
+use crate::eventlog::{Commit, Health, SharedLog};
 use crate::store::{LogEntry, RoomStore, StoreLimits};
 
 /// How far ahead of arrival an `EventTime` is trusted by default (5 minutes).
@@ -15,6 +16,8 @@ pub const DEFAULT_MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 pub struct Hub {
     inner: Mutex<Inner>,
     max_clock_skew_ms: i64,
+    /// Where every event is appended durably, when journaling is on.
+    journal: Option<SharedLog>,
 }
 
 struct Inner {
@@ -50,7 +53,28 @@ impl Hub {
                 tx: Some(tx),
             }),
             max_clock_skew_ms,
+            journal: None,
         }
+    }
+
+    /// A hub that starts from a restored store and appends every event to `journal`.
+    pub fn with_journal(store: RoomStore, channel_capacity: usize, journal: SharedLog) -> Self {
+        let (tx, _) = broadcast::channel(channel_capacity.max(1));
+        Self {
+            inner: Mutex::new(Inner {
+                store,
+                tx: Some(tx),
+            }),
+            max_clock_skew_ms: DEFAULT_MAX_CLOCK_SKEW_MS,
+            journal: Some(journal),
+        }
+    }
+
+    /// Trusts `EventTime` up to `max_clock_skew_ms` ahead of arrival.
+    #[must_use]
+    pub fn clock_skew(mut self, max_clock_skew_ms: i64) -> Self {
+        self.max_clock_skew_ms = max_clock_skew_ms;
+        self
     }
 
     /// Numbers, applies and broadcasts one event. Never waits on subscribers.
@@ -61,7 +85,23 @@ impl Hub {
     /// Like [`publish`](Self::publish), and runs `numbered` with the numbered event under the
     /// same lock, so that whatever it feeds (e.g. the relay's per-room queues) sees events in
     /// seq order. `numbered` must be quick and must not touch the hub.
-    pub fn publish_with(&self, mut event: Event, numbered: impl FnOnce(&Arc<Event>)) -> Arc<Event> {
+    pub fn publish_with(&self, event: Event, numbered: impl FnOnce(&Arc<Event>)) -> Arc<Event> {
+        self.publish_durably_with(event, numbered).0
+    }
+
+    /// Like [`Hub::publish`], and also queues the event for the journal; the caller answers
+    /// the sender after the returned commit resolves.
+    pub fn publish_durably(&self, event: Event) -> (Arc<Event>, Option<Commit>) {
+        self.publish_durably_with(event, |_| {})
+    }
+
+    /// [`Hub::publish_with`] and [`Hub::publish_durably`] in one. Queuing for the journal under
+    /// the lock keeps the journal in seq order.
+    pub fn publish_durably_with(
+        &self,
+        mut event: Event,
+        numbered: impl FnOnce(&Arc<Event>),
+    ) -> (Arc<Event>, Option<Commit>) {
         // A clock far ahead would pin the room: any later genuine update would look stale.
         event.clock_skew = event
             .claimed_time_ms()
@@ -70,16 +110,29 @@ impl Hub {
         event.seq = inner.store.last_seq() + 1;
         let event = Arc::new(event);
         numbered(&event);
-        if let Some(effect) = inner.store.apply(Arc::clone(&event))
-            && let Some(tx) = &inner.tx
-        {
-            // Having no subscriber yet is not an error.
-            let _ = tx.send(LogEntry {
+        let mut commit = None;
+        if let Some(effect) = inner.store.apply(Arc::clone(&event)) {
+            let entry = LogEntry {
                 event: Arc::clone(&event),
                 effect,
-            });
+            };
+            commit = self.journal.as_ref().map(|journal| journal.append(&entry));
+            // Having no subscriber yet is not an error.
+            if let Some(tx) = &inner.tx {
+                let _ = tx.send(entry);
+            }
         }
-        event
+        (event, commit)
+    }
+
+    /// The journal, when journaling is on.
+    pub fn journal(&self) -> Option<&SharedLog> {
+        self.journal.as_ref()
+    }
+
+    /// How the journal is doing, when journaling is on.
+    pub fn journal_health(&self) -> Option<Health> {
+        self.journal.as_ref().map(|journal| journal.health())
     }
 
     /// A receiver of every event published from now on. After [`close`](Self::close) it

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod escape;
 pub mod event;
+pub mod eventlog;
 pub mod hub;
 pub mod ingest;
 pub mod outputs;

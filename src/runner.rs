@@ -44,12 +44,34 @@ pub struct RunInfo {
     pub zone: Zone,
     /// Monochrome: no colours, only bold, dim and reverse video.
     pub no_color: bool,
+    pub journal: JournalInfo,
+}
+
+/// What the journal did at start, for the header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum JournalInfo {
+    /// `--no-journal`, or no data directory to put one in.
+    #[default]
+    Off,
+    On {
+        path: String,
+        /// Callbacks found in the journal.
+        restored: u64,
+        /// Arrival of the oldest one (Unix ms).
+        since_ms: Option<i64>,
+        /// Damaged records skipped while restoring.
+        skipped: u64,
+    },
+    /// The default journal could not be used; running without one.
+    Unavailable(String),
 }
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
+        Some(Commands::Export(args)) => crate::outputs::export::run(&args),
+        Some(Commands::Replay(args)) => crate::outputs::replay::run(args).await,
         Some(Commands::Completions { shell }) => crate::outputs::docs::completions(shell),
         Some(Commands::Man) => crate::outputs::docs::man(),
         None if cli
@@ -88,11 +110,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         max_rooms: usize::try_from(args.max_rooms).unwrap_or(usize::MAX),
     };
     let skew_ms = i64::try_from(args.max_clock_skew.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let hub = Arc::new(Hub::with_limits(
-        limits,
-        channel_capacity(args.history_bytes, args.max_body),
-        skew_ms,
-    ));
+    let capacity = channel_capacity(args.history_bytes, args.max_body);
+    let (hub, journal) = open_journal(&args, limits, capacity, skew_ms)?;
+    let hub = Arc::new(hub);
     let relay = start_relay(&args).await?;
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
@@ -126,6 +146,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         zone: if args.utc { Zone::UTC } else { Zone::local() },
         // https://no-color.org: any non-empty value turns colour off.
         no_color: args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        journal,
     };
     if !listen.ip().is_loopback() && args.token.is_none() {
         eprintln!(
@@ -226,6 +247,65 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("receiver failed: {e}")),
         Err(e) => Err(format!("receiver task failed: {e}")),
+    }
+}
+
+/// Opens the journal and restores the state it holds. An explicit `--journal` that cannot be
+/// used is an error; the default one only turns journaling off, visibly.
+fn open_journal(
+    args: &RunArgs,
+    limits: crate::store::StoreLimits,
+    capacity: usize,
+    skew_ms: i64,
+) -> Result<(Hub, JournalInfo), String> {
+    use crate::eventlog::{JournalOptions, SqliteJournal, location};
+    let Some(choice) = location::choose(args.journal.clone(), args.no_journal, args.demo) else {
+        return Ok((
+            Hub::with_limits(limits, capacity, skew_ms),
+            JournalInfo::Off,
+        ));
+    };
+    let options = JournalOptions {
+        sync: args.journal_sync,
+        log_capacity: args.history,
+        retain_ms: Some(args.retain),
+        retain_bytes: Some(args.retain_size),
+        started: crate::outputs::headless::rfc3339(receiver::now_ms()),
+        ..JournalOptions::new(&choice.path)
+    };
+    match SqliteJournal::open(&options) {
+        Ok((journal, restored)) => {
+            if restored.skipped > 0 {
+                tracing::warn!(
+                    skipped = restored.skipped,
+                    "damaged journal records skipped while restoring"
+                );
+                eprintln!(
+                    "roomwatch: {} damaged journal record(s) in {} skipped while restoring",
+                    restored.skipped,
+                    choice.path.display()
+                );
+            }
+            let info = JournalInfo::On {
+                path: choice.path.display().to_string(),
+                restored: restored.callbacks,
+                since_ms: restored.since_ms,
+                skipped: restored.skipped,
+            };
+            let mut store = restored.store;
+            store.set_limits(limits);
+            let hub = Hub::with_journal(store, capacity, Arc::new(journal)).clock_skew(skew_ms);
+            Ok((hub, info))
+        }
+        Err(error) if choice.explicit => Err(error.to_string()),
+        Err(error) => {
+            eprintln!("roomwatch: running without a journal: {error}");
+            tracing::error!(%error, "running without a journal");
+            Ok((
+                Hub::with_limits(limits, capacity, skew_ms),
+                JournalInfo::Unavailable(error.to_string()),
+            ))
+        }
     }
 }
 

@@ -240,6 +240,8 @@ mod binary {
         let mut child = Command::new(BIN)
             .args(["--headless", "--listen", "127.0.0.1:0"])
             .args(args)
+            .env("ROOMWATCH_NO_JOURNAL", "true")
+            .env_remove("ROOMWATCH_JOURNAL")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

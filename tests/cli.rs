@@ -12,6 +12,7 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(BIN);
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
     cmd.args(args)
         .env_remove("ROOMWATCH_LISTEN")
         .env_remove("ROOMWATCH_SDKAPPID")
@@ -46,6 +47,7 @@ fn wait_with_deadline(child: &mut Child) {
 #[allow(clippy::zombie_processes)]
 fn serve() -> (Child, String) {
     let mut child = Command::new(BIN)
+        .env("ROOMWATCH_NO_JOURNAL", "true")
         .args(["--headless", "--listen", ":0"])
         .env_remove("ROOMWATCH_SDKAPPID")
         .env_remove("ROOMWATCH_TOKEN")

@@ -123,6 +123,7 @@ fn broken_files_name_the_line() {
 fn the_binary_reads_the_file_and_the_command_line_wins() {
     // The sample listens on 9100; the command line's free port wins, and the run works.
     let out = Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+        .env("ROOMWATCH_NO_JOURNAL", "true")
         .args([
             "--config",
             SAMPLE_PATH,
@@ -146,6 +147,7 @@ fn the_binary_reads_the_file_and_the_command_line_wins() {
     let bad = dir.join("config.toml");
     std::fs::write(&bad, "[run]\n\nlisten = \"nowhere\"\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+        .env("ROOMWATCH_NO_JOURNAL", "true")
         .args(["--headless"])
         .env("XDG_CONFIG_HOME", &dir)
         .env("ROOMWATCH_CONFIG", &bad)

@@ -264,6 +264,8 @@ async fn the_binary_prints_the_demo_from_its_first_callback() {
         .env_remove("ROOMWATCH_SDKAPPID")
         .env_remove("ROOMWATCH_TOKEN")
         .env("ROOMWATCH_LOG", "warn")
+        .env("ROOMWATCH_NO_JOURNAL", "true")
+        .env_remove("ROOMWATCH_JOURNAL")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -26,6 +26,8 @@ impl Dashboard {
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
         cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
         cmd.env_remove("ROOMWATCH_SDKAPPID");
+        cmd.env("ROOMWATCH_NO_JOURNAL", "true");
+        cmd.env_remove("ROOMWATCH_JOURNAL");
         cmd.env_remove("ROOMWATCH_TOKEN");
         Self::spawn(cmd)
     }
@@ -235,6 +237,7 @@ fn panic_in_a_task_restores_the_terminal() {
         "--test-threads=1",
     ]);
     cmd.env("ROOMWATCH_PANIC_CHILD", "1");
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
     cmd.env("RUST_BACKTRACE", "0");
     let mut child = Dashboard::spawn(cmd);
     let status = child.wait_exit();
@@ -250,11 +253,14 @@ fn panic_in_a_task_restores_the_terminal() {
 async fn q_exits_after_the_grace_while_a_client_holds_a_half_sent_request() {
     use tokio::io::AsyncWriteExt;
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
     cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
     cmd.args(["--header-timeout", "5m", "--body-timeout", "5m"]);
     cmd.args(["--shutdown-grace", "1s"]);
     cmd.env_remove("ROOMWATCH_SDKAPPID");
     cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
+    cmd.env_remove("ROOMWATCH_JOURNAL");
     let mut dash = Dashboard::spawn(cmd);
     let port = dash.port();
     dash.wait_for("the empty dashboard", |s| s.contains("no rooms yet"));
@@ -272,6 +278,42 @@ async fn q_exits_after_the_grace_while_a_client_holds_a_half_sent_request() {
     assert!(status.success(), "{status:?}");
     dash.wait_restored();
     drop(held);
+}
+
+/// The dashboard with a journal in `data_home`.
+fn journaled(data_home: &std::path::Path) -> Dashboard {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
+    cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_JOURNAL");
+    cmd.env_remove("ROOMWATCH_NO_JOURNAL");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env("XDG_DATA_HOME", data_home);
+    Dashboard::spawn(cmd)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_shows_the_restored_rooms_and_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let mut dash = journaled(data.path());
+    let port = dash.port();
+    post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
+    post(port, "Live.CallbackAfterModifyAdmin", ADMIN_SEED).await;
+    dash.wait_for("the room name", |s| s.contains("rname-123"));
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+    dash.wait_restored();
+    drop(dash);
+    assert!(data.path().join("roomwatch/journal.sqlite").exists());
+
+    let mut dash = journaled(data.path());
+    let screen = dash.wait_for("the restored rooms", |s| {
+        s.contains("rname-123") && s.contains("restored 2 since")
+    });
+    assert!(screen.contains("Admins: user1, user2"), "{screen}");
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
 }
 
 /// A backend on loopback that records the bodies it receives and answers Tencent's ack.
@@ -321,6 +363,7 @@ async fn e_hands_the_terminal_to_the_editor_and_sends_the_edited_body() {
         .status()
         .unwrap();
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
     cmd.args(["--listen", "127.0.0.1:0", "--tui", "--forward-to", &backend]);
     cmd.env_remove("ROOMWATCH_SDKAPPID");
     cmd.env_remove("ROOMWATCH_TOKEN");
@@ -368,6 +411,7 @@ async fn e_hands_the_terminal_to_the_editor_and_sends_the_edited_body() {
 #[tokio::test(flavor = "multi_thread")]
 async fn no_color_keeps_reverse_video_and_the_zone_is_named() {
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
     cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
     cmd.env_remove("ROOMWATCH_SDKAPPID");
     cmd.env_remove("ROOMWATCH_TOKEN");
@@ -440,6 +484,7 @@ fn sgr_sequences(text: &str) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn utc_flag_names_utc() {
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
     cmd.args(["--listen", "127.0.0.1:0", "--tui", "--utc"]);
     cmd.env_remove("ROOMWATCH_SDKAPPID");
     cmd.env_remove("ROOMWATCH_TOKEN");

@@ -17,7 +17,10 @@ const EXIT_DEADLINE: Duration = Duration::from_secs(20);
 #[allow(clippy::zombie_processes)]
 fn spawn(args: &[&str]) -> (Child, String, JoinHandle<Vec<u8>>) {
     let mut child = Command::new(BIN)
+        .env("ROOMWATCH_NO_JOURNAL", "true")
         .args(["--headless", "--listen", "127.0.0.1:0"])
+        .env("ROOMWATCH_NO_JOURNAL", "true")
+        .env_remove("ROOMWATCH_JOURNAL")
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -114,12 +117,16 @@ fn a_signal_ends_the_run_with_status_0_while_a_client_holds_a_half_sent_request(
 fn an_empty_or_blank_token_is_refused_at_start() {
     let outputs = [
         Command::new(BIN)
+            .env("ROOMWATCH_NO_JOURNAL", "true")
             .args(["--headless", "--listen", "127.0.0.1:0", "--token", ""])
+            .env("ROOMWATCH_NO_JOURNAL", "true")
             .stdin(Stdio::null())
             .output()
             .unwrap(),
         Command::new(BIN)
+            .env("ROOMWATCH_NO_JOURNAL", "true")
             .args(["--headless", "--listen", "127.0.0.1:0"])
+            .env("ROOMWATCH_NO_JOURNAL", "true")
             .env("ROOMWATCH_TOKEN", " \t ")
             .stdin(Stdio::null())
             .output()
@@ -231,6 +238,7 @@ fn send_prints_a_hostile_servers_answer_escaped() {
     // then the error text is what reaches stderr).
     for (expected_exit, body_printed) in [(0, true), (1, true), (1, false)] {
         let output = Command::new(BIN)
+            .env("ROOMWATCH_NO_JOURNAL", "true")
             .args([
                 "send",
                 "Live.CallbackAfterCreateRoom",

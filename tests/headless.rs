@@ -20,6 +20,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_roomwatch");
 fn spawn(args: &[&str]) -> (Child, String, BufReader<std::process::ChildStderr>) {
     let mut child = Command::new(BIN)
         .args(["--listen", "127.0.0.1:0", "--sdkappid", "1400000001"])
+        .env("ROOMWATCH_NO_JOURNAL", "true")
+        .env_remove("ROOMWATCH_JOURNAL")
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -118,6 +120,8 @@ fn without_a_terminal_it_falls_back_to_ndjson_and_exits_cleanly_on_sigterm() {
 fn the_fallback_is_announced_on_stderr() {
     let mut child = Command::new(BIN)
         .args(["--listen", "127.0.0.1:0"])
+        .env("ROOMWATCH_NO_JOURNAL", "true")
+        .env_remove("ROOMWATCH_JOURNAL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -137,6 +141,8 @@ fn an_address_in_use_is_a_plain_error_and_a_failure_exit() {
     let addr = taken.local_addr().unwrap().to_string();
     let output = Command::new(BIN)
         .args(["--headless", "--listen", &addr])
+        .env("ROOMWATCH_NO_JOURNAL", "true")
+        .env_remove("ROOMWATCH_JOURNAL")
         .stdin(Stdio::null())
         .output()
         .unwrap();

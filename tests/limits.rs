@@ -199,6 +199,7 @@ fn the_header_counts_evicted_rooms() {
         demo: false,
         zone: roomwatch::tui::zone::Zone::UTC,
         no_color: false,
+        journal: roomwatch::runner::JournalInfo::Off,
     };
     let mut app = roomwatch::tui::app::App::new(info, hub.snapshot(), T0, (120, 20));
     app.prepare();

@@ -832,6 +832,7 @@ fn an_invalid_forward_target_exits_2_with_the_reason() {
     for bad in ["ftp://example.com/hook", "not a url", "http://"] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
             .args(["--headless", "--listen", "127.0.0.1:0", "--forward-to", bad])
+            .env("ROOMWATCH_NO_JOURNAL", "true")
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{bad}");
@@ -859,6 +860,8 @@ async fn headless_lines_carry_the_relay_outcome_and_later_outcomes_follow() {
             "100ms",
         ])
         .args(["--forward-to", backend.url("/hook").as_str()])
+        .env("ROOMWATCH_NO_JOURNAL", "true")
+        .env_remove("ROOMWATCH_JOURNAL")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::escape::Escaped;
 use crate::event::{Event, Reply, Verdict};
+use crate::eventlog::Commit;
 use crate::hub::Hub;
 use crate::ingest::auth::AuthConfig;
 use crate::ingest::intake::{self, Arrival, BodyRead};
@@ -139,7 +140,7 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
         return relayed(&state, relay, event).await;
     }
     let Reply { status, body } = event.reply.clone();
-    state.hub.publish(event);
+    durable(state.hub.publish_durably(event)).await;
     let mut response = json_response(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         body,
@@ -157,6 +158,17 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
     response
 }
 
+/// Waits until a published callback's record is durable, so the answer goes out only then. A
+/// journal that cannot take it (disk full) does not hold the answer back: the callback is
+/// answered from memory, and the log and the header say it is not journaled.
+async fn durable((published, commit): (Arc<Event>, Option<Commit>)) {
+    if let Some(commit) = commit
+        && let Err(error) = commit.wait().await
+    {
+        tracing::warn!(seq = published.seq, %error, "callback answered but not journaled");
+    }
+}
+
 /// A callback that passed the checks, with a forward target: a "before" callback is answered
 /// with the backend's decision (or the fallback's); any other is acknowledged once it holds a
 /// place in the relay backlog, or refused with 503 + Retry-After when the backlog is full.
@@ -172,9 +184,12 @@ async fn relayed(state: &ReceiverState, relay: &Arc<Relay>, mut event: Event) ->
             status: answer.status,
             body: String::from_utf8_lossy(&answer.body).into_owned(),
         };
-        state
-            .hub
-            .publish_with(event, |numbered| relay.record_before(numbered.seq, &answer));
+        durable(
+            state
+                .hub
+                .publish_durably_with(event, |numbered| relay.record_before(numbered.seq, &answer)),
+        )
+        .await;
         let mut response = (
             StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY),
             answer.body,
@@ -192,9 +207,12 @@ async fn relayed(state: &ReceiverState, relay: &Arc<Relay>, mut event: Event) ->
     match relay.reserve(event.raw_body.len()) {
         Ok(reservation) => {
             let Reply { status, body } = event.reply.clone();
-            state
-                .hub
-                .publish_with(event, |numbered| reservation.enqueue(numbered));
+            durable(
+                state
+                    .hub
+                    .publish_durably_with(event, |numbered| reservation.enqueue(numbered)),
+            )
+            .await;
             json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
         }
         Err(full) => {
@@ -203,9 +221,10 @@ async fn relayed(state: &ReceiverState, relay: &Arc<Relay>, mut event: Event) ->
                 status: 503,
                 body: body.clone(),
             };
-            state
-                .hub
-                .publish_with(event, |numbered| relay.record_refused(numbered.seq, &full));
+            durable(state.hub.publish_durably_with(event, |numbered| {
+                relay.record_refused(numbered.seq, &full);
+            }))
+            .await;
             let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, body);
             response
                 .headers_mut()

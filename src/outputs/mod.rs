@@ -2,5 +2,7 @@
 //! plus the generated shell completions and man page.
 
 pub mod docs;
+pub mod export;
 pub mod headless;
+pub mod replay;
 pub mod send;

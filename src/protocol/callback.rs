@@ -18,7 +18,7 @@ pub struct Callback {
 }
 
 /// How viewers get a seat.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum SeatMode {
     None,
     FreeToTake,
@@ -96,7 +96,7 @@ impl RoomInfo {
 }
 
 /// End-of-room statistics from a destroy callback.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Statistic {
     pub total_viewers: Option<i64>,
     pub total_gifts_sent: Option<i64>,

@@ -1,13 +1,13 @@
 //! What roomwatch answers: Tencent's success body, and one documented code per rejection.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The exact body Tencent expects for a handled callback.
 pub const ACK_OK: &str = r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#;
 
 /// Why a callback was refused. Each has its own HTTP status and `ErrorCode`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum Rejection {
     #[error("SdkAppid is missing from the query string")]
     SdkAppidMissing,

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::versioned::{Stamp, Versioned, write};
 use crate::protocol::{BattleRoom, Payload};
 
 /// How far a battle got. Phases only move forward, whatever order callbacks arrive in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum BattlePhase {
     Created,
     Started,
@@ -25,7 +25,7 @@ impl BattlePhase {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Battle {
     pub id: String,
     pub phase: BattlePhase,

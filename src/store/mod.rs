@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use imbl::{OrdMap, OrdSet, Vector};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use battle::{Battle, BattlePhase};
 pub use room::{
@@ -87,7 +87,7 @@ pub struct LogEntry {
 }
 
 /// Running totals over every event applied.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     pub accepted: u64,
     pub rejected: u64,
@@ -103,12 +103,11 @@ pub struct Counters {
 }
 
 /// The last room-count alert (`CreateRoomReachingThreshold`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThresholdAlert {
     pub current: Option<i64>,
     pub max: Option<i64>,
     pub at_ms: i64,
-    #[serde(skip)]
     pub stamp: Stamp,
 }
 
@@ -124,6 +123,22 @@ fn evict_key(room: &Room) -> EvictKey {
         room.destroyed.as_ref().map(|d| d.stamp.time_ms)
     };
     (live, time.unwrap_or(i64::MIN), room.id.clone())
+}
+
+/// The store's state without its log, as a journal checkpoint stores it. Persistent
+/// collections make taking one cheap (they are shared, not copied).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Checkpoint {
+    rooms: OrdMap<String, Arc<Room>>,
+    evict_order: OrdSet<EvictKey>,
+    battles: OrdMap<String, Battle>,
+    battle_order: Vector<String>,
+    counters: Counters,
+    threshold: Option<ThresholdAlert>,
+    follows: u64,
+    seen_roomless: RecentDeliveries,
+    last_seq: u64,
+    dropped_log_entries: u64,
 }
 
 /// Rooms, battles, counters and the recent log.
@@ -231,6 +246,70 @@ impl RoomStore {
     pub fn log_after(&self, seq: u64) -> impl Iterator<Item = &LogEntry> {
         let start = self.log.partition_point(|entry| entry.event.seq <= seq);
         self.log.range(start..)
+    }
+
+    /// The state without the log, for a checkpoint.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            rooms: self.rooms.clone(),
+            evict_order: self.evict_order.clone(),
+            battles: self.battles.clone(),
+            battle_order: self.battle_order.clone(),
+            counters: self.counters.clone(),
+            threshold: self.threshold.clone(),
+            follows: self.follows,
+            seen_roomless: self.seen_roomless.clone(),
+            last_seq: self.last_seq,
+            dropped_log_entries: self.dropped_log_entries,
+        }
+    }
+
+    /// A store from a checkpoint, with an empty log of `log_capacity`.
+    pub fn from_checkpoint(checkpoint: Checkpoint, log_capacity: usize) -> Self {
+        Self {
+            rooms: checkpoint.rooms,
+            evict_order: checkpoint.evict_order,
+            battles: checkpoint.battles,
+            battle_order: checkpoint.battle_order,
+            counters: checkpoint.counters,
+            threshold: checkpoint.threshold,
+            follows: checkpoint.follows,
+            seen_roomless: checkpoint.seen_roomless,
+            last_seq: checkpoint.last_seq,
+            dropped_log_entries: checkpoint.dropped_log_entries,
+            ..Self::new(log_capacity)
+        }
+    }
+
+    /// Takes other limits (the run's flags) for what comes next.
+    pub fn set_limits(&mut self, limits: StoreLimits) {
+        self.limits = StoreLimits {
+            history: limits.history.max(1),
+            history_bytes: limits.history_bytes.max(1),
+            max_rooms: limits.max_rooms.max(1),
+        };
+    }
+
+    /// Puts a restored entry in the log without folding it again: its effect is already in
+    /// the state (a checkpoint holds it).
+    pub fn push_restored(&mut self, entry: LogEntry) {
+        self.log_bytes += entry.event.retained_bytes();
+        self.log.push_back(entry);
+        while self.log.len() > self.limits.history
+            || (self.log_bytes > self.limits.history_bytes && self.log.len() > 1)
+        {
+            let Some(oldest) = self.log.pop_front() else {
+                break;
+            };
+            self.log_bytes = self.log_bytes.saturating_sub(oldest.event.retained_bytes());
+            self.dropped_log_entries += 1;
+        }
+    }
+
+    /// Numbers given out so far reach at least `seq` (a journal's unreadable last record keeps
+    /// its number).
+    pub fn advance_seq(&mut self, seq: u64) {
+        self.last_seq = self.last_seq.max(seq);
     }
 
     /// Applies one event and records it in the log. An event whose sequence number was

@@ -10,7 +10,8 @@ pub type Delivery = (Command, u64);
 /// The last `capacity` deliveries. Tencent repeats a callback within seconds or minutes, so a
 /// repeat that arrives after `capacity` newer callbacks for the same room is no longer caught.
 /// Persistent collections: a copy of the store (a dashboard resynchronising) shares them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(into = "Remembered", from = "Remembered")]
 pub struct RecentDeliveries {
     set: OrdSet<Delivery>,
     order: Vector<Delivery>,
@@ -46,6 +47,32 @@ impl RecentDeliveries {
 
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+}
+
+/// What a checkpoint keeps: the deliveries in order; the set is rebuilt from them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Remembered {
+    capacity: usize,
+    order: Vec<Delivery>,
+}
+
+impl From<RecentDeliveries> for Remembered {
+    fn from(recent: RecentDeliveries) -> Self {
+        Self {
+            capacity: recent.capacity,
+            order: recent.order.iter().copied().collect(),
+        }
+    }
+}
+
+impl From<Remembered> for RecentDeliveries {
+    fn from(kept: Remembered) -> Self {
+        let mut recent = Self::new(kept.capacity);
+        for delivery in kept.order {
+            recent.insert(delivery);
+        }
+        recent
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use imbl::OrdMap;
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use super::recent::RecentDeliveries;
 use super::versioned::{Stamp, Versioned, Write, known, write};
@@ -15,7 +17,7 @@ use crate::protocol::{Command, RoomInfo, SeatMode, Statistic};
 const SEEN_PER_ROOM: usize = 4096;
 
 /// A seat as last reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeatState {
     pub member: Option<String>,
     pub locked: Option<bool>,
@@ -42,14 +44,14 @@ impl SeatState {
 }
 
 /// A member's presence as last reported, with the reason given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
     pub online: bool,
     pub cause: Option<String>,
 }
 
 /// How a room ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ending {
     pub by: Option<String>,
     /// `DestroyByUser` or `DestroyBySystem`, when said.
@@ -58,16 +60,16 @@ pub struct Ending {
 }
 
 /// One field's change in the latest update that changed anything.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldChange {
-    pub field: &'static str,
+    pub field: Cow<'static, str>,
     /// `None` when the old value was unknown.
     pub before: Option<String>,
     pub after: String,
 }
 
 /// What the most recent state-changing callback did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastChange {
     pub stamp: Stamp,
     pub seq: u64,
@@ -76,14 +78,14 @@ pub struct LastChange {
     pub changes: Vec<FieldChange>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GiftTally {
     pub gifts: u64,
     pub items: i64,
     pub coins: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
     pub id: String,
     pub name: Option<Versioned<String>>,
@@ -122,7 +124,6 @@ pub struct Room {
     /// Callbacks applied per command, duplicates not counted.
     pub counts: BTreeMap<Command, u64>,
     /// Recent body digests, to spot repeated deliveries.
-    #[serde(skip)]
     pub seen: RecentDeliveries,
     /// Not part of the converged state: it depends on arrival order by nature.
     pub last_change: Option<LastChange>,
@@ -151,7 +152,7 @@ impl WriteLog {
                 self.wrote = true;
                 if let Some(after) = known(field).map(&show) {
                     self.changes.push(FieldChange {
-                        field: name,
+                        field: Cow::Borrowed(name),
                         before,
                         after,
                     });

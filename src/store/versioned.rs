@@ -1,18 +1,18 @@
 //! Last-writer-wins registers ordered by event time, so that any delivery order of the same
 //! callbacks converges to the same state.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// When a write happened: the event's own time, then a digest of its body to order two
 /// different events that claim the same millisecond.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Stamp {
     pub time_ms: i64,
     pub tiebreak: u64,
 }
 
 /// A value with the stamp of the write that set it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Versioned<T> {
     pub value: T,
     pub stamp: Stamp,

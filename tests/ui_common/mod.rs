@@ -30,6 +30,7 @@ pub fn info() -> RunInfo {
         demo: false,
         zone: roomwatch::tui::zone::Zone::UTC,
         no_color: false,
+        journal: roomwatch::runner::JournalInfo::Off,
     }
 }
 

@@ -48,6 +48,8 @@ pub enum Overlay {
 #[allow(clippy::struct_excessive_bools)] // independent view toggles and cache flags
 pub struct App {
     pub info: RunInfo,
+    /// The journal's health as of the last tick (disk full shows in the header).
+    pub journal_health: Option<crate::eventlog::Health>,
     /// A replica of the hub's store, kept current from the bus.
     pub store: RoomStore,
     /// Now, for ages and uptime (Unix ms); set from outside so drawing stays pure.
@@ -126,6 +128,7 @@ impl App {
     pub fn new(info: RunInfo, store: RoomStore, now_ms: i64, size: (u16, u16)) -> Self {
         let mut app = Self {
             info,
+            journal_health: None,
             store,
             now_ms,
             started_ms: now_ms,

@@ -14,6 +14,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, SparklineBar};
 
+use crate::runner::JournalInfo;
 use crate::tui::app::{App, Overlay, Pane};
 use crate::tui::keymap;
 
@@ -175,6 +176,9 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
             theme::badge_paused(),
         ));
     }
+    if let Some(badge) = journal_badge(app) {
+        badges.push(badge);
+    }
     let badge_w: usize = badges.iter().map(|(t, _)| text::width(t) + 1).sum();
     let info = &app.info;
     // Narrow terminals get shorter labels so the badges and uptime still fit.
@@ -269,6 +273,21 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     if let Some(status) = &app.relay.status {
         second.extend(relay::header_segment(status, narrow));
     }
+    if let JournalInfo::On {
+        restored, since_ms, ..
+    } = &app.info.journal
+        && *restored > 0
+    {
+        let since = since_ms.map(text::clock).unwrap_or_default();
+        second.push((
+            format!(
+                "{gap} restored {} since {}",
+                thousands(*restored),
+                since.get(..5).unwrap_or(&since)
+            ),
+            theme::label(),
+        ));
+    }
     let second = fit_line(second, width);
     let used = second.width();
     let lines = vec![line, second];
@@ -317,6 +336,36 @@ fn throughput_sparkline(frame: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     frame.render_widget(Sparkline::default().data(bars), area);
+}
+
+/// A loud badge when the journal is missing or failing; nothing when it works or is off.
+fn journal_badge(app: &App) -> Option<(String, Style)> {
+    if let JournalInfo::Unavailable(_) = &app.info.journal {
+        return Some((" NO JOURNAL ".into(), theme::badge_alarm()));
+    }
+    let health = app.journal_health.as_ref()?;
+    let (reason, _) = health.failing.as_ref()?;
+    Some((
+        format!(
+            " JOURNAL: {} · {} not journaled ",
+            text::truncate(reason, 24),
+            health.backlog + health.lost
+        ),
+        theme::badge_alarm(),
+    ))
+}
+
+/// 12345 as "12,345".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {

@@ -181,6 +181,14 @@ pub fn badge_paused() -> Style {
     )
 }
 
+/// Something is wrong that loses data if ignored (no journal, journal failing).
+pub fn badge_alarm() -> Style {
+    Style::new()
+        .fg(Color::Yellow)
+        .bg(Color::Red)
+        .add_modifier(Modifier::BOLD)
+}
+
 pub fn badge_scope() -> Style {
     themed(
         "badge_scope",

@@ -1,0 +1,88 @@
+//! `roomwatch export`: recorded callbacks as NDJSON, one line each in exactly the headless
+//! format. Reads through a read-only connection, so it works while roomwatch is running.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rusqlite::Connection;
+
+use crate::cli::{ExportArgs, SelectArgs};
+use crate::eventlog::location;
+use crate::eventlog::query::{Filter, SelectError, select};
+use crate::eventlog::sqlite::open_reader;
+use crate::outputs::headless;
+
+/// Why a journal could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadJournalError {
+    #[error("no journal given and no data directory known: pass --journal PATH")]
+    NoPath,
+    #[error("no journal at {0}")]
+    Missing(String),
+    #[error("cannot read journal {path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+}
+
+/// The filter the flags describe.
+pub fn filter(select: &SelectArgs) -> Filter {
+    Filter {
+        room: select.room.clone(),
+        command: select.command.clone(),
+        verdict: select.verdict.clone(),
+        since_ms: select.since,
+        until_ms: select.until,
+    }
+}
+
+/// Opens the journal `select` names (or the default one) for reading.
+pub fn open(select: &SelectArgs) -> Result<(PathBuf, Connection), ReadJournalError> {
+    let path = location::for_reading(select.journal.clone()).ok_or(ReadJournalError::NoPath)?;
+    if !path.exists() {
+        return Err(ReadJournalError::Missing(path.display().to_string()));
+    }
+    let conn = open_reader(&path).map_err(|source| ReadJournalError::Sqlite {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok((path, conn))
+}
+
+pub fn run(args: &ExportArgs) -> ExitCode {
+    let (path, conn) = match open(&args.select) {
+        Ok(opened) => opened,
+        Err(error) => {
+            eprintln!("roomwatch export: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = select(&conn, &filter(&args.select), |entry| {
+        writeln!(out, "{}", headless::line(&entry))
+    });
+    let flushed = out.flush();
+    match (result, flushed) {
+        (Ok(skipped), Ok(())) => {
+            if skipped > 0 {
+                eprintln!("roomwatch export: {skipped} damaged record(s) skipped");
+            }
+            ExitCode::SUCCESS
+        }
+        // A closed stdout (`| head`) is a normal end for a pipeline.
+        (Err(SelectError::Sink(e)), _) | (_, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        (Err(error), _) => {
+            eprintln!("roomwatch export: {}: {error}", path.display());
+            ExitCode::FAILURE
+        }
+        (_, Err(error)) => {
+            eprintln!("roomwatch export: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

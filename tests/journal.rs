@@ -1,0 +1,804 @@
+//! The journal: real SQLite files, the real router over TCP, and the real binary (killed with
+//! SIGKILL mid-burst). Restore, faults, export and replay.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use roomwatch::eventlog::{EventLog, JournalOptions, SqliteJournal};
+use roomwatch::hub::Hub;
+use roomwatch::ingest::auth::AuthConfig;
+use roomwatch::ingest::receiver::{self, ReceiverState};
+use roomwatch::outputs::headless;
+use roomwatch::store::RoomStore;
+use tokio::sync::oneshot;
+
+const BIN: &str = env!("CARGO_BIN_EXE_roomwatch");
+const QUERY: &str = "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI";
+
+/// A create-room body for room `r{i}`, so every callback is told apart by its room.
+fn create_body(i: usize) -> String {
+    format!(
+        r#"{{"CallbackCommand":"Live.CallbackAfterCreateRoom","Operator_Account":"host_{i}","RoomInfo":{{"RoomId":"r{i}","RoomName":"room {i}","Owner_Account":"host_{i}","MaxMemberCount":100}},"EventTime":{}}}"#,
+        1_735_689_600_000_u64 + i as u64
+    )
+}
+
+/// A journaled receiver on a loopback port, stopped (and its journal closed) by `stop`.
+struct Journaled {
+    base: String,
+    hub: Arc<Hub>,
+    stop: oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start(options: &JournalOptions, token: Option<&str>) -> (Journaled, u64) {
+    let (journal, restored) = SqliteJournal::open(options).unwrap();
+    let skipped = restored.skipped;
+    let hub = Arc::new(Hub::with_journal(restored.store, 4096, Arc::new(journal)));
+    let state = Arc::new(ReceiverState {
+        hub: Arc::clone(&hub),
+        auth: AuthConfig {
+            sdkappid: None,
+            token: token.map(Into::into),
+            window_s: 60,
+        },
+        body_limit: 1 << 20,
+        relay: None,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(receiver::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    (
+        Journaled {
+            base: format!("http://{addr}"),
+            hub,
+            stop,
+            served,
+        },
+        skipped,
+    )
+}
+
+impl Journaled {
+    /// Stops serving and waits until the journal is closed (its writer joined).
+    async fn close(self) {
+        let _ = self.stop.send(());
+        self.served.await.unwrap().unwrap();
+        // Connection tasks let go of the state just after the server returns.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&self.hub) > 1 {
+            assert!(Instant::now() < deadline, "the hub is still held");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let hub = Arc::into_inner(self.hub).expect("the hub's last handle");
+        tokio::task::spawn_blocking(move || drop(hub))
+            .await
+            .unwrap();
+    }
+}
+
+async fn post(client: &reqwest::Client, base: &str, query: &str, body: String) -> (u16, String) {
+    let response = client
+        .post(format!("{base}/callback?{query}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// Everything a restart must bring back: rooms, battles, counters, numbering, the log lines.
+fn fingerprint(store: &RoomStore) -> (String, String, String, u64, Vec<String>) {
+    (
+        format!("{:?}", store.rooms()),
+        format!("{:?}", store.battles()),
+        format!("{:?}", store.counters()),
+        store.last_seq(),
+        store.log().iter().map(headless::line).collect(),
+    )
+}
+
+fn options(path: &Path) -> JournalOptions {
+    JournalOptions {
+        log_capacity: 1000,
+        ..JournalOptions::new(path)
+    }
+}
+
+/// A mixed history: creates, updates (one stale, one repeated), members, rejections, unknowns.
+async fn mixed_history(base: &str) {
+    let client = reqwest::Client::new();
+    for command in [
+        "Live.CallbackAfterCreateRoom",
+        "Live.CallbackAfterUpdateRoomInfo",
+        "Live.CallbackAfterMemberStateChanged",
+        "Live.CallbackAfterModifyAdmin",
+        "Mic.CallbackAfterSeatInfoChanged",
+        "Live.CallbackAfterCreateBattle",
+        "Live.CallbackAfterSetMetadata",
+        "Live.CallbackBeforeSendGift",
+        "Live.CallbackAfterUpdateRoomInfo",
+    ] {
+        let body = common::sample(command);
+        let query = format!("SdkAppid=1400000001&CallbackCommand={command}&contenttype=json");
+        assert_eq!(post(&client, base, &query, body).await.0, 200);
+    }
+    for i in 0..20 {
+        assert_eq!(post(&client, base, QUERY, create_body(i)).await.0, 200);
+    }
+    assert_eq!(
+        post(&client, base, "SdkAppid=1", "{not json".into())
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        post(
+            &client,
+            base,
+            "SdkAppid=1",
+            r#"{"CallbackCommand":"Trtc.Unknown"}"#.into()
+        )
+        .await
+        .0,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_restores_identical_room_state_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let (server, _) = start(&options(&path), None).await;
+    mixed_history(&server.base).await;
+    let before = fingerprint(&server.hub.snapshot());
+    server.close().await;
+
+    let (server, skipped) = start(&options(&path), None).await;
+    assert_eq!(skipped, 0);
+    let after = fingerprint(&server.hub.snapshot());
+    assert_eq!(before, after);
+    // Numbering continues after the restored records.
+    let client = reqwest::Client::new();
+    post(&client, &server.base, QUERY, create_body(999)).await;
+    assert_eq!(server.hub.snapshot().last_seq(), before.3 + 1);
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_checkpoint_interval_restores_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let small = JournalOptions {
+        checkpoint_every: 7,
+        ..options(&path)
+    };
+    let (server, _) = start(&small, None).await;
+    mixed_history(&server.base).await;
+    let before = fingerprint(&server.hub.snapshot());
+    server.close().await;
+    // Drop the checkpoint taken at the clean stop: restore starts from an older one and
+    // replays the records after it.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "DELETE FROM checkpoints WHERE seq = (SELECT max(seq) FROM checkpoints)",
+        [],
+    )
+    .unwrap();
+    let older: i64 = conn
+        .query_row("SELECT max(seq) FROM checkpoints", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    assert!(older > 0 && (older as u64) < before.3, "{older}");
+    let (server, _) = start(&small, None).await;
+    assert_eq!(before, fingerprint(&server.hub.snapshot()));
+    server.close().await;
+}
+
+/// Starts the real binary on a free port with `args`; returns it and its address.
+/// Callers kill and wait on the child.
+#[allow(clippy::zombie_processes)]
+fn spawn_binary(args: &[&str], data_home: &Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--headless"])
+        .args(args)
+        .env("XDG_DATA_HOME", data_home)
+        .env_remove("ROOMWATCH_JOURNAL")
+        .env_remove("ROOMWATCH_NO_JOURNAL")
+        .env_remove("ROOMWATCH_SDKAPPID")
+        .env_remove("ROOMWATCH_TOKEN")
+        .env("ROOMWATCH_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "roomwatch exited early: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split('/').next().unwrap().to_string();
+            // Keep draining stderr so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in stderr.lines() {});
+            return (child, addr);
+        }
+    }
+}
+
+/// Runs the binary to completion with `args`; returns status, stdout, stderr.
+fn run_binary(args: &[&str], data_home: &Path) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .env("XDG_DATA_HOME", data_home)
+        .env_remove("ROOMWATCH_JOURNAL")
+        .env_remove("ROOMWATCH_NO_JOURNAL")
+        .env_remove("ROOMWATCH_TOKEN")
+        .env("ROOMWATCH_LOG", "error")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_burst_loses_no_answered_callback() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("burst.sqlite");
+    let (mut child, addr) = spawn_binary(&["--journal", path.to_str().unwrap()], dir.path());
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+    let answered = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut clients = Vec::new();
+    // 16 concurrent keep-alive clients, each posting until the process is gone.
+    for c in 0..16 {
+        let (client, base, answered) = (client.clone(), base.clone(), Arc::clone(&answered));
+        clients.push(tokio::spawn(async move {
+            for n in 0..100_000 {
+                let i = c * 1_000_000 + n;
+                let sent = client
+                    .post(format!("{base}/callback?{QUERY}"))
+                    .body(create_body(i))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) if response.status() == 200 => {
+                        answered.lock().unwrap().push(i);
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
+    // Kill once a good number of answers came back, while requests are still in flight.
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while answered.lock().unwrap().len() < 300 {
+        assert!(Instant::now() < deadline, "no answers");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+
+    let (journal, restored) = SqliteJournal::open(&options(&path)).unwrap();
+    assert_eq!(restored.skipped, 0);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut stmt = conn.prepare("SELECT room_id FROM callbacks").unwrap();
+    let journaled: std::collections::HashSet<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for i in &answered {
+        let room = format!("r{i}");
+        assert!(
+            journaled.contains(&room),
+            "answered {room} is not in the journal"
+        );
+        assert!(
+            restored.store.room(&room).is_some(),
+            "answered {room} is not in the restored state"
+        );
+    }
+    assert!(journaled.len() >= answered.len());
+    drop(journal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_roomwatch_on_the_same_journal_is_told_who_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("held.sqlite");
+    let (mut first, _) = spawn_binary(&["--journal", path.to_str().unwrap()], dir.path());
+    let (code, _, stderr) = run_binary(
+        &[
+            "--headless",
+            "--listen",
+            "127.0.0.1:0",
+            "--journal",
+            path.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("in use by another roomwatch (pid {}", first.id())),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Readers are always allowed.
+    let (code, _, stderr) =
+        run_binary(&["export", "--journal", path.to_str().unwrap()], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+}
+
+/// Writes a few records with the library and closes the journal.
+async fn write_records(path: &Path, count: usize) {
+    let (server, _) = start(&options(path), None).await;
+    let client = reqwest::Client::new();
+    for i in 0..count {
+        assert_eq!(
+            post(&client, &server.base, QUERY, create_body(i)).await.0,
+            200
+        );
+    }
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_explicit_journal_refuses_to_start_and_a_bad_default_runs_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_sqlite = dir.path().join("notes.txt");
+    std::fs::write(
+        &not_sqlite,
+        "these are my notes, not a database\n".repeat(200),
+    )
+    .unwrap();
+    let foreign = dir.path().join("other.sqlite");
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY); INSERT INTO users VALUES (1);")
+        .unwrap();
+    let newer = dir.path().join("newer.sqlite");
+    write_records(&newer, 1).await;
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let blocked = not_sqlite.join("journal.sqlite"); // a folder that is a file: not writable
+    let cases: [(&Path, &str); 4] = [
+        (&not_sqlite, "is not a roomwatch journal"),
+        (&foreign, "is not a roomwatch journal"),
+        (&newer, "written by a newer roomwatch (schema 99"),
+        (&blocked, "cannot create the journal's folder"),
+    ];
+    for (path, message) in cases {
+        let (code, stdout, stderr) = run_binary(
+            &[
+                "--headless",
+                "--listen",
+                "127.0.0.1:0",
+                "--journal",
+                path.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert_eq!(code, 1, "{path:?}: {stderr}");
+        assert!(stderr.contains(message), "{path:?}: {stderr}");
+        assert!(stdout.is_empty());
+    }
+    // Nothing was rewritten.
+    assert!(
+        std::fs::read_to_string(&not_sqlite)
+            .unwrap()
+            .starts_with("these are my notes")
+    );
+
+    // The default location holding something else: run without a journal, and say so.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join("roomwatch")).unwrap();
+    std::fs::copy(&foreign, home.join("roomwatch").join("journal.sqlite")).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--headless", "--listen", "127.0.0.1:0"])
+        .env("XDG_DATA_HOME", &home)
+        .env_remove("ROOMWATCH_JOURNAL")
+        .env_remove("ROOMWATCH_NO_JOURNAL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("listening on") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "exited: {seen}");
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("running without a journal"), "{seen}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_wal_tail_is_dropped_and_roomwatch_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("torn.sqlite");
+    let copy = dir.path().join("copy.sqlite");
+    {
+        // Write through the journal, then copy the files while it is open: what a crash
+        // leaves behind, WAL included.
+        let (server, _) = start(&options(&path), None).await;
+        let client = reqwest::Client::new();
+        for i in 0..50 {
+            post(&client, &server.base, QUERY, create_body(i)).await;
+        }
+        std::fs::copy(&path, &copy).unwrap();
+        std::fs::copy(wal(&path), wal(&copy)).unwrap();
+        server.close().await;
+    }
+    // Tear the last frame in half.
+    let wal_len = std::fs::metadata(wal(&copy)).unwrap().len();
+    assert!(wal_len > 4096, "the copy has a WAL to tear");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(wal(&copy))
+        .unwrap();
+    file.set_len(wal_len - 700).unwrap();
+    drop(file);
+
+    let (server, skipped) = start(&options(&copy), None).await;
+    assert_eq!(skipped, 0);
+    let store = server.hub.snapshot();
+    let restored = store.last_seq();
+    assert!(
+        restored > 0 && restored < 50,
+        "a prefix survives: {restored}"
+    );
+    for i in 0..restored as usize {
+        assert!(store.room(&format!("r{i}")).is_some());
+    }
+    // And it keeps journaling, numbering after what survived.
+    let client = reqwest::Client::new();
+    assert_eq!(
+        post(&client, &server.base, QUERY, create_body(7000))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(server.hub.snapshot().last_seq(), restored + 1);
+    server.close().await;
+}
+
+fn wal(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// Flips one byte inside record `r17`'s body, in place.
+fn corrupt_record_17(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let needle = b"room 17\"";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the record is in the file");
+    bytes[at + 5] = b'X'; // "room X7"
+    std::fs::write(path, &bytes).unwrap();
+}
+
+fn drop_checkpoints(path: &Path) {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute("DELETE FROM checkpoints", [])
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_record_is_skipped_counted_and_the_rest_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.sqlite");
+    write_records(&path, 30).await;
+    corrupt_record_17(&path);
+
+    // The state comes from the checkpoint taken at the clean stop: r17 is in it; only its
+    // log line is lost, and counted.
+    let (server, skipped) = start(&options(&path), None).await;
+    assert_eq!(skipped, 1);
+    let store = server.hub.snapshot();
+    assert!(store.room("r17").is_some());
+    assert!(
+        store
+            .log()
+            .iter()
+            .all(|e| e.event.room_id.as_deref() != Some("r17"))
+    );
+    assert_eq!(store.log().len(), 29);
+    server.close().await;
+
+    // Without a checkpoint (as after a kill -9 before the first one), replay skips it.
+    drop_checkpoints(&path);
+    let (server, skipped) = start(&options(&path), None).await;
+    assert_eq!(skipped, 1);
+    let store = server.hub.snapshot();
+    assert!(store.room("r17").is_none());
+    for i in (0..30).filter(|&i| i != 17) {
+        assert!(store.room(&format!("r{i}")).is_some(), "r{i}");
+    }
+    assert_eq!(store.last_seq(), 30);
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_page_is_skipped_and_roomwatch_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("page.sqlite");
+    write_records(&path, 400).await;
+    drop_checkpoints(&path);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page_size = 4096;
+    // A page in the middle of the records' pages: garbage over its whole content.
+    let needle = b"\"r200\"";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    let page = at / page_size;
+    for b in &mut bytes[page * page_size..(page + 1) * page_size] {
+        *b = 0x5a;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+
+    let (server, skipped) = start(&options(&path), None).await;
+    let store = server.hub.snapshot();
+    assert!(store.room("r200").is_none());
+    assert!(store.room("r0").is_some());
+    assert!(store.room("r399").is_some());
+    // Every record is either restored or counted as skipped.
+    let rooms = (0..400)
+        .filter(|i| store.room(&format!("r{i}")).is_some())
+        .count() as u64;
+    assert!(skipped > 0);
+    assert!(rooms + skipped >= 400, "{rooms} + {skipped}");
+    assert_eq!(store.last_seq(), 400);
+    server.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.sqlite");
+    let (journal, restored) = SqliteJournal::open(&options(&path)).unwrap();
+    let journal = Arc::new(journal);
+    let used: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "page_count", |r| r.get(0))
+        .unwrap();
+    // No room to grow: every commit now meets SQLITE_FULL.
+    journal.set_max_pages(used.try_into().unwrap());
+    let hub = Arc::new(Hub::with_journal(restored.store, 4096, journal.clone()));
+    let state = Arc::new(ReceiverState {
+        hub: Arc::clone(&hub),
+        auth: AuthConfig::default(),
+        body_limit: 1 << 20,
+        relay: None,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(receiver::serve(listener, state, std::future::pending()));
+    let client = reqwest::Client::new();
+    for i in 0..40 {
+        let (status, body) = post(&client, &base, QUERY, create_body(i)).await;
+        assert_eq!(status, 200, "answered from memory");
+        assert!(body.contains("\"ActionStatus\":\"OK\""));
+    }
+    let health = journal.health();
+    let (reason, _) = health
+        .failing
+        .clone()
+        .expect("the journal says it is failing");
+    assert_eq!(reason, "disk full");
+    // The pages the file already had took the first few; the rest wait in memory.
+    assert!(health.backlog > 0 && health.backlog <= 40, "{health:?}");
+    assert_eq!(
+        hub.snapshot().room("r39").map(|r| r.id.clone()),
+        Some("r39".into())
+    );
+
+    // Space comes back: the next commit lands the backlog too, with no restart.
+    journal.set_max_pages(1 << 30);
+    assert_eq!(post(&client, &base, QUERY, create_body(40)).await.0, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while journal.health().failing.is_some() || journal.health().backlog > 0 {
+        assert!(Instant::now() < deadline, "journaling did not resume");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let count: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM callbacks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 41);
+    assert_eq!(journal.health().backlog, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_filters_select_exactly_and_replay_resigns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.sqlite");
+    let (server, _) = start(&options(&path), None).await;
+    mixed_history(&server.base).await;
+    let all: Vec<String> = server
+        .hub
+        .snapshot()
+        .log()
+        .iter()
+        .map(headless::line)
+        .collect();
+    server.close().await;
+    let journal = path.to_str().unwrap();
+
+    let export = |extra: &[&str]| {
+        let mut args = vec!["export", "--journal", journal];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = run_binary(&args, dir.path());
+        assert_eq!(code, 0, "{stderr}");
+        stdout.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    // Exactly the headless lines, in order.
+    assert_eq!(export(&[]), all);
+    let picked = |pred: &dyn Fn(&serde_json::Value) -> bool| -> Vec<String> {
+        all.iter()
+            .filter(|l| pred(&serde_json::from_str(l).unwrap()))
+            .cloned()
+            .collect()
+    };
+    let r5 = export(&["--room", "r5"]);
+    assert_eq!(r5, picked(&|v| v["room_id"] == "r5"));
+    assert_eq!(r5.len(), 1);
+    let rejected = export(&["--verdict", "rejected"]);
+    assert_eq!(rejected, picked(&|v| v["verdict"] == "rejected"));
+    assert_eq!(rejected.len(), 1);
+    let updates = export(&["--command", "AfterUpdateRoomInfo"]);
+    assert_eq!(
+        updates,
+        picked(&|v| v["command"] == "Live.CallbackAfterUpdateRoomInfo")
+    );
+    assert_eq!(updates.len(), 2);
+    assert_eq!(
+        export(&[
+            "--since",
+            "2001-01-01T00:00:00Z",
+            "--until",
+            "2002-01-01T00:00:00Z"
+        ])
+        .len(),
+        0
+    );
+    assert_eq!(export(&["--since", "1h"]), all);
+
+    // Replay the creates to a receiver that checks signatures: every one validates.
+    let target = common::start_server(None, Some("fresh-token"), 1 << 20).await;
+    let to = format!("{}/hook", target.base);
+    let (code, stdout, stderr) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        let journal = journal.to_string();
+        move || {
+            run_binary(
+                &[
+                    "replay",
+                    "--journal",
+                    &journal,
+                    "--command",
+                    "Live.CallbackAfterCreateRoom",
+                    "--to",
+                    &to,
+                    "--token",
+                    "fresh-token",
+                ],
+                &dir,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let sent = target.hub.snapshot();
+    let creates = picked(&|v| v["command"] == "Live.CallbackAfterCreateRoom").len();
+    assert_eq!(sent.counters().accepted as usize, creates);
+    assert_eq!(sent.counters().rejected, 0);
+    for entry in sent.log() {
+        assert_eq!(entry.event.path, "/hook");
+        assert!(entry.event.query.get("Sign").is_some());
+    }
+    // Without the token the receiver refuses them, and replay says so with its exit code.
+    let to = format!("{}/hook", target.base);
+    let (code, _, _) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        let journal = journal.to_string();
+        move || {
+            run_binary(
+                &["replay", "--journal", &journal, "--room", "r1", "--to", &to],
+                &dir,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_records_and_room_state_survives() {
+    for (name, retain_ms, retain_bytes) in [("age", Some(1), None), ("size", None, Some(1))] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("retain.sqlite");
+        let retaining = JournalOptions {
+            checkpoint_every: 10,
+            retain_ms,
+            retain_bytes,
+            ..options(&path)
+        };
+        let (server, _) = start(&retaining, None).await;
+        let client = reqwest::Client::new();
+        for i in 0..30 {
+            post(&client, &server.base, QUERY, create_body(i)).await;
+        }
+        let before = server.hub.snapshot();
+        let count = || -> i64 {
+            rusqlite::Connection::open(&path)
+                .unwrap()
+                .query_row("SELECT count(*) FROM callbacks WHERE seq <= 30", [], |r| {
+                    r.get(0)
+                })
+                .unwrap()
+        };
+        // The checkpoint at seq 30 covers everything; the rounds after it delete it all.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count() > 0 {
+            assert!(Instant::now() < deadline, "{name}: retention did not run");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Wake the writer: it runs a due round after each commit (records received in
+            // the same millisecond as the cutoff wait for a later round).
+            post(&client, &server.base, "SdkAppid=1", String::new()).await;
+        }
+        server.close().await;
+        let (server, _) = start(&retaining, None).await;
+        let after = server.hub.snapshot();
+        assert_eq!(
+            format!("{:?}", before.rooms()),
+            format!("{:?}", after.rooms()),
+            "{name}"
+        );
+        assert_eq!(
+            before.counters().accepted,
+            after.counters().accepted,
+            "{name}"
+        );
+        server.close().await;
+    }
+}
