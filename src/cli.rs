@@ -240,6 +240,21 @@ pub struct RunArgs {
     /// Delete the oldest journal records while the journal is larger than this (e.g. 2GiB).
     #[arg(long, env = "ROOMWATCH_RETAIN_SIZE", default_value = "10GiB", value_parser = parse_big_size)]
     pub retain_size: u64,
+
+    // Per-room bounds.
+    /// Members tracked per room. Beyond it new accounts are not tracked: the room's online
+    /// count shows as a lower bound (`N+`) and the detail pane says how many updates were left out.
+    #[arg(long, env = "ROOMWATCH_MAX_MEMBERS_PER_ROOM", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_members_per_room: u64,
+
+    /// Admin accounts tracked per room; beyond it new accounts are counted, not tracked.
+    #[arg(long, env = "ROOMWATCH_MAX_ADMINS_PER_ROOM", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_admins_per_room: u64,
+
+    /// Metadata keys tracked per room (deleted keys included); beyond it new keys are
+    /// counted, not tracked.
+    #[arg(long, env = "ROOMWATCH_MAX_METADATA_PER_ROOM", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_metadata_per_room: u64,
 }
 
 /// Which recorded callbacks `export` and `replay` select.

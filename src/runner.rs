@@ -108,6 +108,11 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         history: args.history,
         history_bytes: args.history_bytes,
         max_rooms: usize::try_from(args.max_rooms).unwrap_or(usize::MAX),
+        per_room: crate::store::RoomLimits {
+            members: usize::try_from(args.max_members_per_room).unwrap_or(usize::MAX),
+            admins: usize::try_from(args.max_admins_per_room).unwrap_or(usize::MAX),
+            metadata: usize::try_from(args.max_metadata_per_room).unwrap_or(usize::MAX),
+        },
     };
     let skew_ms = i64::try_from(args.max_clock_skew.saturating_mul(1000)).unwrap_or(i64::MAX);
     let capacity = channel_capacity(args.history_bytes, args.max_body);

@@ -86,6 +86,7 @@ fn the_log_is_bounded_by_bytes_as_well_as_by_count() {
         history: 1_000,
         history_bytes: 200_000,
         max_rooms: 100,
+        ..StoreLimits::default()
     };
     let mut store = RoomStore::with_limits(limits);
     let pad = "x".repeat(10_000);

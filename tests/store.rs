@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use roomwatch::store::{Effect, Room, RoomStore, known};
+use roomwatch::store::{Effect, Room, RoomLimits, RoomStore, StoreLimits, known};
 use serde_json::{Value, json};
 
 fn fold(bodies: &[Value]) -> RoomStore {
@@ -319,5 +319,33 @@ proptest! {
         prop_assert!(store.log().len() <= cap);
         prop_assert_eq!(store.log().len() as u64 + store.dropped_log_entries(), bodies.len() as u64);
         prop_assert_eq!(store.log().back().map(|e| e.event.seq), (!bodies.is_empty()).then_some(bodies.len() as u64));
+    }
+
+    #[test]
+    fn per_room_caps_hold_in_any_delivery_order((distinct, delivered) in deliveries(), cap in 1usize..4) {
+        // At the cap which identities are tracked depends on arrival; the bound does not.
+        let limits = StoreLimits {
+            per_room: RoomLimits { members: cap, admins: cap, metadata: cap },
+            ..StoreLimits::default()
+        };
+        let mut store = RoomStore::with_limits(limits);
+        for (i, b) in delivered.iter().enumerate() {
+            store.apply(common::event(i as u64 + 1, 0, b));
+        }
+        for room in store.rooms().values() {
+            prop_assert!(room.members.len() <= cap && room.admins.len() <= cap && room.metadata.len() <= cap);
+            prop_assert!(room.online_count() <= cap);
+        }
+        // Caps above what the traffic names change nothing: the same state as uncapped.
+        let roomy = StoreLimits {
+            per_room: RoomLimits { members: 8, admins: 8, metadata: 2 },
+            ..StoreLimits::default()
+        };
+        let mut once = RoomStore::with_limits(roomy);
+        let mut shuffled = RoomStore::with_limits(roomy);
+        for (i, b) in distinct.iter().enumerate() { once.apply(common::event(i as u64 + 1, 0, b)); }
+        for (i, b) in delivered.iter().enumerate() { shuffled.apply(common::event(i as u64 + 1, 0, b)); }
+        prop_assert_eq!(converged(&once), converged(&shuffled));
+        prop_assert_eq!(converged(&once), converged(&fold(&distinct)));
     }
 }

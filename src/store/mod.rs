@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 pub use battle::{Battle, BattlePhase};
 pub use room::{
-    Ending, FieldChange, GiftTally, LastChange, Presence, Room, SeatState, show_bool, show_list,
-    show_public,
+    Ending, FieldChange, GiftTally, LastChange, Presence, Room, RoomLimits, SeatState, Untracked,
+    show_bool, show_list, show_public,
 };
 pub use versioned::{Stamp, Versioned, Write, known};
 
@@ -42,6 +42,9 @@ pub struct StoreLimits {
     /// Rooms kept; beyond it the longest-ended room is evicted, else the least recently
     /// active live one.
     pub max_rooms: usize,
+    /// Members, admins and metadata keys tracked per room; beyond them new identities are
+    /// counted in [`Room::untracked`] and not stored.
+    pub per_room: RoomLimits,
 }
 
 impl Default for StoreLimits {
@@ -50,6 +53,23 @@ impl Default for StoreLimits {
             history: 10_000,
             history_bytes: 256 * 1024 * 1024,
             max_rooms: 50_000,
+            per_room: RoomLimits::default(),
+        }
+    }
+}
+
+impl StoreLimits {
+    /// Every limit raised to at least 1: a store always keeps its newest event and room.
+    fn at_least_one(self) -> Self {
+        Self {
+            history: self.history.max(1),
+            history_bytes: self.history_bytes.max(1),
+            max_rooms: self.max_rooms.max(1),
+            per_room: RoomLimits {
+                members: self.per_room.members.max(1),
+                admins: self.per_room.admins.max(1),
+                metadata: self.per_room.metadata.max(1),
+            },
         }
     }
 }
@@ -181,11 +201,7 @@ impl RoomStore {
             battle_order: Vector::new(),
             log: VecDeque::new(),
             log_bytes: 0,
-            limits: StoreLimits {
-                history: limits.history.max(1),
-                history_bytes: limits.history_bytes.max(1),
-                max_rooms: limits.max_rooms.max(1),
-            },
+            limits: limits.at_least_one(),
             counters: Counters::default(),
             threshold: None,
             follows: 0,
@@ -283,11 +299,7 @@ impl RoomStore {
 
     /// Takes other limits (the run's flags) for what comes next.
     pub fn set_limits(&mut self, limits: StoreLimits) {
-        self.limits = StoreLimits {
-            history: limits.history.max(1),
-            history_bytes: limits.history_bytes.max(1),
-            max_rooms: limits.max_rooms.max(1),
-        };
+        self.limits = limits.at_least_one();
     }
 
     /// Puts a restored entry in the log without folding it again: its effect is already in
@@ -440,7 +452,15 @@ impl RoomStore {
             };
             let room = Arc::make_mut(shared);
             let before = evict_key(room);
-            let effect_here = apply_room(room, callback, stamp, dedupe, key, event.seq);
+            let effect_here = apply_room(
+                room,
+                callback,
+                stamp,
+                dedupe,
+                key,
+                event.seq,
+                self.limits.per_room,
+            );
             let after = evict_key(room);
             if before != after {
                 self.evict_order.remove(&before);
@@ -482,6 +502,7 @@ fn apply_room(
     dedupe: bool,
     key: (crate::protocol::Command, u64),
     seq: u64,
+    caps: RoomLimits,
 ) -> Effect {
     if dedupe && !room.seen.insert(key) {
         return Effect::Duplicate;
@@ -491,7 +512,7 @@ fn apply_room(
         room.last_event_ms
             .map_or(stamp.time_ms, |t| t.max(stamp.time_ms)),
     );
-    let log = apply_to_room(room, callback, stamp);
+    let log = apply_to_room(room, callback, stamp, caps);
     let newest = room.last_change.as_ref().is_none_or(|c| c.stamp <= stamp);
     let effect = if log.stale {
         Effect::Stale
@@ -510,6 +531,11 @@ fn apply_room(
     effect
 }
 
+/// Whether `key` is tracked already or there is space to start tracking it.
+fn has_room<V: Clone>(map: &OrdMap<String, V>, key: &str, cap: usize) -> bool {
+    map.len() < cap || map.contains_key(key)
+}
+
 fn battle_id(payload: &Payload) -> Option<&str> {
     match payload {
         Payload::CreateBattle { battle_id, .. }
@@ -520,7 +546,7 @@ fn battle_id(payload: &Payload) -> Option<&str> {
 }
 
 /// The per-room part of the reducer.
-fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog {
+fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp, caps: RoomLimits) -> WriteLog {
     let mut log = WriteLog::default();
     match &callback.payload {
         Payload::CreateRoom(info) => {
@@ -554,6 +580,10 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog
         }
         Payload::SetMetadata { pairs, .. } => {
             for (key, value) in pairs {
+                if !has_room(&room.metadata, key, caps.metadata) {
+                    room.untracked.metadata += 1;
+                    continue;
+                }
                 let mut field = room.metadata.get(key).cloned();
                 log.field(
                     "metadata",
@@ -569,6 +599,10 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog
         }
         Payload::DelMetadata { keys, .. } => {
             for key in keys {
+                if !has_room(&room.metadata, key, caps.metadata) {
+                    room.untracked.metadata += 1;
+                    continue;
+                }
                 let mut field = room.metadata.get(key).cloned();
                 log.field("metadata", &mut field, Some(None), stamp, |v| match v {
                     Some(value) => format!("{key}={value}"),
@@ -588,6 +622,12 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog
             // Presence changes are frequent and noisy: they update state without entering
             // the "what changed" list.
             for member in members {
+                // Beyond the cap a new account is counted, not stored: its offline event then
+                // finds nothing to change, so tracked counts stay right.
+                if !has_room(&room.members, member, caps.members) {
+                    room.untracked.members += 1;
+                    continue;
+                }
                 let presence = Presence {
                     online: *online,
                     cause: cause.clone(),
@@ -618,6 +658,10 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp) -> WriteLog
         } => {
             let granted = *op == AdminOp::Add;
             for account in admins {
+                if !has_room(&room.admins, account, caps.admins) {
+                    room.untracked.admins += 1;
+                    continue;
+                }
                 let mut field = room.admins.get(account).cloned();
                 log.field("admin", &mut field, Some(granted), stamp, |g| {
                     format!("{account} {}", if *g { "added" } else { "removed" })

@@ -85,6 +85,40 @@ pub struct GiftTally {
     pub coins: i64,
 }
 
+/// How many identities one room tracks in each growing map; a 1M-viewer room, or a sender
+/// inventing accounts forever, must not grow one room without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomLimits {
+    pub members: usize,
+    pub admins: usize,
+    pub metadata: usize,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self {
+            members: 100_000,
+            admins: 1_000,
+            metadata: 1_000,
+        }
+    }
+}
+
+/// Updates about identities a room did not track because its map was full. Non-zero means
+/// the matching list (and the count drawn from it) is partial: a lower bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Untracked {
+    pub members: u64,
+    pub admins: u64,
+    pub metadata: u64,
+}
+
+impl Untracked {
+    pub fn any(&self) -> bool {
+        self.members + self.admins + self.metadata > 0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
     pub id: String,
@@ -117,6 +151,10 @@ pub struct Room {
     /// Key to value; `None` once deleted.
     pub metadata: OrdMap<String, Versioned<Option<String>>>,
     pub battles: BTreeSet<String>,
+    /// What the per-room caps kept out of `members`, `admins` and `metadata`.
+    /// Defaulted so journal checkpoints written without it still load.
+    #[serde(default)]
+    pub untracked: Untracked,
     pub gifts: GiftTally,
     pub messages: u64,
     /// Latest `EventTime` seen for this room (Unix ms).
@@ -209,6 +247,7 @@ impl Room {
             seats: OrdMap::new(),
             metadata: OrdMap::new(),
             battles: BTreeSet::new(),
+            untracked: Untracked::default(),
             gifts: GiftTally::default(),
             messages: 0,
             last_event_ms: None,
@@ -360,6 +399,12 @@ impl Room {
 
     pub fn online_count(&self) -> usize {
         self.members.values().filter(|v| v.value.online).count()
+    }
+
+    /// The online count as text, `+` when members went untracked (a lower bound).
+    pub fn online_text(&self) -> String {
+        let partial = if self.untracked.members > 0 { "+" } else { "" };
+        format!("{}{partial}", self.online_count())
     }
 
     /// Metadata pairs that are set now.

@@ -225,7 +225,10 @@ fn room_row(app: &App, room: &Room, cols: &[(Col, usize)], width: usize) -> Line
             Col::Vis => (shown(room.public.as_ref(), show_public), plain),
             Col::Owner => (shown(room.owner.as_ref(), String::clone), plain),
             Col::Admins => (
-                (!room.admins.is_empty()).then(|| room.admin_list().len().to_string()),
+                (!room.admins.is_empty()).then(|| {
+                    let partial = if room.untracked.admins > 0 { "+" } else { "" };
+                    format!("{}{partial}", room.admin_list().len())
+                }),
                 plain,
             ),
             // A destroyed room has nobody in it, whatever presence was last reported.
@@ -233,7 +236,7 @@ fn room_row(app: &App, room: &Room, cols: &[(Col, usize)], width: usize) -> Line
                 if room.is_ended() {
                     Some("0".to_string())
                 } else {
-                    (!room.members.is_empty()).then(|| room.online_count().to_string())
+                    (!room.members.is_empty()).then(|| room.online_text())
                 },
                 plain,
             ),
@@ -588,13 +591,31 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
         let online: Vec<String> = online.iter().map(|m| (*m).to_string()).collect();
         list_lines(
             &mut out,
-            &format!("Online ({})", online.len()),
+            &format!("Online ({})", room.online_text()),
             &online,
             width,
         );
     }
     if !line.is_empty() {
         out.push(line);
+    }
+    // The caps keep a room bounded; say plainly which lists are therefore partial.
+    for (label, left_out) in [
+        ("members", room.untracked.members),
+        ("admins", room.untracked.admins),
+        ("metadata", room.untracked.metadata),
+    ] {
+        if left_out > 0 {
+            let mut line = Vec::new();
+            kv(
+                &mut line,
+                "Partial",
+                Some(format!(
+                    "{label}: cap reached, {left_out} updates not tracked"
+                )),
+            );
+            out.push(line);
+        }
     }
 
     if let Some(change) = &room.last_change {
