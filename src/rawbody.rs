@@ -20,10 +20,22 @@ pub fn is_json(bytes: &[u8]) -> bool {
 /// `None` when `bytes` is not JSON. Everything else (escapes, number spelling, key order)
 /// stays exactly as received.
 pub fn compact_json(bytes: &[u8]) -> Option<Box<RawValue>> {
-    if !is_json(bytes) {
+    let mut out = Vec::with_capacity(bytes.len());
+    if !compact_json_into(bytes, &mut out) {
         return None;
     }
-    let mut out = Vec::with_capacity(bytes.len());
+    // Valid JSON stays valid UTF-8 and valid JSON once whitespace between tokens is gone.
+    let text = String::from_utf8(out).ok()?;
+    RawValue::from_string(text).ok()
+}
+
+/// [`compact_json`] appended to `out`, without a second parse; returns whether `bytes` was
+/// JSON (when not, `out` is left as it was).
+pub fn compact_json_into(bytes: &[u8], out: &mut Vec<u8>) -> bool {
+    if !is_json(bytes) {
+        return false;
+    }
+    out.reserve(bytes.len());
     let mut in_string = false;
     let mut escaped = false;
     for &byte in bytes {
@@ -41,9 +53,7 @@ pub fn compact_json(bytes: &[u8]) -> Option<Box<RawValue>> {
             out.push(byte);
         }
     }
-    // Valid JSON stays valid UTF-8 and valid JSON once whitespace between tokens is gone.
-    let text = String::from_utf8(out).ok()?;
-    RawValue::from_string(text).ok()
+    true
 }
 
 /// The bytes as text: valid UTF-8 as is, every other byte as `\xNN`.

@@ -1,0 +1,243 @@
+//! Headless mode: one JSON object per callback on stdout, nothing else there.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+
+use crate::hub::Hub;
+use crate::relay::{Relay, RelayRecord};
+use crate::store::LogEntry;
+
+mod ndjson;
+#[doc(hidden)]
+pub mod reference;
+
+pub use ndjson::LineWriter;
+
+/// Events written to stdout in one go, at most; a batch is whatever is queued when the
+/// printer wakes, so under light load every event is written (and flushed) on its own.
+const BATCH: usize = 1024;
+
+/// The NDJSON line for one event (without the newline).
+pub fn line(entry: &LogEntry) -> String {
+    line_with_relay(entry, None)
+}
+
+/// The NDJSON line for one event with its relay outcome so far (`"relay":{...}` last).
+pub fn line_with_relay(entry: &LogEntry, relay: Option<&RelayRecord>) -> String {
+    let mut out = Vec::new();
+    LineWriter::default().write(&mut out, entry, relay);
+    out.pop();
+    // The writer emits JSON text only.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A relay outcome that came after its event's line was printed.
+pub fn relay_line(record: &RelayRecord) -> String {
+    let text = json!({ "kind": "relay", "seq": record.seq, "relay": record.summary() }).to_string();
+    crate::escape::escape_json(&text).into_owned()
+}
+
+/// Relay outcomes for headless output: the event printer adds each event's outcome so far,
+/// and [`print_relay_updates`] prints later ones. Both hold `printed` while writing, so an
+/// outcome is either in its event's line or on a line printed after it.
+#[derive(Clone)]
+pub struct RelayLines {
+    pub relay: Arc<Relay>,
+    pub printed: Arc<Mutex<u64>>,
+}
+
+impl RelayLines {
+    pub fn new(relay: Arc<Relay>) -> Self {
+        Self {
+            relay,
+            printed: Arc::new(Mutex::new(0)),
+        }
+    }
+
+    fn printed(&self) -> MutexGuard<'_, u64> {
+        self.printed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Prints a `{"kind":"relay",...}` line for every relay update of an event already printed,
+/// until the channel closes or `out` breaks. Blocking: run it on its own thread.
+pub fn print_relay_updates(
+    lines: &RelayLines,
+    mut rx: broadcast::Receiver<RelayRecord>,
+    mut out: impl Write,
+) -> io::Result<()> {
+    loop {
+        match rx.blocking_recv() {
+            Ok(record) => {
+                let printed = lines.printed();
+                // "pending" is where every relay starts: its event's line already says it.
+                let news = record.state != crate::relay::outcome::RelayState::Pending;
+                if news && record.seq <= *printed {
+                    writeln!(out, "{}", relay_line(&record))?;
+                    out.flush()?;
+                }
+            }
+            Err(RecvError::Lagged(skipped)) => {
+                eprintln!(
+                    "roomwatch: output fell behind; {skipped} relay updates were not printed"
+                );
+            }
+            Err(RecvError::Closed) => return Ok(()),
+        }
+    }
+}
+
+/// Unix milliseconds as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// What the printer got through, readable from another thread while it runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Lines written to the output.
+    pub printed: AtomicU64,
+    /// Events that left the in-memory log before they could be printed.
+    pub lost: AtomicU64,
+}
+
+impl Progress {
+    pub fn printed(&self) -> u64 {
+        self.printed.load(Ordering::Acquire)
+    }
+
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Acquire)
+    }
+}
+
+/// Prints every event from `rx` to `out` until the channel closes ([`Hub::close`]) or `out`
+/// breaks. After a lag it replays what it missed from the hub's log, and says on stderr
+/// exactly which events the log no longer held. Blocking: run it on its own thread.
+pub fn print_events(
+    hub: &Hub,
+    rx: broadcast::Receiver<LogEntry>,
+    out: impl Write,
+    progress: &Progress,
+) -> io::Result<()> {
+    print_events_with_relay(hub, rx, out, progress, None)
+}
+
+/// [`print_events`], with each event's relay outcome when a relay runs.
+///
+/// Wakes when an event arrives, takes everything else already queued (up to [`BATCH`]),
+/// and writes the batch with one write and one flush: under a flood the cost per line is
+/// the formatting alone.
+pub fn print_events_with_relay(
+    hub: &Hub,
+    mut rx: broadcast::Receiver<LogEntry>,
+    mut out: impl Write,
+    progress: &Progress,
+    relay: Option<&RelayLines>,
+) -> io::Result<()> {
+    let mut batch = Batch::default();
+    loop {
+        match rx.blocking_recv() {
+            Ok(entry) => batch.take(entry),
+            Err(RecvError::Lagged(_)) => batch.catch_up(hub, progress),
+            Err(RecvError::Closed) => return Ok(()),
+        }
+        while batch.entries.len() < BATCH {
+            match rx.try_recv() {
+                Ok(entry) => batch.take(entry),
+                Err(TryRecvError::Lagged(_)) => batch.catch_up(hub, progress),
+                // Closed: the next `blocking_recv` says so, once this batch is out.
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        batch.write(&mut out, progress, relay)?;
+    }
+}
+
+/// Events taken from the bus and not yet written, and the buffer they are written through.
+#[derive(Default)]
+struct Batch {
+    entries: Vec<LogEntry>,
+    /// The highest seq taken so far (written or in `entries`).
+    last_taken: u64,
+    buffer: Vec<u8>,
+    writer: LineWriter,
+}
+
+impl Batch {
+    fn take(&mut self, entry: LogEntry) {
+        // After a catch-up from the log, the bus still delivers what was already taken there.
+        if entry.event.seq > self.last_taken {
+            self.last_taken = entry.event.seq;
+            self.entries.push(entry);
+        }
+    }
+
+    /// After the bus dropped events for this printer: takes them from the hub's log, and says
+    /// on stderr exactly which ones the log no longer held.
+    fn catch_up(&mut self, hub: &Hub, progress: &Progress) {
+        let last = self.last_taken;
+        let missed: Vec<LogEntry> = hub.read(|store| store.log_after(last).cloned().collect());
+        if let Some(first) = missed.first()
+            && first.event.seq > last + 1
+        {
+            let gone = first.event.seq - last - 1;
+            progress.lost.fetch_add(gone, Ordering::AcqRel);
+            eprintln!(
+                "roomwatch: output fell behind; {gone} events ({}..{}) left the in-memory log (--history, --history-bytes) before they could be printed",
+                last + 1,
+                first.event.seq - 1
+            );
+        }
+        for entry in missed {
+            self.take(entry);
+        }
+    }
+
+    /// Writes and flushes every taken event, then counts them as printed: the count is
+    /// exactly what a reader can get.
+    fn write(
+        &mut self,
+        out: &mut impl Write,
+        progress: &Progress,
+        relay: Option<&RelayLines>,
+    ) -> io::Result<()> {
+        let Some(last) = self.entries.last().map(|entry| entry.event.seq) else {
+            return Ok(());
+        };
+        // Held from reading the outcomes to marking them printed, so that the relay printer
+        // prints every later outcome on a line of its own.
+        let mut printed = relay.map(RelayLines::printed);
+        self.buffer.clear();
+        for entry in &self.entries {
+            let record = relay.and_then(|r| r.relay.record(entry.event.seq));
+            self.writer.write(&mut self.buffer, entry, record.as_ref());
+        }
+        out.write_all(&self.buffer)?;
+        out.flush()?;
+        if let Some(printed) = printed.as_mut() {
+            **printed = last;
+        }
+        progress
+            .printed
+            .fetch_add(self.entries.len() as u64, Ordering::AcqRel);
+        self.entries.clear();
+        // A burst of huge bodies must not pin a huge buffer for the rest of the run.
+        if self.buffer.capacity() > MAX_KEPT_BUFFER {
+            self.buffer = Vec::new();
+        }
+        Ok(())
+    }
+}
+
+/// The output buffer's capacity kept between batches.
+const MAX_KEPT_BUFFER: usize = 4 << 20;

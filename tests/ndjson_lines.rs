@@ -1,0 +1,227 @@
+//! The headless printer's hand-written NDJSON against the plain serde version it replaced:
+//! the same bytes for every sample callback and for every odd case (rejected, unrecognized,
+//! not JSON, not UTF-8, terminal controls, trimmed lists, clock skew, a signature), and the
+//! same value with a relay outcome attached. Also the printer end to end through a real hub.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use roomwatch::event::{Event, Verdict};
+use roomwatch::hub::Hub;
+use roomwatch::ingest::auth::AuthConfig;
+use roomwatch::ingest::intake::{self, Arrival, BodyRead};
+use roomwatch::outputs::headless::{self, reference};
+use roomwatch::protocol::samples::SAMPLES;
+use roomwatch::relay::RelayRecord;
+use roomwatch::relay::outcome::{Mode, RelayState};
+use roomwatch::store::LogEntry;
+use serde_json::Value;
+
+const T0: i64 = 1_763_000_000_123;
+
+fn judge(query: &str, body: BodyRead, auth: &AuthConfig) -> Event {
+    let arrival = Arrival {
+        method: "POST".into(),
+        path: "/callback".into(),
+        raw_query: query.into(),
+        content_type: Some("application/json".into()),
+        remote: Some("127.0.0.1:5000".into()),
+        received_at_ms: T0,
+    };
+    intake::judge(arrival, body, auth)
+}
+
+fn open() -> AuthConfig {
+    AuthConfig {
+        window_s: 60,
+        ..AuthConfig::default()
+    }
+}
+
+/// Every event through a real hub, so seq, effect and clock skew are what the printer sees.
+fn entries(events: Vec<Event>) -> Vec<LogEntry> {
+    let hub = Hub::new(10_000, 10_000);
+    let mut rx = hub.subscribe();
+    for event in events {
+        hub.publish(event);
+    }
+    std::iter::from_fn(|| rx.try_recv().ok()).collect()
+}
+
+fn assert_same(entry: &LogEntry) {
+    let old = reference::line(entry);
+    let new = headless::line(entry);
+    assert_eq!(new, old, "seq {}", entry.event.seq);
+    assert!(serde_json::from_str::<Value>(&new).is_ok(), "{new}");
+}
+
+#[test]
+fn every_sample_callback_prints_the_same_bytes() {
+    let events = SAMPLES
+        .iter()
+        .map(|s| {
+            let query = format!("SdkAppid=1400000001&CallbackCommand={}", s.command);
+            judge(
+                &query,
+                BodyRead::Complete(s.json.as_bytes().to_vec()),
+                &open(),
+            )
+        })
+        .collect();
+    let entries = entries(events);
+    assert_eq!(entries.len(), SAMPLES.len());
+    for entry in &entries {
+        assert_same(entry);
+    }
+}
+
+#[test]
+fn odd_callbacks_print_the_same_bytes() {
+    let signed = AuthConfig {
+        sdkappid: Some("1400000001".into()),
+        token: Some("secret".into()),
+        window_s: 60,
+    };
+    let too_many: Vec<String> = (0..5000)
+        .map(|i| format!("{{\"Member_Account\":\"u{i}\"}}"))
+        .collect();
+    let events = vec![
+        // Rejected: wrong app, bad signature (the Sign is redacted), not JSON, not UTF-8.
+        judge("SdkAppid=999", BodyRead::Complete(b"{}".to_vec()), &signed),
+        judge(
+            "SdkAppid=1400000001&Sign=deadbeef&RequestTime=1",
+            BodyRead::Complete(b"{}".to_vec()),
+            &signed,
+        ),
+        judge("", BodyRead::Complete(b"not json \x1b[2J".to_vec()), &open()),
+        judge("", BodyRead::Complete(b"{\"a\":\xff\xfe}".to_vec()), &open()),
+        judge("", BodyRead::Complete(Vec::new()), &open()),
+        judge(
+            "",
+            BodyRead::TooLarge {
+                prefix: b"{\"RoomId\":\"r".to_vec(),
+                limit: 10,
+            },
+            &open(),
+        ),
+        judge(
+            "",
+            BodyRead::Broken {
+                prefix: b"{\"Ro".to_vec(),
+                error: "connection reset".into(),
+            },
+            &open(),
+        ),
+        judge("", BodyRead::Complete(b"[1, 2, 3]".to_vec()), &open()),
+        // Unrecognized, with whitespace, escapes and unsafe characters inside strings.
+        judge(
+            "CallbackCommand=Trtc.Whatever&x=%E2%80%AE",
+            BodyRead::Complete(
+                "{ \"CallbackCommand\" : \"Trtc.Whatever\",\n \"n\": \"a\\\"b \u{7f}\u{9b}\u{202e} 直播\", \"num\": 1.50e3 }"
+                    .as_bytes()
+                    .to_vec(),
+            ),
+            &open(),
+        ),
+        // Accepted, with lists cut to the limits and an EventTime far ahead (clock skew).
+        judge(
+            "CallbackCommand=Live.CallbackAfterMemberStateChanged",
+            BodyRead::Complete(
+                format!(
+                    "{{\"CallbackCommand\":\"Live.CallbackAfterMemberStateChanged\",\"RoomId\":\"r\\u001b1\",\"EventType\":\"Online\",\"EventTime\":{},\"Operator_Account\":\"op\u{202e}\",\"MemberList\":[{}]}}",
+                    T0 + 86_400_000,
+                    too_many.join(",")
+                )
+                .into_bytes(),
+            ),
+            &open(),
+        ),
+    ];
+    let entries = entries(events);
+    assert!(entries.iter().any(|e| e.event.verdict == Verdict::Rejected));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.event.verdict == Verdict::Unrecognized)
+    );
+    let last = entries.last().unwrap();
+    assert!(
+        last.event.clock_skew && !last.event.trimmed.is_empty(),
+        "{}",
+        headless::line(last)
+    );
+    for entry in &entries {
+        assert_same(entry);
+        let line = headless::line(entry);
+        assert!(!line.contains("deadbeef"), "{line}");
+        assert!(!line.chars().any(roomwatch::escape::is_unsafe), "{line}");
+    }
+}
+
+#[test]
+fn a_relay_outcome_is_added_to_the_same_value() {
+    let sample = &SAMPLES[0];
+    let entries = entries(vec![judge(
+        "",
+        BodyRead::Complete(sample.json.as_bytes().to_vec()),
+        &open(),
+    )]);
+    let mut record = RelayRecord::new(entries[0].event.seq, Mode::After);
+    record.state = RelayState::Failed {
+        reason: "backend said \u{1b}]0;x".into(),
+    };
+    let line = headless::line_with_relay(&entries[0], Some(&record));
+    let mut want: Value = serde_json::from_str(&reference::line(&entries[0])).unwrap();
+    want["relay"] = record.summary();
+    assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), want);
+    assert!(line.ends_with('}') && !line.contains('\n'));
+}
+
+/// A writer that takes whatever it is given, so the printer can be read back after it ends.
+#[derive(Clone, Default)]
+struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_batched_printer_writes_every_event_once_in_order() {
+    let hub = Arc::new(Hub::new(100_000, 100_000));
+    let rx = hub.subscribe();
+    let out = Shared::default();
+    let progress = Arc::new(headless::Progress::default());
+    let printer = {
+        let (hub, out, progress) = (Arc::clone(&hub), out.clone(), Arc::clone(&progress));
+        std::thread::spawn(move || headless::print_events(&hub, rx, out, &progress))
+    };
+    let count = 5_000;
+    for i in 0..count {
+        let sample = &SAMPLES[i % SAMPLES.len()];
+        hub.publish(judge(
+            "",
+            BodyRead::Complete(sample.json.as_bytes().to_vec()),
+            &open(),
+        ));
+    }
+    hub.close();
+    printer.join().unwrap().unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let seqs: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, (1..=count as u64).collect::<Vec<_>>());
+    assert_eq!(progress.printed(), count as u64);
+    assert_eq!(progress.lost(), 0);
+}
