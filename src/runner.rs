@@ -509,6 +509,9 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 /// Diagnostics go to `--log-file` through a background writer (never a blocking write on the
 /// request path), else to stderr in headless mode, else nowhere: the screen is the dashboard's.
 /// Keep the returned guard until exit so the last lines are flushed.
+/// Diagnostic lines held for a slow stderr before new ones are dropped.
+const STDERR_LINES_BUFFERED: usize = 10_000;
+
 fn init_tracing(
     args: &RunArgs,
     headless: bool,
@@ -531,11 +534,18 @@ fn init_tracing(
         return Ok(Some(guard));
     }
     if headless {
+        // Through a bounded background writer: a stderr nobody reads (a full pipe) must never
+        // stall the handlers that log. Past the bound, diagnostics are dropped, not callbacks.
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .buffered_lines_limit(STDERR_LINES_BUFFERED)
+            .lossy(true)
+            .finish(std::io::stderr());
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .init();
+        return Ok(Some(guard));
     }
     Ok(None)
 }

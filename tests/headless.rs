@@ -314,3 +314,45 @@ fn a_stdout_nobody_reads_gets_an_exact_count_of_what_was_not_printed() {
     assert_eq!(complete + missing, acked, "{stderr}");
     assert!(stderr.contains("--drain-timeout"), "{stderr}");
 }
+
+#[test]
+fn a_stderr_nobody_reads_never_stalls_the_receiver() {
+    // Every refused callback logs a warning on stderr; nobody reads it, so the pipe fills after
+    // a few hundred lines. The handlers must keep answering all the same.
+    let (mut child, addr, _unread_stderr) = spawn(&["--headless"]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let printed = std::thread::spawn(move || {
+        let mut lines = 0usize;
+        let mut line = String::new();
+        while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+            lines += 1;
+            line.clear();
+        }
+        lines
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answered = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let url = format!("http://{addr}/callback?SdkAppid=1400009999&CallbackCommand=Live.CallbackAfterCreateRoom");
+        let mut answered = 0;
+        for i in 0..2_000 {
+            let body = format!(r#"{{"CallbackCommand":"Live.CallbackAfterCreateRoom","RoomInfo":{{"RoomId":"r{i}"}}}}"#);
+            match client.post(&url).body(body).send().await {
+                Ok(response) if response.status() == 403 => answered += 1,
+                Ok(response) => panic!("unexpected status {}", response.status()),
+                Err(error) => panic!("callback {i} got no answer: {error}"),
+            }
+        }
+        answered
+    });
+    assert_eq!(answered, 2_000);
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(printed.join().unwrap(), 2_000);
+}
