@@ -135,8 +135,8 @@ pub fn print_events(
 /// [`print_events`], with each event's relay outcome when a relay runs.
 ///
 /// Wakes when an event arrives, takes everything else already queued (up to [`BATCH`]),
-/// and writes the batch with one write and one flush: under a flood the cost per line is
-/// the formatting alone.
+/// formats the batch into one buffer, and writes it line by line so that the count of lines
+/// printed stays exact even when stdout blocks mid-batch.
 pub fn print_events_with_relay(
     hub: &Hub,
     mut rx: broadcast::Receiver<LogEntry>,
@@ -170,6 +170,8 @@ struct Batch {
     /// The highest seq taken so far (written or in `entries`).
     last_taken: u64,
     buffer: Vec<u8>,
+    /// Where each line of `buffer` ends.
+    line_ends: Vec<usize>,
     writer: LineWriter,
 }
 
@@ -203,8 +205,8 @@ impl Batch {
         }
     }
 
-    /// Writes and flushes every taken event, then counts them as printed: the count is
-    /// exactly what a reader can get.
+    /// Writes and flushes every taken event, counting each as printed once written: the count
+    /// is exactly what a reader can get.
     fn write(
         &mut self,
         out: &mut impl Write,
@@ -218,18 +220,25 @@ impl Batch {
         // prints every later outcome on a line of its own.
         let mut printed = relay.map(RelayLines::printed);
         self.buffer.clear();
+        self.line_ends.clear();
         for entry in &self.entries {
             let record = relay.and_then(|r| r.relay.record(entry.event.seq));
             self.writer.write(&mut self.buffer, entry, record.as_ref());
+            self.line_ends.push(self.buffer.len());
         }
-        out.write_all(&self.buffer)?;
-        out.flush()?;
+        // Line by line, each counted once the OS took it: a write blocked on a full pipe may
+        // already have passed earlier lines to the reader, and the count at exit must match
+        // what the reader got. A line up to PIPE_BUF reaches a pipe whole or not at all.
+        let mut start = 0;
+        for &end in &self.line_ends {
+            out.write_all(&self.buffer[start..end])?;
+            out.flush()?;
+            progress.printed.fetch_add(1, Ordering::AcqRel);
+            start = end;
+        }
         if let Some(printed) = printed.as_mut() {
             **printed = last;
         }
-        progress
-            .printed
-            .fetch_add(self.entries.len() as u64, Ordering::AcqRel);
         self.entries.clear();
         // A burst of huge bodies must not pin a huge buffer for the rest of the run.
         if self.buffer.capacity() > MAX_KEPT_BUFFER {
