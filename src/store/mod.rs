@@ -305,6 +305,12 @@ impl RoomStore {
     /// Puts a restored entry in the log without folding it again: its effect is already in
     /// the state (a checkpoint holds it).
     pub fn push_restored(&mut self, entry: LogEntry) {
+        self.push_log(entry);
+    }
+
+    /// Appends to the log, then trims it by count and by bytes, oldest first; the newest
+    /// event always stays.
+    fn push_log(&mut self, entry: LogEntry) {
         self.log_bytes += entry.event.retained_bytes();
         self.log.push_back(entry);
         while self.log.len() > self.limits.history
@@ -345,18 +351,7 @@ impl RoomStore {
         if !event.trimmed.is_empty() {
             self.counters.trimmed += 1;
         }
-        self.log_bytes += event.retained_bytes();
-        self.log.push_back(LogEntry { event, effect });
-        // By count and by bytes, oldest first; the newest event always stays.
-        while self.log.len() > self.limits.history
-            || (self.log_bytes > self.limits.history_bytes && self.log.len() > 1)
-        {
-            let Some(oldest) = self.log.pop_front() else {
-                break;
-            };
-            self.log_bytes = self.log_bytes.saturating_sub(oldest.event.retained_bytes());
-            self.dropped_log_entries += 1;
-        }
+        self.push_log(LogEntry { event, effect });
         Some(effect)
     }
 
