@@ -247,24 +247,12 @@ mod binary {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut seen = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "roomwatch exited early: {seen}"
-            );
-            seen.push_str(&line);
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split('/').next().unwrap().to_string();
-                let rest = std::thread::spawn(move || {
-                    let _ = stderr.read_to_string(&mut seen);
-                    seen
-                });
-                return (child, addr, rest);
-            }
-        }
+        let (addr, mut stderr, mut seen) = crate::common::read_listen_address(&mut child);
+        let rest = std::thread::spawn(move || {
+            let _ = stderr.read_to_string(&mut seen);
+            seen
+        });
+        (child, addr, rest)
     }
 
     fn terminate_and_wait(child: &mut Child) -> ExitStatus {

@@ -28,20 +28,8 @@ fn spawn(args: &[&str]) -> (Child, String, BufReader<std::process::ChildStderr>)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "roomwatch exited early: {seen}"
-        );
-        seen.push_str(&line);
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split('/').next().unwrap().to_string();
-            return (child, addr, stderr);
-        }
-    }
+    let (addr, stderr, _) = common::read_listen_address(&mut child);
+    (child, addr, stderr)
 }
 
 fn post(addr: &str, query: &str, body: &str) -> u16 {

@@ -224,22 +224,10 @@ fn spawn_binary(args: &[&str], data_home: &Path) -> (Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "roomwatch exited early: {seen}"
-        );
-        seen.push_str(&line);
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split('/').next().unwrap().to_string();
-            // Keep draining stderr so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in stderr.lines() {});
-            return (child, addr);
-        }
-    }
+    let (addr, stderr, _) = common::read_listen_address(&mut child);
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    (child, addr)
 }
 
 /// Runs the binary to completion with `args`; returns status, stdout, stderr.

@@ -2,8 +2,10 @@
 //! backend on loopback that is down, then `kill -9`, then up again.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -62,21 +64,9 @@ fn spawn_binary(args: &[&str], data_home: &Path) -> (Child, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "roomwatch exited early: {seen}"
-        );
-        seen.push_str(&line);
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split('/').next().unwrap().to_string();
-            std::thread::spawn(move || for _ in stderr.lines() {});
-            return (child, addr, seen);
-        }
-    }
+    let (addr, stderr, seen) = common::read_listen_address(&mut child);
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    (child, addr, seen)
 }
 
 fn kill_9(mut child: Child) {

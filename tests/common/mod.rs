@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStderr};
 use std::sync::Arc;
 
 use roomwatch::ingest::auth::AuthConfig;
@@ -78,4 +80,23 @@ pub fn sample(command: &str) -> String {
         .unwrap()
         .json
         .to_string()
+}
+
+/// Reads a started roomwatch's stderr up to its `listening on http://ADDR/` line. Returns the
+/// address, the reader (positioned after that line) and everything read so far.
+pub fn read_listen_address(child: &mut Child) -> (String, BufReader<ChildStderr>, String) {
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "roomwatch exited early: {seen}"
+        );
+        seen.push_str(&line);
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest.split('/').next().unwrap().to_string();
+            return (addr, stderr, seen);
+        }
+    }
 }
