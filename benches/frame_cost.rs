@@ -347,6 +347,7 @@ async fn throughput(bodies: &[String], conns: usize, stalled: bool) -> f64 {
         },
         body_limit: 1 << 20,
         relay: None,
+        stream: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -255,6 +255,94 @@ pub struct RunArgs {
     /// counted, not tracked.
     #[arg(long, env = "ROOMWATCH_MAX_METADATA_PER_ROOM", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_metadata_per_room: u64,
+
+    // Scale out over NATS JetStream.
+    /// NATS servers (comma-separated; nats:// or tls://, user:password@ allowed). Callbacks are
+    /// published to a JetStream stream and answered once it acknowledged them; the dashboard
+    /// and the headless output follow the stream (every receiver's callbacks).
+    #[arg(
+        long,
+        env = "ROOMWATCH_NATS",
+        value_delimiter = ',',
+        value_name = "URLS"
+    )]
+    pub nats: Option<Vec<String>>,
+
+    /// NATS credentials file (JWT and NKey seed).
+    #[arg(
+        long,
+        env = "ROOMWATCH_NATS_CREDS",
+        value_name = "FILE",
+        requires = "nats"
+    )]
+    pub nats_creds: Option<PathBuf>,
+
+    /// The JetStream stream (created if missing).
+    #[arg(long, env = "ROOMWATCH_NATS_STREAM", default_value = "ROOMWATCH", value_parser = parse_stream_name)]
+    pub nats_stream: String,
+
+    /// The first tokens of every subject: <prefix>.<app>.<kind>.<partition>.
+    #[arg(long, env = "ROOMWATCH_NATS_SUBJECT_PREFIX", default_value = "roomwatch", value_parser = parse_subject_prefix)]
+    pub nats_subject_prefix: String,
+
+    /// Replicas of the stream when roomwatch creates it (1, 3 or 5 in a cluster).
+    #[arg(long, env = "ROOMWATCH_NATS_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub nats_replicas: u8,
+
+    /// Delete stream records older than this, when roomwatch creates the stream (e.g. 7d, 12h).
+    #[arg(long, env = "ROOMWATCH_NATS_MAX_AGE", default_value = "7d", value_parser = parse_duration_ms)]
+    pub nats_max_age: i64,
+
+    /// Delete the oldest stream records while the stream is larger than this, when roomwatch
+    /// creates the stream.
+    #[arg(long, env = "ROOMWATCH_NATS_MAX_BYTES", default_value = "10GiB", value_parser = parse_big_size)]
+    pub nats_max_bytes: u64,
+
+    /// A callback published again within this window (a retry) is stored once.
+    #[arg(long, env = "ROOMWATCH_NATS_DUPLICATE_WINDOW", default_value = "2m", value_parser = parse_duration_ms)]
+    pub nats_duplicate_window: i64,
+
+    /// How long a receiver waits for JetStream to acknowledge a callback before it keeps the
+    /// callback in the local spool instead (Tencent waits 2 s for an answer).
+    #[arg(long, env = "ROOMWATCH_NATS_PUBLISH_TIMEOUT", default_value = "1s", value_parser = parse_duration)]
+    pub nats_publish_timeout: Duration,
+
+    /// The receiver's spool: callbacks JetStream did not take in time, kept until NATS is
+    /// back (default: $XDG_DATA_HOME/roomwatch/spool-<stream>-<port>.sqlite).
+    #[arg(
+        long,
+        env = "ROOMWATCH_NATS_SPOOL",
+        value_name = "PATH",
+        requires = "nats"
+    )]
+    pub nats_spool: Option<PathBuf>,
+
+    /// No spool: a callback JetStream did not take in time is answered 503 with Retry-After.
+    #[arg(long, env = "ROOMWATCH_NO_NATS_SPOOL", conflicts_with = "nats_spool")]
+    pub no_nats_spool: bool,
+
+    /// Callbacks the spool holds at most; beyond it callbacks JetStream did not take are
+    /// answered 503 with Retry-After.
+    #[arg(long, env = "ROOMWATCH_NATS_SPOOL_MAX", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub nats_spool_max: u64,
+
+    /// This receiver's name in each record (default: host name and listen port).
+    #[arg(
+        long,
+        env = "ROOMWATCH_NATS_RECEIVER",
+        value_name = "NAME",
+        requires = "nats"
+    )]
+    pub nats_receiver: Option<String>,
+
+    /// Do not receive callbacks: only view the stream (needs --nats).
+    #[arg(
+        long,
+        env = "ROOMWATCH_NO_LISTEN",
+        requires = "nats",
+        conflicts_with = "demo"
+    )]
+    pub no_listen: bool,
 }
 
 /// Which recorded callbacks `export` and `replay` select.
@@ -354,6 +442,24 @@ pub fn parse_time_ms(text: &str) -> Result<i64, String> {
 }
 
 /// Parses sizes up to terabytes: `1048576`, `512MiB`, `2GiB`, `1T` (binary units).
+/// A JetStream stream name: letters, digits, `-` and `_`.
+fn parse_stream_name(text: &str) -> Result<String, String> {
+    if !text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(text.to_string())
+    } else {
+        Err("a stream name is 1 to 64 letters, digits, '-' or '_'".to_string())
+    }
+}
+
+fn parse_subject_prefix(text: &str) -> Result<String, String> {
+    crate::nats::subject::check_prefix(text).map(|()| text.to_string())
+}
+
 pub fn parse_big_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text

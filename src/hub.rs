@@ -89,6 +89,28 @@ impl Hub {
         self.publish_durably_with(event, numbered).0
     }
 
+    /// Applies and broadcasts an event numbered elsewhere (its stream sequence), keeping its
+    /// number. Numbers must grow: one at or below the last applied was applied already and is
+    /// skipped (`None`).
+    pub fn publish_numbered(&self, mut event: Event) -> Option<Arc<Event>> {
+        event.clock_skew = event
+            .claimed_time_ms()
+            .is_some_and(|t| t > event.received_at_ms.saturating_add(self.max_clock_skew_ms));
+        let mut inner = self.lock();
+        if event.seq <= inner.store.last_seq() {
+            return None;
+        }
+        let event = Arc::new(event);
+        let effect = inner.store.apply(Arc::clone(&event))?;
+        if let Some(tx) = &inner.tx {
+            let _ = tx.send(LogEntry {
+                event: Arc::clone(&event),
+                effect,
+            });
+        }
+        Some(event)
+    }
+
     /// Like [`Hub::publish`], and also queues the event for the journal; the caller answers
     /// the sender after the returned commit resolves.
     pub fn publish_durably(&self, event: Event) -> (Arc<Event>, Option<Commit>) {

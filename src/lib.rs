@@ -2,7 +2,9 @@
 //!
 //! Data flows one way: the [`ingest`] path checks each callback ([`ingest::auth`], [`protocol`])
 //! and hands it to the [`hub`], which numbers it, folds it into the [`store`] and broadcasts it
-//! to the dashboard ([`tui`]) or the [`outputs`].
+//! to the dashboard ([`tui`]) or the [`outputs`]. The [`eventlog`] keeps it durably on one
+//! machine; with NATS, [`nats`] carries it through a JetStream stream shared by many receivers
+//! and viewers.
 
 pub mod cli;
 pub mod config;
@@ -12,6 +14,7 @@ pub mod event;
 pub mod eventlog;
 pub mod hub;
 pub mod ingest;
+pub mod nats;
 pub mod outputs;
 pub mod protocol;
 pub mod rawbody;

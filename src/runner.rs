@@ -45,6 +45,98 @@ pub struct RunInfo {
     /// Monochrome: no colours, only bold, dim and reverse video.
     pub no_color: bool,
     pub journal: JournalInfo,
+    /// With `--nats`: the stream.
+    pub nats: Option<NatsInfo>,
+}
+
+impl RunInfo {
+    /// Where callbacks come from, for the header: the listen address, or the stream a
+    /// `--no-listen` viewer follows.
+    pub fn source(&self) -> String {
+        match &self.nats {
+            Some(nats) if !nats.listening => nats.describe.clone(),
+            _ => self.listen.to_string(),
+        }
+    }
+
+    /// The empty log's message.
+    pub fn waiting_for(&self) -> String {
+        match &self.nats {
+            Some(nats) if !nats.listening => format!("waiting for callbacks in {}", nats.describe),
+            _ => format!("waiting for callbacks on http://{}/", self.listen),
+        }
+    }
+}
+
+/// The JetStream stream a run publishes to and follows, for the header.
+#[derive(Debug, Clone)]
+pub struct NatsInfo {
+    pub describe: String,
+    /// Receiving callbacks too (not `--no-listen`).
+    pub listening: bool,
+    pub status: watch::Receiver<crate::nats::follow::FollowStatus>,
+}
+
+impl PartialEq for NatsInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.describe == other.describe && self.listening == other.listening
+    }
+}
+
+impl Eq for NatsInfo {}
+
+/// Connects to NATS when `--nats` is given. An unreachable NATS stops roomwatch at start:
+/// it would have nowhere to store callbacks.
+async fn connect_stream(
+    args: &RunArgs,
+    listen: SocketAddr,
+) -> Result<Option<crate::nats::StreamLog>, String> {
+    let Some(servers) = &args.nats else {
+        return Ok(None);
+    };
+    let mut options = crate::nats::NatsOptions::new(servers.clone());
+    options.creds.clone_from(&args.nats_creds);
+    options.stream.clone_from(&args.nats_stream);
+    options.subject_prefix.clone_from(&args.nats_subject_prefix);
+    options.replicas = usize::from(args.nats_replicas);
+    options.max_age = Duration::from_millis(u64::try_from(args.nats_max_age).unwrap_or(0));
+    options.max_bytes = i64::try_from(args.nats_max_bytes).unwrap_or(i64::MAX);
+    options.duplicate_window =
+        Duration::from_millis(u64::try_from(args.nats_duplicate_window).unwrap_or(0));
+    options.publish_timeout = args.nats_publish_timeout;
+    options.receiver = args.nats_receiver.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
+        format!("{host}:{}", listen.port())
+    });
+    crate::nats::StreamLog::connect(options)
+        .await
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// The receiver's spool, unless `--no-nats-spool`. One that cannot be opened stops roomwatch:
+/// without it, callbacks would be answered 503 whenever JetStream is slow.
+fn open_spool(
+    args: &RunArgs,
+    stream: &crate::nats::StreamLog,
+    listen: SocketAddr,
+) -> Result<Option<Arc<crate::nats::spool::Spool>>, String> {
+    if args.no_nats_spool {
+        return Ok(None);
+    }
+    let path = match &args.nats_spool {
+        Some(path) => path.clone(),
+        None => crate::eventlog::location::data_dir()
+            .ok_or("no data directory for the spool: give --nats-spool PATH or --no-nats-spool")?
+            .join(format!(
+                "spool-{}-{}.sqlite",
+                stream.options.stream,
+                listen.port()
+            )),
+    };
+    crate::nats::spool::Spool::open(&path, args.nats_spool_max, &stream.options.receiver).map(Some)
 }
 
 /// What the journal did at start, for the header.
@@ -100,10 +192,20 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     let headless = args.headless || (!args.tui && !std::io::stdout().is_terminal());
     let _log_guard = init_tracing(&args, headless)?;
     // Bind before anything touches the terminal, so "address in use" reads as a plain error.
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let listen = listener.local_addr().map_err(|e| e.to_string())?;
+    let listener = if args.no_listen {
+        None
+    } else {
+        Some(
+            TcpListener::bind(args.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?,
+        )
+    };
+    let listen = match &listener {
+        Some(listener) => listener.local_addr().map_err(|e| e.to_string())?,
+        None => args.listen,
+    };
+    let stream = connect_stream(&args, listen).await?;
     let limits = crate::store::StoreLimits {
         history: args.history,
         history_bytes: args.history_bytes,
@@ -116,9 +218,25 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     };
     let skew_ms = i64::try_from(args.max_clock_skew.saturating_mul(1000)).unwrap_or(i64::MAX);
     let capacity = channel_capacity(args.history_bytes, args.max_body);
-    let (hub, journal, sqlite_journal) = open_journal(&args, limits, capacity, skew_ms)?;
+    // With NATS the stream is the log: every viewer rebuilds from it, nothing local is kept.
+    let (hub, journal, sqlite_journal) = if stream.is_some() {
+        (
+            Hub::with_limits(limits, capacity, skew_ms),
+            JournalInfo::Off,
+            None,
+        )
+    } else {
+        open_journal(&args, limits, capacity, skew_ms)?
+    };
     let hub = Arc::new(hub);
     let relay = start_relay(&args, sqlite_journal.as_ref()).await?;
+    let sink = match (&stream, args.no_listen) {
+        (Some(stream), false) => Some(Arc::new(crate::nats::StreamSink {
+            stream: stream.clone(),
+            spool: open_spool(&args, stream, listen)?,
+        })),
+        _ => None,
+    };
     // The hub holds the journal from here on; one holder keeps the writer's stop in one place.
     drop(sqlite_journal);
     let state = Arc::new(ReceiverState {
@@ -130,17 +248,48 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         },
         body_limit: args.max_body,
         relay: relay.clone(),
+        stream: sink.clone(),
     });
     // Subscribe before the server takes its first callback, so the printer sees every one.
     let headless_rx = headless.then(|| hub.subscribe());
     let (stop_tx, stop_rx) = watch::channel(false);
     let limits = server_limits(&args);
-    let server = tokio::spawn(receiver::serve_with(
-        listener,
-        state,
-        limits,
-        wait_for(stop_rx.clone()),
-    ));
+    let server = listener.map(|listener| {
+        tokio::spawn(receiver::serve_with(
+            listener,
+            state,
+            limits,
+            wait_for(stop_rx.clone()),
+        ))
+    });
+    let drainer = sink.as_ref().and_then(|sink| {
+        let spool = Arc::clone(sink.spool.as_ref()?);
+        if spool.pending() > 0 {
+            eprintln!(
+                "roomwatch: {} callback(s) in the spool {} from an earlier run; publishing them to the stream first",
+                spool.pending(),
+                spool.path().display()
+            );
+        }
+        Some(tokio::spawn(
+            spool.drain(sink.stream.clone(), wait_for(stop_rx.clone())),
+        ))
+    });
+    let (follow_status, follow_rx) = watch::channel(crate::nats::follow::FollowStatus::default());
+    let (follow_stop_tx, follow_stop_rx) = watch::channel(false);
+    let follower = stream.clone().map(|stream| {
+        let hub = Arc::clone(&hub);
+        tokio::spawn(async move {
+            let result = stream
+                .follow_into(&hub, 0, &follow_status, false, wait_for(follow_stop_rx))
+                .await;
+            if let Err(error) = &result {
+                tracing::error!(%error, "following the stream stopped");
+                eprintln!("roomwatch: following the stream stopped: {error}");
+            }
+            result
+        })
+    });
     let mut demo = args.demo.then(|| {
         let options = crate::demo::DemoOptions::from_args(&args, listen);
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
@@ -154,8 +303,13 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         // https://no-color.org: any non-empty value turns colour off.
         no_color: args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         journal,
+        nats: stream.as_ref().map(|stream| NatsInfo {
+            describe: stream.describe(),
+            listening: server.is_some(),
+            status: follow_rx.clone(),
+        }),
     };
-    if !listen.ip().is_loopback() && args.token.is_none() {
+    if server.is_some() && !listen.ip().is_loopback() && args.token.is_none() {
         eprintln!(
             "roomwatch: listening on {listen} without --token: anyone who can reach it can post callbacks"
         );
@@ -168,9 +322,14 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
                 "roomwatch: stdout is not a terminal, so printing NDJSON (use --tui to force the dashboard)"
             );
         }
-        eprintln!(
-            "roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)"
-        );
+        if server.is_some() {
+            eprintln!(
+                "roomwatch: listening on http://{listen}/ (POST callbacks to any path; GET /healthz)"
+            );
+        }
+        if let Some(stream) = &stream {
+            eprintln!("roomwatch: following {}", stream.describe());
+        }
         let rx = headless_rx.unwrap_or_else(|| hub.subscribe());
         let progress = Arc::new(headless::Progress::default());
         let (printer_done, printer_ended) = tokio::sync::oneshot::channel::<()>();
@@ -226,7 +385,40 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     if let Some(demo) = demo {
         let _ = demo.await;
     }
-    let server_result = server.await;
+    let server_result = match server {
+        Some(server) => server.await,
+        None => Ok(Ok(())),
+    };
+    if let Some(drainer) = drainer {
+        let _ = drainer.await;
+    }
+    if let Some(spool) = sink.as_ref().and_then(|sink| sink.spool.as_ref())
+        && spool.pending() > 0
+    {
+        eprintln!(
+            "roomwatch: {} answered callback(s) wait in the spool {} for JetStream; they are published at the next start",
+            spool.pending(),
+            spool.path().display()
+        );
+    }
+    if let (Some(stream), Some(follower)) = (&stream, follower) {
+        // Every callback this process answered is in the stream: follow at least that far
+        // (bounded), so the output holds them all, then stop following.
+        let acked = stream.acked();
+        let mut status = follow_rx.clone();
+        let caught_up = tokio::time::timeout(
+            Duration::from_secs(args.drain_timeout),
+            status.wait_for(|s| s.applied >= acked),
+        )
+        .await;
+        if caught_up.is_err() {
+            eprintln!(
+                "roomwatch: the stream was not followed up to this receiver's last callback (seq {acked}) within --drain-timeout"
+            );
+        }
+        let _ = follow_stop_tx.send(true);
+        let _ = follower.await;
+    }
     if let Some(relay) = &relay {
         // Acknowledged callbacks still queued for the backend get the shutdown grace to go
         // out; whatever is left is said, never dropped silently.

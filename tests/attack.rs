@@ -180,6 +180,7 @@ async fn a_client_that_never_reads_its_answers_loses_its_connection() {
         },
         body_limit: 1 << 20,
         relay: None,
+        stream: None,
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();

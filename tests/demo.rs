@@ -36,6 +36,7 @@ async fn start(token: Option<&str>) -> Server {
         },
         body_limit: 1 << 20,
         relay: None,
+        stream: None,
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

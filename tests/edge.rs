@@ -50,6 +50,7 @@ async fn start(limits: ServerLimits, body_limit: usize) -> Edge {
         },
         body_limit,
         relay: None,
+        stream: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();

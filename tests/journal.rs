@@ -50,6 +50,7 @@ async fn start(options: &JournalOptions, token: Option<&str>) -> (Journaled, u64
         },
         body_limit: 1 << 20,
         relay: None,
+        stream: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -595,6 +596,7 @@ async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
         auth: AuthConfig::default(),
         body_limit: 1 << 20,
         relay: None,
+        stream: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

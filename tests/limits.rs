@@ -201,6 +201,7 @@ fn the_header_counts_evicted_rooms() {
         zone: roomwatch::tui::zone::Zone::UTC,
         no_color: false,
         journal: roomwatch::runner::JournalInfo::Off,
+        nats: None,
     };
     let mut app = roomwatch::tui::app::App::new(info, hub.snapshot(), T0, (120, 20));
     app.prepare();

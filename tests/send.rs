@@ -236,6 +236,7 @@ async fn the_real_receiver_accepts_it() {
         },
         body_limit: 1 << 20,
         relay: None,
+        stream: None,
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

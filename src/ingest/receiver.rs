@@ -20,6 +20,7 @@ use crate::hub::Hub;
 use crate::ingest::auth::AuthConfig;
 use crate::ingest::intake::{self, Arrival, BodyRead};
 use crate::ingest::server::{self, ServerLimits, SourceCheck};
+use crate::nats::{Durable, StreamSink};
 use crate::protocol::Rejection;
 use crate::relay::{Relay, request::is_synchronous};
 
@@ -33,6 +34,9 @@ pub struct ReceiverState {
     pub body_limit: usize,
     /// Relays callbacks to the app's backend (`--forward-to`).
     pub relay: Option<Arc<Relay>>,
+    /// With `--nats`: callbacks go to the JetStream stream, and are answered once stored
+    /// there; the hub is fed from the stream instead.
+    pub stream: Option<Arc<StreamSink>>,
 }
 
 /// Seconds Tencent is asked to wait before retrying when the relay backlog is full.
@@ -136,6 +140,9 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
         .relay
         .as_ref()
         .filter(|_| event.verdict != Verdict::Rejected);
+    if let Some(stream) = &state.stream {
+        return streamed(stream, relay, event, allow_post, refuse_unread).await;
+    }
     if let Some(relay) = relay {
         return relayed(&state, relay, event).await;
     }
@@ -234,15 +241,117 @@ async fn relayed(state: &ReceiverState, relay: &Arc<Relay>, mut event: Event) ->
     }
 }
 
-/// Ready unless the relay backlog is full (after-callbacks would be refused). A failing
-/// backend alone does not make roomwatch unready: it still answers and queues.
-async fn readyz(State(state): State<Arc<ReceiverState>>) -> Response {
-    let Some(relay) = &state.relay else {
-        return json_response(StatusCode::OK, r#"{"ready":true,"relay":null}"#.to_string());
+/// With `--nats`: a "before" callback gets the backend's decision first (when relaying), then
+/// the record is published and the answer goes out once JetStream acknowledged it. A callback
+/// JetStream did not take is answered 503 with Retry-After, so that Tencent sends it again.
+async fn streamed(
+    sink: &StreamSink,
+    relay: Option<&Arc<Relay>>,
+    mut event: Event,
+    allow_post: bool,
+    refuse_unread: bool,
+) -> Response {
+    let synchronous = event
+        .callback
+        .as_ref()
+        .map(|c| c.command)
+        .filter(|command| is_synchronous(*command));
+    let before = match (relay, synchronous) {
+        (Some(relay), Some(command)) => {
+            let answer = relay.before(&event, command).await;
+            event.reply = Reply {
+                status: answer.status,
+                body: String::from_utf8_lossy(&answer.body).into_owned(),
+            };
+            Some((relay, answer))
+        }
+        _ => None,
     };
-    let status = relay.status();
-    let ready = !status.backlog_full;
-    let body = serde_json::json!({ "ready": ready, "relay": status }).to_string();
+    let durable = match sink.store(&event).await {
+        Ok(durable) => durable,
+        Err(error) => {
+            tracing::error!(
+                command = %Escaped(event.command.as_deref().unwrap_or("-")),
+                room = %Escaped(event.room_id.as_deref().unwrap_or("-")),
+                %error,
+                "callback not stored (JetStream nor spool); answered 503 so that it may be sent again"
+            );
+            let body = serde_json::json!({
+                "ActionStatus": "FAIL",
+                "ErrorInfo": format!("not stored: {error}"),
+                "ErrorCode": 50302,
+            })
+            .to_string();
+            let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, body);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+            return response;
+        }
+    };
+    if let Some((relay, answer)) = before {
+        if let Durable::Stream(stored) = durable {
+            relay.record_before(stored.seq, &answer);
+        }
+        let mut response = (
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY),
+            answer.body,
+        )
+            .into_response();
+        if let Some(value) = answer
+            .content_type
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            response.headers_mut().insert(header::CONTENT_TYPE, value);
+        }
+        return response;
+    }
+    let Reply { status, body } = event.reply;
+    let mut response = json_response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        body,
+    );
+    if allow_post {
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    }
+    if refuse_unread {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Ready unless callbacks would be refused: the relay backlog is full (after-callbacks would
+/// be refused), or, with `--nats`, neither JetStream nor the spool can take one. A failing
+/// backend alone, or NATS away while the spool takes callbacks, does not make roomwatch
+/// unready: it still answers, and the body says what waits.
+async fn readyz(State(state): State<Arc<ReceiverState>>) -> Response {
+    let relay = state.relay.as_ref().map(|relay| relay.status());
+    let relay_ready = relay.as_ref().is_none_or(|status| !status.backlog_full);
+    let nats = state.stream.as_ref().map(|sink| {
+        let connected = sink.stream.connected();
+        let spooled = sink.spool.as_ref().map(|spool| spool.pending());
+        let spool_full = sink
+            .spool
+            .as_ref()
+            .is_some_and(|spool| spool.pending() >= spool.max());
+        let ready =
+            (connected && spooled.unwrap_or(0) == 0) || (sink.spool.is_some() && !spool_full);
+        serde_json::json!({
+            "ready": ready,
+            "connected": connected,
+            "stream": sink.stream.options.stream,
+            "spooled": spooled,
+            "spool_full": spool_full,
+        })
+    });
+    let nats_ready = nats.as_ref().is_none_or(|n| n["ready"] == true);
+    let ready = relay_ready && nats_ready;
+    let body = serde_json::json!({ "ready": ready, "relay": relay, "nats": nats }).to_string();
     let code = if ready {
         StatusCode::OK
     } else {

@@ -64,6 +64,7 @@ pub async fn start_server_with(
         },
         body_limit,
         relay,
+        stream: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

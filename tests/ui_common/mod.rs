@@ -31,6 +31,7 @@ pub fn info() -> RunInfo {
         zone: roomwatch::tui::zone::Zone::UTC,
         no_color: false,
         journal: roomwatch::runner::JournalInfo::Off,
+        nats: None,
     }
 }
 

@@ -40,7 +40,7 @@ pub fn pane(frame: &mut Frame, app: &App, area: Rect) {
     let height = usize::from(area.height).saturating_sub(1);
     if rows.is_empty() && height > 0 {
         let message = if app.store.log().is_empty() {
-            format!("waiting for callbacks on http://{}/", app.info.listen)
+            app.info.waiting_for()
         } else {
             "no log lines match".to_string()
         };

@@ -186,7 +186,7 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     let gap = if narrow { " " } else { "  " };
     let mut left = vec![
         (" roomwatch ".to_string(), theme::title()),
-        (format!(" {}", info.listen), theme::value()),
+        (format!(" {}", info.source()), theme::value()),
         (
             format!("{gap}{}", if narrow { "app " } else { "SdkAppid " }),
             theme::label(),

@@ -1,0 +1,201 @@
+//! Connecting to NATS and making sure the stream exists with the configured retention.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+
+use super::subject;
+
+/// How to reach NATS and what the stream looks like.
+#[derive(Debug, Clone)]
+pub struct NatsOptions {
+    /// Server URLs (`nats://`, `tls://`; user and password may be in the URL).
+    pub servers: Vec<String>,
+    /// A `.creds` file (JWT and NKey seed).
+    pub creds: Option<PathBuf>,
+    pub stream: String,
+    pub subject_prefix: String,
+    pub replicas: usize,
+    pub max_age: Duration,
+    pub max_bytes: i64,
+    pub duplicate_window: Duration,
+    /// How long a receiver waits for JetStream to acknowledge one publish.
+    pub publish_timeout: Duration,
+    /// This receiver's name in each record.
+    pub receiver: String,
+}
+
+impl NatsOptions {
+    /// Defaults for everything but the servers.
+    pub fn new(servers: Vec<String>) -> Self {
+        Self {
+            servers,
+            creds: None,
+            stream: "ROOMWATCH".to_string(),
+            subject_prefix: "roomwatch".to_string(),
+            replicas: 1,
+            max_age: Duration::from_hours(7 * 24),
+            max_bytes: 10 << 30,
+            duplicate_window: Duration::from_mins(2),
+            publish_timeout: Duration::from_secs(5),
+            receiver: "roomwatch".to_string(),
+        }
+    }
+
+    /// The stream's configuration: every subject under the prefix, kept on disk.
+    pub fn stream_config(&self) -> stream::Config {
+        stream::Config {
+            name: self.stream.clone(),
+            subjects: vec![subject::all(&self.subject_prefix)],
+            max_age: self.max_age,
+            max_bytes: self.max_bytes,
+            duplicate_window: self.duplicate_window,
+            num_replicas: self.replicas,
+            storage: stream::StorageType::File,
+            description: Some("roomwatch: Tencent Live callbacks".to_string()),
+            ..stream::Config::default()
+        }
+    }
+}
+
+/// Why NATS could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("no NATS server URL given")]
+    NoServers,
+    #[error("{0}")]
+    Options(String),
+    #[error("cannot read NATS credentials {path}: {source}")]
+    Creds {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to NATS at {servers}: {reason}")]
+    Connect { servers: String, reason: String },
+    #[error("JetStream stream {stream}: {reason}")]
+    Stream { stream: String, reason: String },
+}
+
+/// A connection to NATS with the stream in place.
+#[derive(Clone)]
+pub struct StreamLog {
+    pub options: Arc<NatsOptions>,
+    pub client: async_nats::Client,
+    pub jetstream: jetstream::Context,
+    connected: Arc<AtomicBool>,
+    /// The highest stream sequence this process had acknowledged (a viewer of its own
+    /// callbacks follows at least this far before exiting).
+    acked: Arc<AtomicU64>,
+}
+
+impl StreamLog {
+    /// Connects and makes sure the stream exists. Once connected, the client reconnects by
+    /// itself for as long as the process runs.
+    pub async fn connect(options: NatsOptions) -> Result<Self, ConnectError> {
+        if options.servers.is_empty() {
+            return Err(ConnectError::NoServers);
+        }
+        subject::check_prefix(&options.subject_prefix).map_err(ConnectError::Options)?;
+        let connected = Arc::new(AtomicBool::new(false));
+        let mut connect = async_nats::ConnectOptions::new()
+            .name(format!("roomwatch {}", options.receiver))
+            .connection_timeout(Duration::from_secs(5));
+        {
+            let connected = Arc::clone(&connected);
+            connect = connect.event_callback(move |event| {
+                let connected = Arc::clone(&connected);
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            connected.store(true, Ordering::Relaxed);
+                            tracing::info!("NATS connected");
+                        }
+                        async_nats::Event::Disconnected => {
+                            connected.store(false, Ordering::Relaxed);
+                            tracing::warn!("NATS disconnected; reconnecting");
+                        }
+                        other => tracing::info!(event = %other, "NATS"),
+                    }
+                }
+            });
+        }
+        if let Some(path) = &options.creds {
+            connect =
+                connect
+                    .credentials_file(path)
+                    .await
+                    .map_err(|source| ConnectError::Creds {
+                        path: path.clone(),
+                        source,
+                    })?;
+        }
+        let servers = options.servers.join(",");
+        let addrs: Vec<async_nats::ServerAddr> = options
+            .servers
+            .iter()
+            .map(|url| {
+                url.parse().map_err(|e| {
+                    ConnectError::Options(format!("NATS server URL {url:?} is not valid: {e}"))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let client =
+            connect
+                .connect(addrs.as_slice())
+                .await
+                .map_err(|e| ConnectError::Connect {
+                    servers: servers.clone(),
+                    reason: e.to_string(),
+                })?;
+        connected.store(true, Ordering::Relaxed);
+        let jetstream = jetstream::new(client.clone());
+        let log = Self {
+            options: Arc::new(options),
+            client,
+            jetstream,
+            connected,
+            acked: Arc::new(AtomicU64::new(0)),
+        };
+        log.ensure_stream().await?;
+        Ok(log)
+    }
+
+    /// Creates the stream when missing; an existing stream is used as it is (its retention
+    /// is the operator's to change).
+    pub async fn ensure_stream(&self) -> Result<stream::Stream, ConnectError> {
+        self.jetstream
+            .get_or_create_stream(self.options.stream_config())
+            .await
+            .map_err(|e| ConnectError::Stream {
+                stream: self.options.stream.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Records that JetStream acknowledged `seq` to this process.
+    pub(crate) fn note_acked(&self, seq: u64) {
+        self.acked.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// The highest stream sequence acknowledged to this process.
+    pub fn acked(&self) -> u64 {
+        self.acked.load(Ordering::Relaxed)
+    }
+
+    /// Whether the client holds a connection now.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Where the log lives, for the header.
+    pub fn describe(&self) -> String {
+        format!(
+            "JetStream {} at {}",
+            self.options.stream,
+            self.options.servers.join(",")
+        )
+    }
+}

@@ -1,0 +1,120 @@
+//! The viewer's side: rebuild room state from the stream, then follow it live. Every viewer
+//! reads the same records in the same order (stream sequence) and folds them with the same
+//! reducer, so every viewer shows the same state whichever receiver took which callback.
+
+use std::sync::Arc;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+
+use super::{StreamLog, record};
+use crate::hub::Hub;
+
+/// How far a viewer has come, for the header and for callers waiting to catch up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FollowStatus {
+    /// The stream sequence of the last record applied.
+    pub applied: u64,
+    /// The stream's last sequence when following started; reached means caught up.
+    pub start_last: u64,
+    /// Records that could not be read (written by a newer roomwatch, or damaged).
+    pub unreadable: u64,
+}
+
+impl FollowStatus {
+    pub fn caught_up(&self) -> bool {
+        self.applied >= self.start_last
+    }
+}
+
+/// Why following stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error("JetStream stream {stream}: {reason}")]
+    Stream { stream: String, reason: String },
+}
+
+impl StreamLog {
+    /// Applies every record after `after` to `hub` in stream order, then keeps following
+    /// until `stop` resolves or, with `until_caught_up`, until the records that were in the
+    /// stream at the start are applied.
+    pub async fn follow_into(
+        &self,
+        hub: &Arc<Hub>,
+        after: u64,
+        status: &watch::Sender<FollowStatus>,
+        until_caught_up: bool,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), FollowError> {
+        let stream_error = |reason: String| FollowError::Stream {
+            stream: self.options.stream.clone(),
+            reason,
+        };
+        let stream = self
+            .ensure_stream()
+            .await
+            .map_err(|e| stream_error(e.to_string()))?;
+        let info = stream
+            .get_info()
+            .await
+            .map_err(|e| stream_error(e.to_string()))?;
+        status.send_modify(|s| {
+            s.applied = s.applied.max(after);
+            s.start_last = info.state.last_sequence;
+        });
+        if until_caught_up && after >= info.state.last_sequence {
+            return Ok(());
+        }
+        let deliver_policy = if after == 0 {
+            DeliverPolicy::All
+        } else {
+            DeliverPolicy::ByStartSequence {
+                start_sequence: after + 1,
+            }
+        };
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                deliver_policy,
+                ..pull::OrderedConfig::default()
+            })
+            .await
+            .map_err(|e| stream_error(e.to_string()))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| stream_error(e.to_string()))?;
+        tokio::pin!(stop);
+        loop {
+            let message = tokio::select! {
+                () = &mut stop => return Ok(()),
+                next = messages.next() => match next {
+                    Some(Ok(message)) => message,
+                    Some(Err(error)) => {
+                        // The ordered consumer recreates itself after a gap or a reconnect.
+                        tracing::warn!(%error, "JetStream consumer");
+                        continue;
+                    }
+                    None => return Err(stream_error("the consumer ended".to_string())),
+                },
+            };
+            let Ok(info) = message.info() else {
+                continue;
+            };
+            let seq = info.stream_sequence;
+            match record::decode(message.headers.as_ref(), &message.payload, seq) {
+                Ok(event) => {
+                    hub.publish_numbered(event);
+                }
+                Err(error) => {
+                    tracing::warn!(seq, %error, "unreadable record in the stream, skipped");
+                    status.send_modify(|s| s.unreadable += 1);
+                }
+            }
+            status.send_modify(|s| s.applied = s.applied.max(seq));
+            if until_caught_up && seq >= status.borrow().start_last {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Many receivers and viewers over a real nats-server with JetStream: every answered callback
+//! reaches every viewer once, viewers agree, a receiver killed mid-burst loses nothing it
+//! answered, and a retry through another receiver is stored once.
+#![allow(clippy::unwrap_used)]
+
+mod nats_common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nats_common::{APP, NatsServer, Roomwatch, callback_url, member_enter};
+
+const MEMBER_ENTER: &str = "Room.CallbackAfterMemberEnter";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn receiver(nats: &str, name: &str) -> Roomwatch {
+    Roomwatch::start(&[
+        "--nats",
+        nats,
+        "--listen",
+        "127.0.0.1:0",
+        "--sdkappid",
+        APP,
+        "--nats-receiver",
+        name,
+    ])
+}
+
+fn viewer(nats: &str) -> Roomwatch {
+    Roomwatch::start(&["--nats", nats, "--no-listen"])
+}
+
+/// The user each event's body names (the tests give every callback a unique one).
+fn user_of(event: &serde_json::Value) -> Option<String> {
+    event["body"]["Operator_Account"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// What a viewer folded, line by line: enough to tell two viewers' states apart.
+fn folded(events: &[serde_json::Value]) -> Vec<(u64, String, String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["seq"].as_u64().unwrap(),
+                e["room_id"].to_string(),
+                e["command"].to_string(),
+                e["effect"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn two_receivers_and_viewers_lose_nothing_answered_when_one_receiver_is_killed() {
+    let nats = NatsServer::start();
+    let a = receiver(&nats.url(), "a");
+    let b = Arc::new(Mutex::new(receiver(&nats.url(), "b")));
+    let first_viewer = viewer(&nats.url());
+    let targets = [a.url(), b.lock().unwrap().url()];
+
+    let total = 400usize;
+    let answered = Arc::new(Mutex::new(BTreeSet::new()));
+    let rt = runtime();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let sem = Arc::new(tokio::sync::Semaphore::new(16));
+        let mut tasks = Vec::new();
+        for i in 0..total {
+            if i == total / 2 {
+                // Halfway: receiver b dies without a goodbye while requests are in flight.
+                b.lock().unwrap().kill();
+            }
+            let permit = Arc::clone(&sem).acquire_owned().await.unwrap();
+            let client = client.clone();
+            let url = callback_url(&targets[i % 2], MEMBER_ENTER);
+            let answered = Arc::clone(&answered);
+            tasks.push(tokio::spawn(async move {
+                let user = format!("u{i:04}");
+                let body = member_enter(
+                    &format!("room_{}", i % 10),
+                    &user,
+                    1_735_700_000_000 + i as i64,
+                );
+                let ok = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    answered.lock().unwrap().insert(user);
+                }
+                drop(permit);
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    let answered = answered.lock().unwrap().clone();
+    assert!(
+        answered.len() >= total / 2,
+        "receiver a answered: {}",
+        answered.len()
+    );
+    assert!(
+        answered.len() < total,
+        "b was killed, so some requests must have failed"
+    );
+
+    // Every answered callback reaches the viewer, once.
+    let all_seen = first_viewer.wait_for(Duration::from_secs(30), |events| {
+        let seen: BTreeSet<String> = events.iter().filter_map(user_of).collect();
+        answered.is_subset(&seen)
+    });
+    let events = first_viewer.events();
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for user in events.iter().filter_map(user_of) {
+        *count.entry(user).or_default() += 1;
+    }
+    let missing: Vec<&String> = answered
+        .iter()
+        .filter(|u| !count.contains_key(*u))
+        .collect();
+    assert!(all_seen, "answered but not in the viewer: {missing:?}");
+    assert!(
+        count.values().all(|n| *n == 1),
+        "stored more than once: {count:?}"
+    );
+
+    // A viewer started afterwards rebuilds the same state from the stream.
+    let later = viewer(&nats.url());
+    let n = events.len();
+    assert!(later.wait_for(Duration::from_secs(30), |e| e.len() >= n));
+    assert_eq!(folded(&later.events()[..n]), folded(&events));
+    drop(a);
+}
+
+#[test]
+fn a_retry_through_another_receiver_is_stored_once() {
+    let nats = NatsServer::start();
+    let a = receiver(&nats.url(), "a");
+    let b = receiver(&nats.url(), "b");
+    let watcher = viewer(&nats.url());
+    let body = member_enter("room_retry", "retried_user", 1_735_700_000_000);
+    let other = member_enter("room_retry", "next_user", 1_735_700_000_001);
+    let rt = runtime();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        for (base, body) in [
+            (a.url(), &body),
+            (b.url(), &body),
+            (a.url(), &body),
+            (b.url(), &other),
+        ] {
+            let status = client
+                .post(callback_url(&base, MEMBER_ENTER))
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(status.is_success(), "{status}");
+        }
+    });
+    assert!(watcher.wait_for(Duration::from_secs(20), |e| {
+        e.iter().any(|e| user_of(e).as_deref() == Some("next_user"))
+    }));
+    let users: Vec<String> = watcher.events().iter().filter_map(user_of).collect();
+    assert_eq!(
+        users,
+        vec!["retried_user".to_string(), "next_user".to_string()]
+    );
+}
+
+#[test]
+fn refused_callbacks_are_in_the_stream_for_every_viewer_with_their_reason() {
+    let nats = NatsServer::start();
+    let a = receiver(&nats.url(), "a");
+    let watcher = viewer(&nats.url());
+    let rt = runtime();
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/?SdkAppid=999&CallbackCommand={MEMBER_ENTER}",
+                a.url()
+            ))
+            .body(member_enter("r", "intruder", 1))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status.as_u16(), 403);
+    assert!(watcher.wait_for(Duration::from_secs(20), |e| !e.is_empty()));
+    let event = &watcher.events()[0];
+    assert_eq!(event["verdict"], "rejected");
+    assert!(event["error"].as_str().unwrap().contains("999"), "{event}");
+}
+
+#[test]
+fn a_receiver_without_nats_at_start_says_so_and_exits() {
+    let port = nats_common::free_port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+        .args(["--headless", "--listen", "127.0.0.1:0", "--nats"])
+        .arg(format!("nats://127.0.0.1:{port}"))
+        .env("ROOMWATCH_NO_JOURNAL", "true")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot connect to NATS"), "{stderr}");
+}

@@ -1,0 +1,165 @@
+//! The receiver's spool over a real nats-server: NATS stopped in the middle of a burst, the
+//! receiver answers every callback from its spool and drains it in order once NATS is back;
+//! a receiver killed with callbacks still spooled publishes them at its next start.
+#![allow(clippy::unwrap_used)]
+
+mod nats_common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use nats_common::{APP, NatsServer, Roomwatch, callback_url, member_enter};
+
+const MEMBER_ENTER: &str = "Room.CallbackAfterMemberEnter";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn user_of(event: &serde_json::Value) -> Option<String> {
+    event["body"]["Operator_Account"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Posts callbacks `range` one after another (so their order is defined); returns the users
+/// whose callback was answered 200.
+async fn post_range(base: &str, range: std::ops::Range<usize>) -> Vec<String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut answered = Vec::new();
+    for i in range {
+        let user = format!("u{i:04}");
+        let body = member_enter(
+            &format!("room_{}", i % 5),
+            &user,
+            1_735_700_000_000 + i as i64,
+        );
+        let ok = client
+            .post(callback_url(base, MEMBER_ENTER))
+            .body(body)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ok {
+            answered.push(user);
+        }
+    }
+    answered
+}
+
+async fn readyz(base: &str) -> serde_json::Value {
+    let text = reqwest::get(format!("{base}/readyz"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn nats_stopped_mid_burst_loses_nothing_answered_and_the_spool_drains_in_order() {
+    let mut nats = NatsServer::start();
+    let receiver = Roomwatch::start(&[
+        "--nats",
+        &nats.url(),
+        "--listen",
+        "127.0.0.1:0",
+        "--sdkappid",
+        APP,
+    ]);
+    let rt = runtime();
+    let base = receiver.url();
+    let mut answered = rt.block_on(post_range(&base, 0..100));
+    nats.kill();
+    answered.extend(rt.block_on(post_range(&base, 100..200)));
+    let while_down = rt.block_on(readyz(&base));
+    assert_eq!(while_down["nats"]["connected"], false, "{while_down}");
+    assert!(
+        while_down["nats"]["spooled"].as_u64().unwrap() > 0,
+        "{while_down}"
+    );
+    assert_eq!(
+        while_down["ready"], true,
+        "the spool still takes callbacks: {while_down}"
+    );
+    nats.restart();
+    answered.extend(rt.block_on(post_range(&base, 200..300)));
+    assert_eq!(
+        answered.len(),
+        300,
+        "every callback is answered, from the spool if need be"
+    );
+
+    let viewer = Roomwatch::start(&["--nats", &nats.url(), "--no-listen"]);
+    let all: BTreeSet<String> = answered.iter().cloned().collect();
+    let seen_all = viewer.wait_for(Duration::from_mins(1), |events| {
+        let seen: BTreeSet<String> = events.iter().filter_map(user_of).collect();
+        all.is_subset(&seen)
+    });
+    let users: Vec<String> = viewer.events().iter().filter_map(user_of).collect();
+    let missing: Vec<&String> = all.iter().filter(|u| !users.contains(u)).collect();
+    assert!(
+        seen_all,
+        "answered but never reached the stream: {missing:?}"
+    );
+    let mut count: BTreeMap<&String, usize> = BTreeMap::new();
+    for user in &users {
+        *count.entry(user).or_default() += 1;
+    }
+    assert!(count.values().all(|n| *n == 1), "stored twice: {count:?}");
+    // One receiver, callbacks sent one after another: the stream holds them in that order,
+    // the spooled ones included.
+    assert_eq!(
+        users, answered,
+        "the stream's order is the order they were answered"
+    );
+    let after = rt.block_on(readyz(&base));
+    assert_eq!(after["nats"]["spooled"], 0, "{after}");
+    assert_eq!(after["nats"]["connected"], true, "{after}");
+}
+
+#[test]
+fn callbacks_spooled_before_a_kill_are_published_at_the_next_start() {
+    let mut nats = NatsServer::start();
+    let spool_dir = tempfile::tempdir().unwrap();
+    let spool = spool_dir.path().join("spool.sqlite");
+    let spool_arg = spool.display().to_string();
+    let args = [
+        "--nats",
+        &nats.url(),
+        "--listen",
+        "127.0.0.1:0",
+        "--sdkappid",
+        APP,
+        "--nats-spool",
+        &spool_arg,
+    ];
+    let mut receiver = Roomwatch::start(&args);
+    let rt = runtime();
+    nats.kill();
+    let answered = rt.block_on(post_range(&receiver.url(), 0..20));
+    assert_eq!(answered.len(), 20);
+    receiver.kill();
+    nats.restart();
+
+    let again = Roomwatch::start(&args);
+    assert!(
+        again.stderr.lock().unwrap().contains("from an earlier run") || {
+            std::thread::sleep(Duration::from_millis(500));
+            again.stderr.lock().unwrap().contains("from an earlier run")
+        }
+    );
+    let viewer = Roomwatch::start(&["--nats", &nats.url(), "--no-listen"]);
+    assert!(viewer.wait_for(Duration::from_secs(30), |events| events.len() >= 20));
+    let users: Vec<String> = viewer.events().iter().filter_map(user_of).collect();
+    assert_eq!(users, answered);
+    drop(again);
+}
