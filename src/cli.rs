@@ -335,6 +335,12 @@ pub struct RunArgs {
     )]
     pub nats_receiver: Option<String>,
 
+    /// With --forward-to: how long a receiver may hold a callback of the shared relay without
+    /// a sign of life before another receiver takes it over (it renews the claim every third
+    /// of this while it retries the backend).
+    #[arg(long, env = "ROOMWATCH_NATS_RELAY_CLAIM", default_value = "30s", value_parser = parse_duration)]
+    pub nats_relay_claim: Duration,
+
     /// Do not receive callbacks: only view the stream (needs --nats).
     #[arg(
         long,

@@ -104,6 +104,7 @@ async fn connect_stream(
     options.duplicate_window =
         Duration::from_millis(u64::try_from(args.nats_duplicate_window).unwrap_or(0));
     options.publish_timeout = args.nats_publish_timeout;
+    options.relay_claim = args.nats_relay_claim;
     options.receiver = args.nats_receiver.clone().unwrap_or_else(|| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
@@ -275,6 +276,18 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             spool.drain(sink.stream.clone(), wait_for(stop_rx.clone())),
         ))
     });
+    // With NATS, "after" callbacks reach the backend through the consumers shared by every
+    // receiver, not through this process's own queues.
+    let shared_relay = match (&stream, &relay) {
+        (Some(stream), Some(relay)) => {
+            let (stream, relay) = (stream.clone(), Arc::clone(relay));
+            let stop = wait_for(stop_rx.clone());
+            Some(tokio::spawn(async move {
+                stream.run_shared_relay(relay, stop).await;
+            }))
+        }
+        _ => None,
+    };
     let (follow_status, follow_rx) = watch::channel(crate::nats::follow::FollowStatus::default());
     let (follow_stop_tx, follow_stop_rx) = watch::channel(false);
     let follower = stream.clone().map(|stream| {
@@ -389,6 +402,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         Some(server) => server.await,
         None => Ok(Ok(())),
     };
+    if let Some(shared_relay) = shared_relay {
+        let _ = shared_relay.await;
+    }
     if let Some(drainer) = drainer {
         let _ = drainer.await;
     }

@@ -225,3 +225,74 @@ fn a_receiver_without_nats_at_start_says_so_and_exits() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot connect to NATS"), "{stderr}");
 }
+
+#[test]
+fn a_three_node_cluster_with_three_replicas_loses_nothing_answered_when_a_node_dies() {
+    let mut nodes = NatsServer::start_cluster();
+    let urls = nodes
+        .iter()
+        .map(NatsServer::url)
+        .collect::<Vec<_>>()
+        .join(",");
+    let a = Roomwatch::start(&[
+        "--nats",
+        &urls,
+        "--nats-replicas",
+        "3",
+        "--listen",
+        "127.0.0.1:0",
+        "--sdkappid",
+        APP,
+    ]);
+    let total = 300usize;
+    let mut answered = BTreeSet::new();
+    let rt = runtime();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        for i in 0..total {
+            if i == total / 3 {
+                // The node the receiver most likely talks to, or the stream's leader: either
+                // way a node of three, with replicas 3, dies without a goodbye.
+                nodes[0].kill();
+            }
+            let user = format!("c{i:04}");
+            let body = member_enter(
+                &format!("room_{}", i % 7),
+                &user,
+                1_735_700_000_000 + i as i64,
+            );
+            let ok = client
+                .post(callback_url(&a.url(), MEMBER_ENTER))
+                .body(body)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ok {
+                answered.insert(user);
+            }
+        }
+    });
+    assert_eq!(
+        answered.len(),
+        total,
+        "the receiver answers throughout (stream or spool)"
+    );
+    let survivors = nodes[1..]
+        .iter()
+        .map(NatsServer::url)
+        .collect::<Vec<_>>()
+        .join(",");
+    let watcher = viewer(&survivors);
+    let all_seen = watcher.wait_for(Duration::from_mins(1), |events| {
+        let seen: BTreeSet<String> = events.iter().filter_map(user_of).collect();
+        answered.is_subset(&seen)
+    });
+    let users: Vec<String> = watcher.events().iter().filter_map(user_of).collect();
+    let missing: Vec<&String> = answered.iter().filter(|u| !users.contains(u)).collect();
+    assert!(all_seen, "answered but lost: {missing:?}");
+    let unique: BTreeSet<&String> = users.iter().collect();
+    assert_eq!(unique.len(), users.len(), "stored once each");
+}

@@ -26,6 +26,9 @@ pub struct NatsOptions {
     pub publish_timeout: Duration,
     /// This receiver's name in each record.
     pub receiver: String,
+    /// How long a shared relay callback may stay unacknowledged before another receiver
+    /// takes it over.
+    pub relay_claim: Duration,
 }
 
 impl NatsOptions {
@@ -42,6 +45,7 @@ impl NatsOptions {
             duplicate_window: Duration::from_mins(2),
             publish_timeout: Duration::from_secs(5),
             receiver: "roomwatch".to_string(),
+            relay_claim: Duration::from_secs(30),
         }
     }
 

@@ -7,12 +7,14 @@
 //! - [`connection`]: options, connecting, creating the stream.
 //! - [`publish`]: the receiver's side, waiting for JetStream's acknowledgement.
 //! - [`spool`]: the local file that holds callbacks while JetStream is away.
+//! - [`relay`]: the relay to the backend, shared by the receivers through durable consumers.
 //! - [`follow`]: the viewer's side, feeding the hub from the stream.
 
 pub mod connection;
 pub mod follow;
 pub mod publish;
 pub mod record;
+pub mod relay;
 pub mod spool;
 pub mod subject;
 

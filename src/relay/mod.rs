@@ -324,7 +324,7 @@ impl Relay {
     }
 
     /// Attempts one callback until it is delivered, refused for good, or too old.
-    async fn deliver(&self, event: &Event) {
+    pub async fn deliver(&self, event: &Event) {
         let mut attempts: u32 = 0;
         loop {
             let at_ms = now_ms();
