@@ -69,12 +69,25 @@ impl RunInfo {
 }
 
 /// The JetStream stream a run publishes to and follows, for the header.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NatsInfo {
     pub describe: String,
     /// Receiving callbacks too (not `--no-listen`).
     pub listening: bool,
     pub status: watch::Receiver<crate::nats::follow::FollowStatus>,
+    /// For the connection state.
+    pub stream: crate::nats::StreamLog,
+    /// The receiver's spool, when it has one.
+    pub spool: Option<Arc<crate::nats::spool::Spool>>,
+}
+
+impl std::fmt::Debug for NatsInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsInfo")
+            .field("describe", &self.describe)
+            .field("listening", &self.listening)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PartialEq for NatsInfo {
@@ -111,7 +124,9 @@ async fn connect_stream(
             .unwrap_or_default();
         format!("{host}:{}", listen.port())
     });
-    crate::nats::StreamLog::connect(options)
+    // A receiver with a spool starts while NATS is away: its callbacks wait in the spool.
+    let offline_ok = !args.no_listen && !args.no_nats_spool;
+    crate::nats::StreamLog::connect(options, offline_ok)
         .await
         .map(Some)
         .map_err(|e| e.to_string())
@@ -293,14 +308,25 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     let follower = stream.clone().map(|stream| {
         let hub = Arc::clone(&hub);
         tokio::spawn(async move {
-            let result = stream
-                .follow_into(&hub, 0, &follow_status, false, wait_for(follow_stop_rx))
-                .await;
-            if let Err(error) = &result {
-                tracing::error!(%error, "following the stream stopped");
-                eprintln!("roomwatch: following the stream stopped: {error}");
+            // Until stopped: a stream that is not there yet (NATS away at start) or a consumer
+            // that failed is tried again, from the last record applied.
+            loop {
+                let after = follow_status.borrow().applied;
+                let stop = wait_for(follow_stop_rx.clone());
+                match stream
+                    .follow_into(&hub, after, &follow_status, false, stop)
+                    .await
+                {
+                    Ok(()) => return,
+                    Err(error) => {
+                        tracing::warn!(%error, "following the stream; trying again in 1 s");
+                    }
+                }
+                tokio::select! {
+                    () = wait_for(follow_stop_rx.clone()) => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
             }
-            result
         })
     });
     let mut demo = args.demo.then(|| {
@@ -320,6 +346,8 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             describe: stream.describe(),
             listening: server.is_some(),
             status: follow_rx.clone(),
+            stream: stream.clone(),
+            spool: sink.as_ref().and_then(|sink| sink.spool.clone()),
         }),
     };
     if server.is_some() && !listen.ip().is_loopback() && args.token.is_none() {

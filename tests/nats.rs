@@ -213,17 +213,29 @@ fn refused_callbacks_are_in_the_stream_for_every_viewer_with_their_reason() {
 }
 
 #[test]
-fn a_receiver_without_nats_at_start_says_so_and_exits() {
+fn without_nats_at_start_a_viewer_or_a_receiver_without_spool_says_so_and_exits() {
     let port = nats_common::free_port();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
-        .args(["--headless", "--listen", "127.0.0.1:0", "--nats"])
-        .arg(format!("nats://127.0.0.1:{port}"))
-        .env("ROOMWATCH_NO_JOURNAL", "true")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot connect to NATS"), "{stderr}");
+    let url = format!("nats://127.0.0.1:{port}");
+    let data = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--no-listen"],
+        vec!["--listen", "127.0.0.1:0", "--no-nats-spool"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+            .arg("--headless")
+            .args(&args)
+            .args(["--nats", &url])
+            .env("ROOMWATCH_NO_JOURNAL", "true")
+            .env("XDG_DATA_HOME", data.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot connect to NATS"),
+            "{args:?}: {stderr}"
+        );
+    }
 }
 
 #[test]

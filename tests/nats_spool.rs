@@ -163,3 +163,25 @@ fn callbacks_spooled_before_a_kill_are_published_at_the_next_start() {
     assert_eq!(users, answered);
     drop(again);
 }
+
+#[test]
+fn a_receiver_started_while_nats_is_away_answers_from_its_spool_and_drains_when_nats_comes() {
+    let port = nats_common::free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let receiver =
+        Roomwatch::start(&["--nats", &url, "--listen", "127.0.0.1:0", "--sdkappid", APP]);
+    let rt = runtime();
+    let answered = rt.block_on(post_range(&receiver.url(), 0..15));
+    assert_eq!(answered.len(), 15, "answered from the spool");
+    let down = rt.block_on(readyz(&receiver.url()));
+    assert_eq!(down["nats"]["spooled"], 15, "{down}");
+    let _nats = NatsServer::start_on(port);
+    let viewer = Roomwatch::start(&["--nats", &url, "--no-listen"]);
+    assert!(
+        viewer.wait_for(Duration::from_secs(30), |events| events.len() >= 15),
+        "the spool never drained: {}",
+        receiver.stderr.lock().unwrap()
+    );
+    let users: Vec<String> = viewer.events().iter().filter_map(user_of).collect();
+    assert_eq!(users, answered);
+}

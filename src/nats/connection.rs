@@ -97,45 +97,14 @@ pub struct StreamLog {
 
 impl StreamLog {
     /// Connects and makes sure the stream exists. Once connected, the client reconnects by
-    /// itself for as long as the process runs.
-    pub async fn connect(options: NatsOptions) -> Result<Self, ConnectError> {
+    /// itself for as long as the process runs. With `offline_ok` (a receiver with a spool),
+    /// NATS away at start is not an error: the client keeps trying in the background and
+    /// the stream is made once NATS is there.
+    pub async fn connect(options: NatsOptions, offline_ok: bool) -> Result<Self, ConnectError> {
         if options.servers.is_empty() {
             return Err(ConnectError::NoServers);
         }
         subject::check_prefix(&options.subject_prefix).map_err(ConnectError::Options)?;
-        let connected = Arc::new(AtomicBool::new(false));
-        let mut connect = async_nats::ConnectOptions::new()
-            .name(format!("roomwatch {}", options.receiver))
-            .connection_timeout(Duration::from_secs(5));
-        {
-            let connected = Arc::clone(&connected);
-            connect = connect.event_callback(move |event| {
-                let connected = Arc::clone(&connected);
-                async move {
-                    match event {
-                        async_nats::Event::Connected => {
-                            connected.store(true, Ordering::Relaxed);
-                            tracing::info!("NATS connected");
-                        }
-                        async_nats::Event::Disconnected => {
-                            connected.store(false, Ordering::Relaxed);
-                            tracing::warn!("NATS disconnected; reconnecting");
-                        }
-                        other => tracing::info!(event = %other, "NATS"),
-                    }
-                }
-            });
-        }
-        if let Some(path) = &options.creds {
-            connect =
-                connect
-                    .credentials_file(path)
-                    .await
-                    .map_err(|source| ConnectError::Creds {
-                        path: path.clone(),
-                        source,
-                    })?;
-        }
         let servers = options.servers.join(",");
         let addrs: Vec<async_nats::ServerAddr> = options
             .servers
@@ -146,16 +115,38 @@ impl StreamLog {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let client =
-            connect
-                .connect(addrs.as_slice())
-                .await
-                .map_err(|e| ConnectError::Connect {
-                    servers: servers.clone(),
-                    reason: e.to_string(),
-                })?;
-        connected.store(true, Ordering::Relaxed);
-        let jetstream = jetstream::new(client.clone());
+        let connected = Arc::new(AtomicBool::new(false));
+        let first = client_options(&options, &connected)
+            .await?
+            .connect(addrs.as_slice())
+            .await;
+        let client = match first {
+            Ok(client) => {
+                connected.store(true, Ordering::Relaxed);
+                client
+            }
+            Err(error) if offline_ok => {
+                tracing::warn!(%error, "NATS is not reachable at start; callbacks go to the spool until it is");
+                client_options(&options, &connected)
+                    .await?
+                    .retry_on_initial_connect()
+                    .connect(addrs.as_slice())
+                    .await
+                    .map_err(|e| ConnectError::Connect {
+                        servers: servers.clone(),
+                        reason: e.to_string(),
+                    })?
+            }
+            Err(error) => {
+                return Err(ConnectError::Connect {
+                    servers,
+                    reason: error.to_string(),
+                });
+            }
+        };
+        let mut jetstream = jetstream::new(client.clone());
+        // A cluster under load can take more than the default 5 s to place a replicated stream.
+        jetstream.set_timeout(Duration::from_secs(10));
         let log = Self {
             options: Arc::new(options),
             client,
@@ -163,7 +154,17 @@ impl StreamLog {
             connected,
             acked: Arc::new(AtomicU64::new(0)),
         };
-        log.ensure_stream().await?;
+        if log.connected() {
+            match log.ensure_stream_patiently().await {
+                Ok(_) => {}
+                // The spool holds callbacks until the stream is there; the drainer and the
+                // follower make it then.
+                Err(error) if offline_ok => {
+                    tracing::warn!(%error, "the stream is not ready yet; callbacks go to the spool until it is");
+                }
+                Err(error) => return Err(error),
+            }
+        }
         Ok(log)
     }
 
@@ -189,6 +190,22 @@ impl StreamLog {
         self.acked.load(Ordering::Relaxed)
     }
 
+    /// [`Self::ensure_stream`], tried three times: a cluster that just started may not have
+    /// elected the leader that creates streams.
+    async fn ensure_stream_patiently(&self) -> Result<stream::Stream, ConnectError> {
+        let mut last = None;
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            match self.ensure_stream().await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.unwrap_or(ConnectError::NoServers))
+    }
+
     /// Whether the client holds a connection now.
     pub fn connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
@@ -202,4 +219,42 @@ impl StreamLog {
             self.options.servers.join(",")
         )
     }
+}
+
+/// The client's options: name, timeouts, credentials, and the connection state kept in
+/// `connected` as the client reports it.
+async fn client_options(
+    options: &NatsOptions,
+    connected: &Arc<AtomicBool>,
+) -> Result<async_nats::ConnectOptions, ConnectError> {
+    let state = Arc::clone(connected);
+    let mut connect = async_nats::ConnectOptions::new()
+        .name(format!("roomwatch {}", options.receiver))
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(move |event| {
+            let state = Arc::clone(&state);
+            async move {
+                match event {
+                    async_nats::Event::Connected => {
+                        state.store(true, Ordering::Relaxed);
+                        tracing::info!("NATS connected");
+                    }
+                    async_nats::Event::Disconnected => {
+                        state.store(false, Ordering::Relaxed);
+                        tracing::warn!("NATS disconnected; reconnecting");
+                    }
+                    other => tracing::info!(event = %other, "NATS"),
+                }
+            }
+        });
+    if let Some(path) = &options.creds {
+        connect = connect
+            .credentials_file(path)
+            .await
+            .map_err(|source| ConnectError::Creds {
+                path: path.clone(),
+                source,
+            })?;
+    }
+    Ok(connect)
 }

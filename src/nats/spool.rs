@@ -234,6 +234,10 @@ impl Spool {
                 }
                 Err(error) => {
                     tracing::warn!(%error, waiting = self.pending(), "spool drain paused: JetStream did not take the oldest callback");
+                    // NATS was away at start: the stream may not exist yet.
+                    if stream.connected() {
+                        let _ = stream.ensure_stream().await;
+                    }
                     tokio::select! {
                         () = &mut stop => return,
                         () = tokio::time::sleep(backoff) => {}

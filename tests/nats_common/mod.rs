@@ -41,7 +41,11 @@ pub struct NatsServer {
 impl NatsServer {
     /// A single node on a free port with a temporary store.
     pub fn start() -> Self {
-        let port = free_port();
+        Self::start_on(free_port())
+    }
+
+    /// A single node on `port` with a temporary store.
+    pub fn start_on(port: u16) -> Self {
         let store = tempfile::tempdir().unwrap();
         let args = vec![
             "-js".to_string(),

@@ -179,6 +179,9 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     if let Some(badge) = journal_badge(app) {
         badges.push(badge);
     }
+    if let Some(badge) = stream_badge(app) {
+        badges.push(badge);
+    }
     let badge_w: usize = badges.iter().map(|(t, _)| text::width(t) + 1).sum();
     let info = &app.info;
     // Narrow terminals get shorter labels so the badges and uptime still fit.
@@ -353,6 +356,33 @@ fn journal_badge(app: &App) -> Option<(String, Style)> {
         ),
         theme::badge_alarm(),
     ))
+}
+
+/// With `--nats`: NATS away (callbacks spooled), the spool draining, or a viewer still
+/// catching up with the stream. Nothing while all is well.
+fn stream_badge(app: &App) -> Option<(String, Style)> {
+    let nats = app.info.nats.as_ref()?;
+    let spooled = nats.spool.as_ref().map_or(0, |spool| spool.pending());
+    if !nats.stream.connected() {
+        let what = if nats.listening {
+            format!(" NATS DOWN · {} spooled ", thousands(spooled))
+        } else {
+            " NATS DOWN ".to_string()
+        };
+        return Some((what, theme::badge_alarm()));
+    }
+    if spooled > 0 {
+        return Some((
+            format!(" draining spool · {} ", thousands(spooled)),
+            theme::badge_alarm(),
+        ));
+    }
+    let status = *nats.status.borrow();
+    if !status.caught_up() && status.start_last > 0 {
+        let percent = status.applied.saturating_mul(100) / status.start_last.max(1);
+        return Some((format!(" catching up {percent}% "), theme::badge_paused()));
+    }
+    None
 }
 
 /// 12345 as "12,345".
