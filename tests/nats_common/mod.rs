@@ -203,6 +203,8 @@ impl Roomwatch {
             .args(args)
             .env("ROOMWATCH_NO_JOURNAL", "true")
             .env("XDG_DATA_HOME", data.path())
+            // JetStream refuses a stream larger than its storage; keep tests small.
+            .env("ROOMWATCH_NATS_MAX_BYTES", "256MiB")
             .env_remove("ROOMWATCH_NATS")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
