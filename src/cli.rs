@@ -383,6 +383,30 @@ pub struct SelectArgs {
 pub struct ExportArgs {
     #[command(flatten)]
     pub select: SelectArgs,
+
+    /// Read the JetStream stream on these NATS servers instead of the journal (everything it
+    /// held when export started).
+    #[arg(
+        long,
+        env = "ROOMWATCH_NATS",
+        value_delimiter = ',',
+        value_name = "URLS",
+        conflicts_with = "journal"
+    )]
+    pub nats: Option<Vec<String>>,
+
+    /// NATS credentials file (JWT and NKey seed).
+    #[arg(
+        long,
+        env = "ROOMWATCH_NATS_CREDS",
+        value_name = "FILE",
+        requires = "nats"
+    )]
+    pub nats_creds: Option<PathBuf>,
+
+    /// The JetStream stream to read.
+    #[arg(long, env = "ROOMWATCH_NATS_STREAM", default_value = "ROOMWATCH", value_parser = parse_stream_name)]
+    pub nats_stream: String,
 }
 
 #[derive(Debug, Args)]

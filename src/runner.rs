@@ -178,7 +178,10 @@ pub enum JournalInfo {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Commands::Send(args)) => crate::outputs::send::run(args).await,
-        Some(Commands::Export(args)) => crate::outputs::export::run(&args),
+        Some(Commands::Export(args)) => match &args.nats {
+            Some(servers) => crate::outputs::export::from_stream(&args, servers).await,
+            None => crate::outputs::export::run(&args),
+        },
         Some(Commands::Replay(args)) => crate::outputs::replay::run(args).await,
         Some(Commands::Completions { shell }) => crate::outputs::docs::completions(shell),
         Some(Commands::Man) => crate::outputs::docs::man(),

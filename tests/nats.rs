@@ -308,3 +308,52 @@ fn a_three_node_cluster_with_three_replicas_loses_nothing_answered_when_a_node_d
     let unique: BTreeSet<&String> = users.iter().collect();
     assert_eq!(unique.len(), users.len(), "stored once each");
 }
+
+#[test]
+fn export_reads_the_stream_with_the_journal_filters() {
+    let nats = NatsServer::start();
+    let a = receiver(&nats.url(), "a");
+    let rt = runtime();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        for (room, user) in [("r1", "x1"), ("r2", "x2"), ("r1", "x3")] {
+            let body = member_enter(room, user, 1_735_700_000_000);
+            client
+                .post(callback_url(&a.url(), MEMBER_ENTER))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let export = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+            .args(["export", "--nats", &nats.url()])
+            .args(extra)
+            .env("ROOMWATCH_NATS_MAX_BYTES", "256MiB")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let all = export(&[]);
+    assert_eq!(
+        all.iter().filter_map(user_of).collect::<Vec<_>>(),
+        ["x1", "x2", "x3"]
+    );
+    assert_eq!(all[0]["effect"], "applied");
+    let r1 = export(&["--room", "r1"]);
+    assert_eq!(
+        r1.iter().filter_map(user_of).collect::<Vec<_>>(),
+        ["x1", "x3"]
+    );
+    assert!(export(&["--verdict", "rejected"]).is_empty());
+}

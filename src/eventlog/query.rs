@@ -22,6 +22,31 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Whether `event` matches, by the same rules as the SQL selection.
+    pub fn matches(&self, event: &crate::event::Event) -> bool {
+        let command_matches = |wanted: &str| {
+            event.command.as_deref().is_some_and(|command| {
+                let (command, wanted) = (command.to_ascii_lowercase(), wanted.to_ascii_lowercase());
+                command == wanted
+                    || command.ends_with(&format!(".{wanted}"))
+                    || command.ends_with(&format!(".callback{wanted}"))
+            })
+        };
+        self.room
+            .as_ref()
+            .is_none_or(|room| event.room_id.as_deref() == Some(room.as_str()))
+            && self.command.as_deref().is_none_or(command_matches)
+            && self.verdict.as_ref().is_none_or(|verdict| {
+                crate::eventlog::record::verdict_name(event.verdict).eq_ignore_ascii_case(verdict)
+            })
+            && self
+                .since_ms
+                .is_none_or(|since| event.received_at_ms >= since)
+            && self
+                .until_ms
+                .is_none_or(|until| event.received_at_ms < until)
+    }
+
     fn clause(&self) -> (String, Vec<SqlValue>) {
         let mut parts = Vec::new();
         let mut values = Vec::new();

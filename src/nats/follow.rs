@@ -47,6 +47,22 @@ impl StreamLog {
         until_caught_up: bool,
         stop: impl Future<Output = ()>,
     ) -> Result<(), FollowError> {
+        self.read_stream(after, status, until_caught_up, stop, |event| {
+            hub.publish_numbered(event);
+        })
+        .await
+    }
+
+    /// Hands every readable record after `after` to `each`, numbered with its stream
+    /// sequence, in stream order; stops as [`Self::follow_into`] does.
+    pub async fn read_stream(
+        &self,
+        after: u64,
+        status: &watch::Sender<FollowStatus>,
+        until_caught_up: bool,
+        stop: impl Future<Output = ()>,
+        mut each: impl FnMut(crate::event::Event),
+    ) -> Result<(), FollowError> {
         let stream_error = |reason: String| FollowError::Stream {
             stream: self.options.stream.clone(),
             reason,
@@ -103,9 +119,7 @@ impl StreamLog {
             };
             let seq = info.stream_sequence;
             match record::decode(message.headers.as_ref(), &message.payload, seq) {
-                Ok(event) => {
-                    hub.publish_numbered(event);
-                }
+                Ok(event) => each(event),
                 Err(error) => {
                     tracing::warn!(seq, %error, "unreadable record in the stream, skipped");
                     status.send_modify(|s| s.unreadable += 1);

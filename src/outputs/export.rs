@@ -86,3 +86,59 @@ pub fn run(args: &ExportArgs) -> ExitCode {
         }
     }
 }
+
+/// `export --nats`: every record the stream held when export started, folded in stream order
+/// (so each line's effect is the one a viewer saw), filtered, in the headless format.
+pub async fn from_stream(args: &ExportArgs, servers: &[String]) -> ExitCode {
+    let mut options = crate::nats::NatsOptions::new(servers.to_vec());
+    options.creds.clone_from(&args.nats_creds);
+    options.stream.clone_from(&args.nats_stream);
+    options.receiver = "export".to_string();
+    let filter = filter(&args.select);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut store = crate::store::RoomStore::new(1);
+    let mut write_error = None;
+    let result = async {
+        let log = crate::nats::StreamLog::connect(options, false)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (status, _) = tokio::sync::watch::channel(crate::nats::follow::FollowStatus::default());
+        log.read_stream(0, &status, true, std::future::pending(), |event| {
+            let event = std::sync::Arc::new(event);
+            let Some(effect) = store.apply(std::sync::Arc::clone(&event)) else {
+                return;
+            };
+            if write_error.is_none() && filter.matches(&event) {
+                let entry = crate::store::LogEntry { event, effect };
+                if let Err(error) = writeln!(out, "{}", headless::line(&entry)) {
+                    write_error = Some(error);
+                }
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok::<u64, String>(status.borrow().unreadable)
+    }
+    .await;
+    let flushed = out.flush();
+    match (result, write_error, flushed) {
+        (_, Some(e), _) | (_, None, Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        (Ok(unreadable), None, Ok(())) => {
+            if unreadable > 0 {
+                eprintln!("roomwatch export: {unreadable} unreadable record(s) skipped");
+            }
+            ExitCode::SUCCESS
+        }
+        (Err(error), _, _) => {
+            eprintln!("roomwatch export: {error}");
+            ExitCode::FAILURE
+        }
+        (_, Some(error), _) | (_, None, Err(error)) => {
+            eprintln!("roomwatch export: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
