@@ -132,6 +132,29 @@ async fn connect_stream(
         .map_err(|e| e.to_string())
 }
 
+/// The largest body taken: `--max-body`, and with NATS no more than one message can carry
+/// beside its record (said at start when that lowers it). NATS away at start: its default
+/// `max_payload` (1 MiB) is assumed.
+fn body_limit(args: &RunArgs, stream: Option<&crate::nats::StreamLog>) -> usize {
+    let Some(stream) = stream else {
+        return args.max_body;
+    };
+    let max_payload = if stream.connected() {
+        stream.client.server_info().max_payload
+    } else {
+        1 << 20
+    };
+    let fits = max_payload
+        .saturating_sub(crate::nats::record::RECORD_ROOM)
+        .max(4096);
+    if fits < args.max_body {
+        eprintln!(
+            "roomwatch: bodies over {fits} bytes are refused (413): NATS takes messages up to {max_payload} bytes (max_payload) and each record needs room beside its body; raise max_payload on the servers to take up to --max-body"
+        );
+    }
+    args.max_body.min(fits)
+}
+
 /// The receiver's spool, unless `--no-nats-spool`. One that cannot be opened stops roomwatch:
 /// without it, callbacks would be answered 503 whenever JetStream is slow.
 fn open_spool(
@@ -265,7 +288,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             token: args.token.clone(),
             window_s: args.sign_window,
         },
-        body_limit: args.max_body,
+        body_limit: body_limit(&args, stream.as_ref()),
         relay: relay.clone(),
         stream: sink.clone(),
     });

@@ -357,3 +357,50 @@ fn export_reads_the_stream_with_the_journal_filters() {
     );
     assert!(export(&["--verdict", "rejected"]).is_empty());
 }
+
+#[test]
+fn a_body_too_large_for_a_nats_message_is_refused_up_front_and_blocks_nothing() {
+    let nats = NatsServer::start();
+    let a = receiver(&nats.url(), "a");
+    assert!(
+        a.stderr.lock().unwrap().contains("max_payload") || {
+            std::thread::sleep(Duration::from_millis(300));
+            a.stderr.lock().unwrap().contains("max_payload")
+        },
+        "says at start that NATS lowers the body limit"
+    );
+    let watcher = viewer(&nats.url());
+    let rt = runtime();
+    let (big, small) = rt.block_on(async {
+        let client = reqwest::Client::new();
+        let padding = "x".repeat(900 * 1024);
+        let body = serde_json::json!({"CallbackCommand": MEMBER_ENTER, "RoomId": "r",
+            "Operator_Account": "big", "MemberList_Account": ["big"], "EventTime": 1, "Pad": padding})
+        .to_string();
+        let big = client
+            .post(callback_url(&a.url(), MEMBER_ENTER))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let small = client
+            .post(callback_url(&a.url(), MEMBER_ENTER))
+            .body(member_enter("r", "small", 2))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        (big, small)
+    });
+    assert_eq!(big.as_u16(), 413);
+    assert!(small.is_success());
+    assert!(watcher.wait_for(Duration::from_secs(20), |e| {
+        e.iter().any(|e| user_of(e).as_deref() == Some("small"))
+    }));
+    let refused = &watcher.events()[0];
+    assert_eq!(
+        refused["verdict"], "rejected",
+        "the refusal is in the stream too: {refused}"
+    );
+}

@@ -20,6 +20,9 @@ pub enum PublishError {
     Refused(String),
     #[error("not connected to NATS")]
     Disconnected,
+    /// Body and record together exceed the servers' `max_payload`: no retry helps.
+    #[error("too large for NATS: {0}")]
+    TooLarge(String),
 }
 
 /// Where a callback was stored.
@@ -52,7 +55,12 @@ impl StreamLog {
                 .jetstream
                 .send_publish(out.subject, message)
                 .await
-                .map_err(|e| PublishError::Refused(e.to_string()))?;
+                .map_err(|e| match e.kind() {
+                    async_nats::jetstream::context::PublishErrorKind::MaxPayloadExceeded => {
+                        PublishError::TooLarge(e.to_string())
+                    }
+                    _ => PublishError::Refused(e.to_string()),
+                })?;
             ack.await.map_err(|e| PublishError::Refused(e.to_string()))
         };
         match tokio::time::timeout(timeout, publish).await {
@@ -120,6 +128,8 @@ impl StreamSink {
         } else {
             match self.stream.publish_outgoing(clone_outgoing(&out)).await {
                 Ok(stored) => return Ok(Durable::Stream(stored)),
+                // The spool could never publish it either.
+                Err(error @ PublishError::TooLarge(_)) => return Err(StoreError::Stream(error)),
                 Err(error) => Some(error),
             }
         };

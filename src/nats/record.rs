@@ -20,6 +20,24 @@ use crate::store::LogEntry;
 pub const RECORD_HEADER: &str = "Roomwatch-Record";
 /// The version of the record's shape; a reader refuses versions it does not know.
 const VERSION: u32 = 1;
+/// Path and query kept in a record at most: anyone can send a 400 KiB query, and the record
+/// and body must fit in one NATS message.
+pub const TEXT_KEPT: usize = 4 * 1024;
+/// Room a record takes beside the body, at most: its texts, each cut to [`TEXT_KEPT`] and at
+/// worst six times longer escaped, and the rest.
+pub const RECORD_ROOM: usize = 256 * 1024;
+
+/// `text` cut to [`TEXT_KEPT`] bytes on a character boundary.
+fn kept(mut text: String) -> String {
+    if text.len() > TEXT_KEPT {
+        let mut end = TEXT_KEPT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
 
 /// What the receiver judged, beside the body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,22 +104,22 @@ pub fn encode(prefix: &str, event: &Event, receiver: &str) -> Outgoing {
     let record = Record {
         v: VERSION,
         received_at_ms: row.received_at_ms,
-        remote: row.remote,
-        method: row.method,
-        path: row.path,
-        query: row.raw_query,
-        content_type: row.content_type,
+        remote: row.remote.map(kept),
+        method: kept(row.method),
+        path: kept(row.path),
+        query: kept(row.raw_query),
+        content_type: row.content_type.map(kept),
         body_len: u64::try_from(row.body_len).unwrap_or(0),
-        command: row.command,
-        room_id: row.room_id,
+        command: row.command.map(kept),
+        room_id: row.room_id.map(kept),
         verdict: row.verdict.to_string(),
-        error: row.error,
-        error_detail: row.error_detail,
+        error: row.error.map(kept),
+        error_detail: row.error_detail.filter(|d| d.len() <= TEXT_KEPT),
         auth: row.auth.map(str::to_string),
         status: u16::try_from(row.status).unwrap_or(0),
-        reply: row.reply,
+        reply: kept(row.reply),
         clock_skew: row.clock_skew,
-        receiver: receiver.to_string(),
+        receiver: kept(receiver.to_string()),
     };
     let mut headers = HeaderMap::new();
     // serde_json escapes every control character, so the value holds no CR or LF; `from_str`
@@ -307,6 +325,27 @@ pub(crate) mod tests {
         assert_eq!(message_id(&a), message_id(&retry));
         let b = sample("Live.CallbackAfterDestroyRoom");
         assert_ne!(message_id(&a), message_id(&b));
+    }
+
+    #[test]
+    fn a_huge_query_and_path_are_cut_so_the_record_fits_beside_the_body() {
+        let mut event = judged(
+            &format!(
+                "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom&x={}",
+                "\u{1}".repeat(300_000)
+            ),
+            r#"{"RoomInfo":{"RoomId":"r"},"EventTime":1}"#,
+        );
+        event.path = "/\u{7}".repeat(200_000);
+        let out = encode("roomwatch", &event, "r1");
+        let header = out.headers.get(RECORD_HEADER).expect("header");
+        assert!(
+            header.as_str().len() < RECORD_ROOM,
+            "{}",
+            header.as_str().len()
+        );
+        let back = decode(Some(&out.headers), &out.payload, 1).expect("decodes");
+        assert!(back.raw_query.starts_with("SdkAppid=1400000001"));
     }
 
     #[test]

@@ -73,6 +73,14 @@ impl Spool {
                  record TEXT,
                  payload BLOB NOT NULL,
                  message_id TEXT
+             );
+             CREATE TABLE IF NOT EXISTS spool_failed (
+                 id INTEGER PRIMARY KEY,
+                 subject TEXT NOT NULL,
+                 record TEXT,
+                 payload BLOB NOT NULL,
+                 message_id TEXT,
+                 reason TEXT NOT NULL
              );",
         )
         .map_err(|e| format!("spool {}: {e}", path.display()))?;
@@ -142,6 +150,20 @@ impl Spool {
             },
         )
         .optional()
+    }
+
+    /// Moves a row NATS will never take (too large) aside, so it does not hold up the rest;
+    /// it stays in the file, in `spool_failed`, with the reason.
+    fn set_aside(&self, id: i64, reason: &str) -> Result<(), rusqlite::Error> {
+        {
+            let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+            conn.execute(
+                "INSERT OR REPLACE INTO spool_failed (id, subject, record, payload, message_id, reason)
+                 SELECT id, subject, record, payload, message_id, ?2 FROM spool WHERE id = ?1",
+                params![id, reason],
+            )?;
+        }
+        self.remove(id)
     }
 
     fn remove(&self, id: i64) -> Result<(), rusqlite::Error> {
@@ -231,6 +253,11 @@ impl Spool {
                     if self.pending() == 0 {
                         tracing::info!("spool drained to the stream");
                     }
+                }
+                Err(error @ super::publish::PublishError::TooLarge(_)) => {
+                    tracing::error!(%error, id, path = %self.path.display(), "a spooled callback is too large for NATS; set aside in the spool's spool_failed table");
+                    let (spool, reason) = (Arc::clone(&self), error.to_string());
+                    let _ = tokio::task::spawn_blocking(move || spool.set_aside(id, &reason)).await;
                 }
                 Err(error) => {
                     tracing::warn!(%error, waiting = self.pending(), "spool drain paused: JetStream did not take the oldest callback");
