@@ -404,3 +404,52 @@ fn a_body_too_large_for_a_nats_message_is_refused_up_front_and_blocks_nothing() 
         "the refusal is in the stream too: {refused}"
     );
 }
+
+#[test]
+fn garbage_published_into_the_stream_is_skipped_and_said_never_fatal() {
+    let nats = NatsServer::start();
+    let a = receiver(&nats.url(), "a");
+    let watcher = viewer(&nats.url());
+    let rt = runtime();
+    rt.block_on(async {
+        // Anyone with access to the subjects can publish; none of this is a record.
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Roomwatch-Record", "{\"v\":1,\"verdict\":\"\\u001b[31m\"}");
+        for (subject, headers) in [
+            ("roomwatch.1.x.p00", None),
+            ("roomwatch.1400000001.CreateRoom.p01", Some(headers)),
+        ] {
+            let publish = match headers {
+                Some(h) => {
+                    js.publish_with_headers(subject, h, "\u{1b}]52;c;x\u{7}".into())
+                        .await
+                }
+                None => js.publish(subject, "not a callback".into()).await,
+            };
+            publish.unwrap().await.unwrap();
+        }
+        reqwest::Client::new()
+            .post(callback_url(&a.url(), MEMBER_ENTER))
+            .body(member_enter("r", "after_garbage", 1))
+            .send()
+            .await
+            .unwrap();
+    });
+    assert!(watcher.wait_for(Duration::from_secs(20), |e| {
+        e.iter()
+            .any(|e| user_of(e).as_deref() == Some("after_garbage"))
+    }));
+    assert_eq!(watcher.events().len(), 1, "garbage never becomes an event");
+    let stderr = watcher.stderr.lock().unwrap().clone();
+    assert_eq!(
+        stderr.matches("unreadable record in the stream").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no raw escape reaches the terminal: {stderr:?}"
+    );
+}

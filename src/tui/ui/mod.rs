@@ -378,6 +378,15 @@ fn stream_badge(app: &App) -> Option<(String, Style)> {
         ));
     }
     let status = *nats.status.borrow();
+    if status.unreadable > 0 {
+        return Some((
+            format!(
+                " {} unreadable stream records skipped ",
+                thousands(status.unreadable)
+            ),
+            theme::badge_alarm(),
+        ));
+    }
     if !status.caught_up() && status.start_last > 0 {
         let percent = status.applied.saturating_mul(100) / status.start_last.max(1);
         return Some((format!(" catching up {percent}% "), theme::badge_paused()));
