@@ -109,6 +109,7 @@ async fn connect_stream(
     };
     let mut options = crate::nats::NatsOptions::new(servers.clone());
     options.creds.clone_from(&args.nats_creds);
+    options.tls_ca.clone_from(&args.nats_tls_ca);
     options.stream.clone_from(&args.nats_stream);
     options.subject_prefix.clone_from(&args.nats_subject_prefix);
     options.replicas = usize::from(args.nats_replicas);

@@ -16,6 +16,8 @@ pub struct NatsOptions {
     pub servers: Vec<String>,
     /// A `.creds` file (JWT and NKey seed).
     pub creds: Option<PathBuf>,
+    /// A CA certificate to trust for `tls://` servers.
+    pub tls_ca: Option<PathBuf>,
     pub stream: String,
     pub subject_prefix: String,
     pub replicas: usize,
@@ -37,6 +39,7 @@ impl NatsOptions {
         Self {
             servers,
             creds: None,
+            tls_ca: None,
             stream: "ROOMWATCH".to_string(),
             subject_prefix: "roomwatch".to_string(),
             replicas: 1,
@@ -105,7 +108,7 @@ impl StreamLog {
             return Err(ConnectError::NoServers);
         }
         subject::check_prefix(&options.subject_prefix).map_err(ConnectError::Options)?;
-        let servers = options.servers.join(",");
+        let servers = redacted(&options.servers);
         let addrs: Vec<async_nats::ServerAddr> = options
             .servers
             .iter()
@@ -116,7 +119,15 @@ impl StreamLog {
             })
             .collect::<Result<_, _>>()?;
         let connected = Arc::new(AtomicBool::new(false));
-        let first = client_options(&options, &connected)
+        // user:password@ (or token@) in a URL: the client takes them from its options, not
+        // from the URL.
+        let login = addrs.iter().find_map(|addr| {
+            Some((
+                addr.username()?.to_string(),
+                addr.password().map(str::to_string),
+            ))
+        });
+        let first = client_options(&options, &connected, login.clone())
             .await?
             .connect(addrs.as_slice())
             .await;
@@ -127,7 +138,7 @@ impl StreamLog {
             }
             Err(error) if offline_ok => {
                 tracing::warn!(%error, "NATS is not reachable at start; callbacks go to the spool until it is");
-                client_options(&options, &connected)
+                client_options(&options, &connected, login)
                     .await?
                     .retry_on_initial_connect()
                     .connect(addrs.as_slice())
@@ -226,6 +237,7 @@ impl StreamLog {
 async fn client_options(
     options: &NatsOptions,
     connected: &Arc<AtomicBool>,
+    login: Option<(String, Option<String>)>,
 ) -> Result<async_nats::ConnectOptions, ConnectError> {
     let state = Arc::clone(connected);
     let mut connect = async_nats::ConnectOptions::new()
@@ -247,6 +259,14 @@ async fn client_options(
                 }
             }
         });
+    match login {
+        Some((user, Some(password))) => connect = connect.user_and_password(user, password),
+        Some((token, None)) => connect = connect.token(token),
+        None => {}
+    }
+    if let Some(path) = &options.tls_ca {
+        connect = connect.add_root_certificates(path.clone());
+    }
     if let Some(path) = &options.creds {
         connect = connect
             .credentials_file(path)
@@ -257,4 +277,37 @@ async fn client_options(
             })?;
     }
     Ok(connect)
+}
+
+/// The server URLs with any password replaced by `***`, for messages and the header.
+pub fn redacted(servers: &[String]) -> String {
+    servers
+        .iter()
+        .map(|url| match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let userinfo = &url[scheme + 3..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                    // A lone user part is a token.
+                    None => format!("{}***{}", &url[..scheme + 3], &url[at..]),
+                }
+            }
+            _ => url.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redacted(&["nats://rw:s3cret@h:4222".into(), "tls://h2:4222".into()]),
+            "nats://rw:***@h:4222,tls://h2:4222"
+        );
+        assert_eq!(redacted(&["nats://t0ken@h".into()]), "nats://***@h");
+    }
 }

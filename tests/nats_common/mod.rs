@@ -46,6 +46,24 @@ impl NatsServer {
 
     /// A single node on `port` with a temporary store.
     pub fn start_on(port: u16) -> Self {
+        let server = Self::spawn_with(port, &[]);
+        server.wait_ready();
+        server
+    }
+
+    /// A single node with extra arguments (auth, TLS), ready once its port takes connections:
+    /// the plain client used by [`Self::wait_ready`] cannot log in to it.
+    pub fn start_with(extra: &[String]) -> Self {
+        let server = Self::spawn_with(free_port(), extra);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn spawn_with(port: u16, extra: &[String]) -> Self {
         let store = tempfile::tempdir().unwrap();
         let args = vec![
             "-js".to_string(),
@@ -59,11 +77,10 @@ impl NatsServer {
         let mut server = Self {
             child: None,
             port,
-            args,
+            args: args.into_iter().chain(extra.iter().cloned()).collect(),
             store,
         };
         server.spawn();
-        server.wait_ready();
         server
     }
 
