@@ -356,8 +356,22 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             }
         })
     });
+    // Rooms a previous demo left live in the demo's own journal end before the new story.
+    let leftover_rooms: Vec<String> = if args.demo && args.journal.is_none() {
+        hub.read(|store| {
+            store
+                .rooms()
+                .values()
+                .filter(|room| !room.is_ended())
+                .map(|room| room.id.clone())
+                .collect()
+        })
+    } else {
+        Vec::new()
+    };
     let mut demo = args.demo.then(|| {
-        let options = crate::demo::DemoOptions::from_args(&args, listen);
+        let mut options = crate::demo::DemoOptions::from_args(&args, listen);
+        options.leftover_rooms = leftover_rooms;
         tokio::spawn(crate::demo::run(options, wait_for(stop_rx.clone())))
     });
     let info = RunInfo {

@@ -86,6 +86,7 @@ fn options(server: &Server, token: Option<&str>, seed: u64, events: u64) -> Demo
         seed,
         events: Some(events),
         start_ms: now_ms(),
+        leftover_rooms: Vec::new(),
     }
 }
 
@@ -313,4 +314,28 @@ async fn the_binary_prints_the_demo_from_its_first_callback() {
             "RequestTime"
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_an_earlier_demo_left_live_are_ended_before_the_new_story() {
+    let server = start(None).await;
+    let first = demo::run(options(&server, None, 7, 200), std::future::pending()).await;
+    let store = server.wait_for_events(200).await;
+    let live: Vec<String> = store
+        .rooms()
+        .values()
+        .filter(|room| !room.is_ended())
+        .map(|room| room.id.clone())
+        .collect();
+    assert!(!live.is_empty(), "the first story leaves rooms live");
+    drop(first);
+    let mut again = options(&server, None, 8, 1);
+    again.leftover_rooms.clone_from(&live);
+    demo::run(again, std::future::pending()).await;
+    let store = server.wait_for_events(200 + live.len() as u64 + 1).await;
+    for id in &live {
+        let room = store.rooms().values().find(|room| &room.id == id).unwrap();
+        assert!(room.is_ended(), "{id} is still live");
+    }
+    server.stop().await;
 }

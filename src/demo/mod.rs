@@ -36,6 +36,9 @@ pub struct DemoOptions {
     pub events: Option<u64>,
     /// The first event time, Unix ms.
     pub start_ms: i64,
+    /// Rooms an earlier demo run left live in the demo's journal: this run's story does not
+    /// know them, so it ends them first (as the system would a room nobody is in).
+    pub leftover_rooms: Vec<String>,
 }
 
 impl DemoOptions {
@@ -55,6 +58,7 @@ impl DemoOptions {
             seed: args.demo_seed.unwrap_or(start_ms.unsigned_abs()),
             events: args.demo_events,
             start_ms,
+            leftover_rooms: Vec::new(),
         }
     }
 }
@@ -67,6 +71,38 @@ pub struct DemoOutcome {
     pub answers: BTreeMap<u16, u64>,
     /// Requests that got no answer (connection refused, timeout...).
     pub failed: u64,
+}
+
+/// Ends the rooms an earlier demo run left live, so that they do not stay on screen forever.
+async fn end_leftover_rooms(options: &DemoOptions, client: &reqwest::Client, base: &Url) {
+    let origin = Origin {
+        sdkappid: &options.sdkappid,
+        token: options.token.as_deref(),
+        client_ip: "127.0.0.1",
+        platform: "Server",
+    };
+    for room in &options.leftover_rooms {
+        let command = "Live.CallbackAfterDestroyRoom";
+        let body = serde_json::json!({
+            "CallbackCommand": command,
+            "Operator_Account": "administrator",
+            "RoomId": room,
+            "EventType": "DestroyBySystem",
+            "EventTime": now_ms(),
+            "RoomInfo": {"RoomId": room},
+        })
+        .to_string();
+        let url = send::callback_url(base, command, &origin, now_ms() / 1000);
+        if let Err(error) = send::post(client, url, body).await {
+            tracing::warn!(error = %send::error_chain(&error), room = %crate::escape::Escaped(room), "demo: could not end a leftover room");
+        }
+    }
+    if !options.leftover_rooms.is_empty() {
+        tracing::info!(
+            rooms = options.leftover_rooms.len(),
+            "demo: ended the rooms an earlier demo run left live"
+        );
+    }
 }
 
 /// Posts the simulation's callbacks to `options.target` at `options.rate` per second, one
@@ -102,6 +138,7 @@ pub async fn run(options: DemoOptions, stop: impl Future<Output = ()>) -> DemoOu
         target = %base,
         "demo: posting simulated callbacks (same seed, same story)"
     );
+    end_leftover_rooms(&options, &client, &base).await;
     let period = Duration::from_secs_f64(1.0 / options.rate);
     let mut ticks = tokio::time::interval_at(Instant::now(), period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
