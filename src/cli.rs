@@ -443,27 +443,7 @@ pub struct ReplayArgs {
 
 /// Parses a span like `90s`, `30m`, `12h`, `7d`, `2w` into milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: i64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a span like 90s, 30m, 12h, 7d or 2w"))?;
-    let unit_ms: i64 = match unit.trim() {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "w" => 7 * 86_400_000,
-        other => return Err(format!("unknown unit {other:?}: use s, m, h, d or w")),
-    };
-    number
-        .checked_mul(unit_ms)
-        .filter(|&ms| ms > 0)
-        .ok_or_else(|| format!("{text:?} is not a usable span"))
+    crate::units::parse_span_ms(text)
 }
 
 /// A point in time as Unix ms: RFC 3339 (`2026-11-21T21:40:00Z`) or a span back from now.
@@ -480,7 +460,6 @@ pub fn parse_time_ms(text: &str) -> Result<i64, String> {
     Ok(crate::ingest::receiver::now_ms() - span)
 }
 
-/// Parses sizes up to terabytes: `1048576`, `512MiB`, `2GiB`, `1T` (binary units).
 /// A JetStream stream name: letters, digits, `-` and `_`.
 fn parse_stream_name(text: &str) -> Result<String, String> {
     if !text.is_empty()
@@ -499,6 +478,7 @@ fn parse_subject_prefix(text: &str) -> Result<String, String> {
     crate::nats::subject::check_prefix(text).map(|()| text.to_string())
 }
 
+/// Parses sizes up to terabytes: `1048576`, `512MiB`, `2GiB`, `1T` (binary units).
 pub fn parse_big_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
@@ -595,25 +575,10 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{text:?} is not a usable size"))
 }
 
-/// Parses `10s`, `500ms`, `2m` or plain seconds (`10`). Zero is refused: every limit bites.
+/// Parses a span (`500ms`, `1.5s`, `10s`, `2m`, `1h`, plain seconds; see [`crate::units`]).
+/// Zero is refused: every limit bites.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let bad = || format!("{text:?} is not a duration like 10s, 500ms or 2m");
-    let number: u64 = number.parse().map_err(|_| bad())?;
-    let duration = match unit.trim() {
-        "" | "s" => Duration::from_secs(number),
-        "ms" => Duration::from_millis(number),
-        "m" | "min" => Duration::from_secs(number.checked_mul(60).ok_or_else(bad)?),
-        _ => return Err(bad()),
-    };
-    if duration.is_zero() {
-        return Err(format!("{text:?}: a duration must be above zero"));
-    }
-    Ok(duration)
+    crate::units::parse_span(text)
 }
 
 /// Parses a listen address; a bare port (`9100`, `:9100`) means loopback, 127.0.0.1:PORT.
@@ -685,7 +650,11 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_mins(2)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5h").is_err());
+        assert_eq!(
+            parse_duration("5h"),
+            Ok(Duration::from_hours(5)),
+            "one unit set for every span"
+        );
     }
 
     #[test]

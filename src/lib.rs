@@ -22,5 +22,6 @@ pub mod relay;
 pub mod runner;
 pub mod store;
 pub mod tui;
+pub mod units;
 
 pub use runner::run;

@@ -112,33 +112,14 @@ pub fn parse_target(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// `1500ms`, `1.5s`, `30s`, `10m`, `1h`, or a bare number of seconds.
+/// A relay span (see [`crate::units::parse_span`]), at most 30 days: longer than any backend
+/// outage worth waiting out.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 1500ms, 1.5s, 10m or 1h"))?;
-    let seconds = match unit.trim() {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" | "min" => number * 60.0,
-        "h" => number * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit {other:?}: use ms, s, m or h"
-            ));
-        }
-    };
-    if !seconds.is_finite() || seconds <= 0.0 || seconds > 30.0 * 86_400.0 {
-        return Err(format!(
-            "{text:?} is not a usable duration (above 0, at most 30 days)"
-        ));
+    let span = crate::units::parse_span(text)?;
+    if span > Duration::from_hours(30 * 24) {
+        return Err(format!("{text:?} is longer than 30 days"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(span)
 }
 
 /// `allow`, `deny`, or per command: `gift=deny,msg=allow` (either part may be left out).
@@ -205,7 +186,8 @@ mod tests {
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("3d").is_err());
+        assert_eq!(parse_duration("3d"), Ok(Duration::from_hours(72)));
+        assert!(parse_duration("31d").is_err());
     }
 
     #[test]
