@@ -350,6 +350,15 @@ pub struct RunArgs {
     #[arg(long, env = "ROOMWATCH_NATS_RELAY_CLAIM", default_value = "30s", value_parser = parse_duration)]
     pub nats_relay_claim: Duration,
 
+    /// A receiver stores a checkpoint of the folded state every this many records (0: never),
+    /// so that viewers start from it instead of from the whole stream.
+    #[arg(
+        long,
+        env = "ROOMWATCH_NATS_CHECKPOINT_EVERY",
+        default_value_t = 50_000
+    )]
+    pub nats_checkpoint_every: u64,
+
     /// Do not receive callbacks: only view the stream (needs --nats).
     #[arg(
         long,

@@ -57,6 +57,19 @@ impl Hub {
         }
     }
 
+    /// A hub that starts from a restored store (e.g. a stream's checkpoint), with no journal.
+    pub fn with_store(store: RoomStore, channel_capacity: usize, max_clock_skew_ms: i64) -> Self {
+        let (tx, _) = broadcast::channel(channel_capacity.max(1));
+        Self {
+            inner: Mutex::new(Inner {
+                store,
+                tx: Some(tx),
+            }),
+            max_clock_skew_ms,
+            journal: None,
+        }
+    }
+
     /// A hub that starts from a restored store and appends every event to `journal`.
     pub fn with_journal(store: RoomStore, channel_capacity: usize, journal: SharedLog) -> Self {
         let (tx, _) = broadcast::channel(channel_capacity.max(1));

@@ -261,13 +261,21 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     };
     let skew_ms = i64::try_from(args.max_clock_skew.saturating_mul(1000)).unwrap_or(i64::MAX);
     let capacity = channel_capacity(args.history_bytes, args.max_body);
-    // With NATS the stream is the log: every viewer rebuilds from it, nothing local is kept.
-    let (hub, journal, sqlite_journal) = if stream.is_some() {
-        (
-            Hub::with_limits(limits, capacity, skew_ms),
-            JournalInfo::Off,
-            None,
-        )
+    // With NATS the stream is the log: every viewer rebuilds from it (from its newest
+    // checkpoint on), nothing local is kept.
+    let (hub, journal, sqlite_journal) = if let Some(stream) = &stream {
+        let hub = match stream.load_checkpoint(args.history).await {
+            Some(mut store) => {
+                eprintln!(
+                    "roomwatch: starting from the stream's checkpoint at seq {}",
+                    store.last_seq()
+                );
+                store.set_limits(limits);
+                Hub::with_store(store, capacity, skew_ms)
+            }
+            None => Hub::with_limits(limits, capacity, skew_ms),
+        };
+        (hub, JournalInfo::Off, None)
     } else {
         open_journal(&args, limits, capacity, skew_ms)?
     };
@@ -330,7 +338,41 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         }
         _ => None,
     };
-    let (follow_status, follow_rx) = watch::channel(crate::nats::follow::FollowStatus::default());
+    let (follow_status, follow_rx) = watch::channel(crate::nats::follow::FollowStatus {
+        applied: hub.read(crate::store::RoomStore::last_seq),
+        ..crate::nats::follow::FollowStatus::default()
+    });
+    // Receivers keep the stream's checkpoint fresh; viewers only read it.
+    let checkpointer = match (&stream, &server) {
+        (Some(stream), Some(_)) if args.nats_checkpoint_every > 0 => {
+            let (stream, hub) = (stream.clone(), Arc::clone(&hub));
+            let (every, mut applied) = (args.nats_checkpoint_every, follow_rx.clone());
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                let mut last = applied.borrow().applied;
+                loop {
+                    tokio::select! {
+                        _ = stop.wait_for(|stopped| *stopped) => return,
+                        changed = applied.changed() => if changed.is_err() { return },
+                    }
+                    let now = applied.borrow().applied;
+                    if now < last.saturating_add(every) {
+                        continue;
+                    }
+                    last = now;
+                    match stream.save_checkpoint(hub.snapshot()).await {
+                        Ok(saved) => {
+                            tracing::debug!(seq = now, saved, "stream checkpoint");
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "the stream's checkpoint was not stored");
+                        }
+                    }
+                }
+            }))
+        }
+        _ => None,
+    };
     let (follow_stop_tx, follow_stop_rx) = watch::channel(false);
     let follower = stream.clone().map(|stream| {
         let hub = Arc::clone(&hub);
@@ -471,6 +513,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         Some(server) => server.await,
         None => Ok(Ok(())),
     };
+    if let Some(checkpointer) = checkpointer {
+        checkpointer.abort();
+    }
     if let Some(shared_relay) = shared_relay {
         let _ = shared_relay.await;
     }

@@ -190,3 +190,106 @@ fn rooms_converge_whichever_receiver_took_what_and_in_which_order() {
         "shuffled, split, and every callback retried elsewhere"
     );
 }
+
+/// The rooms a hub that starts from `store` (or empty) holds once caught up with the stream.
+async fn rooms_from(
+    log: &StreamLog,
+    store: Option<roomwatch::store::RoomStore>,
+) -> BTreeMap<String, Room> {
+    let after = store
+        .as_ref()
+        .map_or(0, roomwatch::store::RoomStore::last_seq);
+    let hub = Arc::new(match store {
+        Some(store) => Hub::with_store(store, 4096, 5 * 60 * 1000),
+        None => Hub::new(10_000, 4096),
+    });
+    let (status, _) = tokio::sync::watch::channel(FollowStatus::default());
+    log.follow_into(&hub, after, &status, true, std::future::pending())
+        .await
+        .unwrap();
+    hub.read(|store| {
+        store
+            .rooms()
+            .iter()
+            .map(|(id, room)| (id.clone(), room.converged()))
+            .collect()
+    })
+}
+
+#[test]
+fn a_viewer_from_the_receivers_checkpoint_plus_the_tail_sees_what_a_full_rebuild_sees() {
+    let nats = NatsServer::start();
+    let receiver = nats_common::Roomwatch::start(&[
+        "--nats",
+        &nats.url(),
+        "--listen",
+        "127.0.0.1:0",
+        "--sdkappid",
+        APP,
+        "--nats-checkpoint-every",
+        "20",
+    ]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bodies = callbacks();
+    assert!(bodies.len() > 20);
+    let (checkpoint_seq, from_checkpoint, full) = rt.block_on(async {
+        let client = reqwest::Client::new();
+        for body in &bodies {
+            let url = format!(
+                "{}/?SdkAppid={APP}&CallbackCommand={}",
+                receiver.url(),
+                command_of(body)
+            );
+            assert!(
+                client
+                    .post(url)
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .is_success()
+            );
+        }
+        let mut options = NatsOptions::new(vec![nats.url()]);
+        options.max_bytes = 64 << 20;
+        let log = StreamLog::connect(options, false).await.unwrap();
+        // The receiver stores its checkpoint in the background once it folded 20 records.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let store = loop {
+            if let Some(store) = log.load_checkpoint(1000).await {
+                break store;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no checkpoint was stored"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let seq = store.last_seq();
+        (
+            seq,
+            rooms_from(&log, Some(store)).await,
+            rooms_from(&log, None).await,
+        )
+    });
+    assert!(
+        checkpoint_seq >= 20 && checkpoint_seq < bodies.len() as u64,
+        "{checkpoint_seq}"
+    );
+    assert_eq!(from_checkpoint, full);
+
+    // The binary says where it started, and prints only what came after the checkpoint.
+    let viewer = nats_common::Roomwatch::start(&["--nats", &nats.url(), "--no-listen"]);
+    let tail = bodies.len() as u64;
+    assert!(viewer.wait_for(std::time::Duration::from_secs(20), |e| {
+        e.last().is_some_and(|e| e["seq"].as_u64() == Some(tail))
+    }));
+    let first = viewer.events()[0]["seq"].as_u64().unwrap();
+    assert!(first > checkpoint_seq, "{first} after {checkpoint_seq}");
+    assert!(viewer.stderr.lock().unwrap().contains("checkpoint at seq"));
+}

@@ -8,8 +8,10 @@
 //! - [`publish`]: the receiver's side, waiting for JetStream's acknowledgement.
 //! - [`spool`]: the local file that holds callbacks while JetStream is away.
 //! - [`relay`]: the relay to the backend, shared by the receivers through durable consumers.
+//! - [`checkpoint`]: the folded state kept in an object store, so viewers start from it.
 //! - [`follow`]: the viewer's side, feeding the hub from the stream.
 
+pub mod checkpoint;
 pub mod connection;
 pub mod follow;
 pub mod publish;
