@@ -399,13 +399,13 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         })
     });
     // Rooms a previous demo left live in the demo's own journal end before the new story.
-    let leftover_rooms: Vec<String> = if args.demo && args.journal.is_none() {
+    let leftover_rooms: Vec<(String, Option<i64>)> = if args.demo && args.journal.is_none() {
         hub.read(|store| {
             store
                 .rooms()
                 .values()
                 .filter(|room| !room.is_ended())
-                .map(|room| room.id.clone())
+                .map(|room| (room.id.clone(), room.last_event_ms))
                 .collect()
         })
     } else {

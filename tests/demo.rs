@@ -321,11 +321,11 @@ async fn rooms_an_earlier_demo_left_live_are_ended_before_the_new_story() {
     let server = start(None).await;
     let first = demo::run(options(&server, None, 7, 200), std::future::pending()).await;
     let store = server.wait_for_events(200).await;
-    let live: Vec<String> = store
+    let live: Vec<(String, Option<i64>)> = store
         .rooms()
         .values()
         .filter(|room| !room.is_ended())
-        .map(|room| room.id.clone())
+        .map(|room| (room.id.clone(), room.last_event_ms))
         .collect();
     assert!(!live.is_empty(), "the first story leaves rooms live");
     drop(first);
@@ -333,7 +333,7 @@ async fn rooms_an_earlier_demo_left_live_are_ended_before_the_new_story() {
     again.leftover_rooms.clone_from(&live);
     demo::run(again, std::future::pending()).await;
     let store = server.wait_for_events(200 + live.len() as u64 + 1).await;
-    for id in &live {
+    for (id, _) in &live {
         let room = store.rooms().values().find(|room| &room.id == id).unwrap();
         assert!(room.is_ended(), "{id} is still live");
     }

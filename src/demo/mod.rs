@@ -36,9 +36,10 @@ pub struct DemoOptions {
     pub events: Option<u64>,
     /// The first event time, Unix ms.
     pub start_ms: i64,
-    /// Rooms an earlier demo run left live in the demo's journal: this run's story does not
-    /// know them, so it ends them first (as the system would a room nobody is in).
-    pub leftover_rooms: Vec<String>,
+    /// Rooms an earlier demo run left live in the demo's journal, with their latest event
+    /// time: this run's story does not know them, so it ends them first (as the system would a
+    /// room nobody is in).
+    pub leftover_rooms: Vec<(String, Option<i64>)>,
 }
 
 impl DemoOptions {
@@ -81,14 +82,16 @@ async fn end_leftover_rooms(options: &DemoOptions, client: &reqwest::Client, bas
         client_ip: "127.0.0.1",
         platform: "Server",
     };
-    for room in &options.leftover_rooms {
+    for (room, last_event_ms) in &options.leftover_rooms {
+        // After the room's latest event, or the reducer would take the end for stale.
+        let event_time = last_event_ms.map_or(now_ms(), |last| now_ms().max(last + 1));
         let command = "Live.CallbackAfterDestroyRoom";
         let body = serde_json::json!({
             "CallbackCommand": command,
             "Operator_Account": "administrator",
             "RoomId": room,
             "EventType": "DestroyBySystem",
-            "EventTime": now_ms(),
+            "EventTime": event_time,
             "RoomInfo": {"RoomId": room},
         })
         .to_string();
