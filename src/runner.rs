@@ -399,7 +399,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         })
     });
     // Rooms a previous demo left live in the demo's own journal end before the new story.
-    let leftover_rooms: Vec<(String, Option<i64>)> = if args.demo && args.journal.is_none() {
+    // Never in a named journal or a stream: those may hold a real app's rooms.
+    let own_demo_journal = args.demo && args.journal.is_none() && args.nats.is_none();
+    let leftover_rooms: Vec<(String, Option<i64>)> = if own_demo_journal {
         hub.read(|store| {
             store
                 .rooms()

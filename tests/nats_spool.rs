@@ -121,6 +121,15 @@ fn nats_stopped_mid_burst_loses_nothing_answered_and_the_spool_drains_in_order()
         users, answered,
         "the stream's order is the order they were answered"
     );
+    // The receiver follows the stream too, across the restart: its own output has them all.
+    let receiver_saw_all = receiver.wait_for(Duration::from_mins(1), |events| {
+        let seen: BTreeSet<String> = events.iter().filter_map(user_of).collect();
+        all.is_subset(&seen)
+    });
+    assert!(
+        receiver_saw_all,
+        "the receiver stopped following after NATS came back"
+    );
     let after = rt.block_on(readyz(&base));
     assert_eq!(after["nats"]["spooled"], 0, "{after}");
     assert_eq!(after["nats"]["connected"], true, "{after}");

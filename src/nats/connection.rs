@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
+use tokio::sync::watch;
 
 use super::subject;
 
@@ -92,7 +93,8 @@ pub struct StreamLog {
     pub options: Arc<NatsOptions>,
     pub client: async_nats::Client,
     pub jetstream: jetstream::Context,
-    connected: Arc<AtomicBool>,
+    /// Whether the client holds a connection now; watchers see each reconnection.
+    connected: Arc<watch::Sender<bool>>,
     /// The highest stream sequence this process had acknowledged (a viewer of its own
     /// callbacks follows at least this far before exiting).
     acked: Arc<AtomicU64>,
@@ -118,7 +120,7 @@ impl StreamLog {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let connected = Arc::new(AtomicBool::new(false));
+        let connected = Arc::new(watch::channel(false).0);
         // user:password@ (or token@) in a URL: the client takes them from its options, not
         // from the URL.
         let login = addrs.iter().find_map(|addr| {
@@ -133,7 +135,7 @@ impl StreamLog {
             .await;
         let client = match first {
             Ok(client) => {
-                connected.store(true, Ordering::Relaxed);
+                connected.send_replace(true);
                 client
             }
             Err(error) if offline_ok => {
@@ -219,7 +221,12 @@ impl StreamLog {
 
     /// Whether the client holds a connection now.
     pub fn connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        *self.connected.borrow()
+    }
+
+    /// Follows the connection state (a consumer recreates itself when NATS comes back).
+    pub fn connection(&self) -> watch::Receiver<bool> {
+        self.connected.subscribe()
     }
 
     /// Where the log lives, for the header.
@@ -236,7 +243,7 @@ impl StreamLog {
 /// `connected` as the client reports it.
 async fn client_options(
     options: &NatsOptions,
-    connected: &Arc<AtomicBool>,
+    connected: &Arc<watch::Sender<bool>>,
     login: Option<(String, Option<String>)>,
 ) -> Result<async_nats::ConnectOptions, ConnectError> {
     let state = Arc::clone(connected);
@@ -248,11 +255,11 @@ async fn client_options(
             async move {
                 match event {
                     async_nats::Event::Connected => {
-                        state.store(true, Ordering::Relaxed);
+                        state.send_replace(true);
                         tracing::info!("NATS connected");
                     }
                     async_nats::Event::Disconnected => {
-                        state.store(false, Ordering::Relaxed);
+                        state.send_replace(false);
                         tracing::warn!("NATS disconnected; reconnecting");
                     }
                     other => tracing::info!(event = %other, "NATS"),

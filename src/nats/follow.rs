@@ -101,9 +101,19 @@ impl StreamLog {
             .await
             .map_err(|e| stream_error(e.to_string()))?;
         tokio::pin!(stop);
+        // After a reconnection the server may have lost this ephemeral consumer (a restarted
+        // node): start a new one from the last record applied rather than wait to find out.
+        let mut connection = self.connection();
+        connection.mark_unchanged();
         loop {
             let message = tokio::select! {
                 () = &mut stop => return Ok(()),
+                changed = connection.changed() => {
+                    if changed.is_ok() && *connection.borrow_and_update() {
+                        return Err(stream_error("NATS reconnected; following again".to_string()));
+                    }
+                    continue;
+                }
                 next = messages.next() => match next {
                     Some(Ok(message)) => message,
                     Some(Err(error)) => {
