@@ -338,8 +338,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
         }
         _ => None,
     };
+    let first_seq = hub.read(crate::store::RoomStore::last_seq);
     let (follow_status, follow_rx) = watch::channel(crate::nats::follow::FollowStatus {
-        applied: hub.read(crate::store::RoomStore::last_seq),
+        applied: first_seq,
         ..crate::nats::follow::FollowStatus::default()
     });
     // Receivers keep the stream's checkpoint fresh; viewers only read it.
@@ -571,10 +572,14 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     // Every answer is sent: nothing more can be published. Let the printer finish the queue.
     hub.close();
     if let Some((thread, progress)) = printer {
+        // Numbers this run never had to print: those folded before it started (a journal's
+        // or a stream checkpoint's) and stream records that were not readable.
+        let not_printable = first_seq + follow_rx.borrow().unreadable;
         drain_printer(
             &hub,
             thread,
             &progress,
+            not_printable,
             Duration::from_secs(args.drain_timeout),
         )
         .await;
@@ -663,6 +668,7 @@ async fn drain_printer(
     hub: &Hub,
     thread: std::thread::JoinHandle<std::io::Result<()>>,
     progress: &headless::Progress,
+    not_printable: u64,
     timeout: Duration,
 ) {
     // A plain thread, not `spawn_blocking`: the runtime waits for its blocking tasks at exit,
@@ -672,7 +678,9 @@ async fn drain_printer(
         let _ = joined_tx.send(thread.join());
     });
     let outcome = tokio::time::timeout(timeout, joined).await;
-    let events = hub.read(crate::store::RoomStore::last_seq);
+    let events = hub
+        .read(crate::store::RoomStore::last_seq)
+        .saturating_sub(not_printable);
     let missing = events.saturating_sub(progress.printed());
     if missing == 0 {
         return;

@@ -292,4 +292,9 @@ fn a_viewer_from_the_receivers_checkpoint_plus_the_tail_sees_what_a_full_rebuild
     let first = viewer.events()[0]["seq"].as_u64().unwrap();
     assert!(first > checkpoint_seq, "{first} after {checkpoint_seq}");
     assert!(viewer.stderr.lock().unwrap().contains("checkpoint at seq"));
+    // What the checkpoint held was never this run's to print: no false alarm at exit.
+    let mut viewer = viewer;
+    assert_eq!(viewer.terminate(), Some(0));
+    let stderr = viewer.stderr.lock().unwrap().clone();
+    assert!(!stderr.contains("were not printed"), "{stderr}");
 }
