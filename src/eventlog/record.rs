@@ -265,7 +265,7 @@ pub fn verdict_from(name: &str) -> Option<Verdict> {
         .find(|v| verdict_name(*v) == name)
 }
 
-fn auth_name(auth: AuthVerdict) -> &'static str {
+pub fn auth_name(auth: AuthVerdict) -> &'static str {
     match auth {
         AuthVerdict::Signed => "signed",
         AuthVerdict::Unchecked => "unchecked",

@@ -14,7 +14,6 @@ use sha2::{Digest, Sha256};
 
 use crate::event::{Event, Verdict};
 use crate::eventlog::record::StoredRow;
-use crate::store::LogEntry;
 
 /// The header that carries the record.
 pub const RECORD_HEADER: &str = "Roomwatch-Record";
@@ -97,28 +96,30 @@ pub struct Outgoing {
 
 /// The message for `event`. `receiver` names the receiver that took it.
 pub fn encode(prefix: &str, event: &Event, receiver: &str) -> Outgoing {
-    let row = StoredRow::from_entry(&LogEntry {
-        event: Arc::new(event.clone()),
-        effect: crate::store::Effect::NoState,
-    });
+    use crate::eventlog::record::{auth_name, verdict_name};
+    // Built from the event's fields directly: the receive path never copies the event.
     let record = Record {
         v: VERSION,
-        received_at_ms: row.received_at_ms,
-        remote: row.remote.map(kept),
-        method: kept(row.method),
-        path: kept(row.path),
-        query: kept(row.raw_query),
-        content_type: row.content_type.map(kept),
-        body_len: u64::try_from(row.body_len).unwrap_or(0),
-        command: row.command.map(kept),
-        room_id: row.room_id.map(kept),
-        verdict: row.verdict.to_string(),
-        error: row.error.map(kept),
-        error_detail: row.error_detail.filter(|d| d.len() <= TEXT_KEPT),
-        auth: row.auth.map(str::to_string),
-        status: u16::try_from(row.status).unwrap_or(0),
-        reply: kept(row.reply),
-        clock_skew: row.clock_skew,
+        received_at_ms: event.received_at_ms,
+        remote: event.remote.clone().map(kept),
+        method: kept(event.method.clone()),
+        path: kept(event.path.clone()),
+        query: kept(event.raw_query.clone()),
+        content_type: event.content_type.clone().map(kept),
+        body_len: event.body_len as u64,
+        command: event.command.clone().map(kept),
+        room_id: event.room_id.clone().map(kept),
+        verdict: verdict_name(event.verdict).to_string(),
+        error: event.error.as_ref().map(|e| kept(e.to_string())),
+        error_detail: event
+            .error
+            .as_ref()
+            .and_then(|e| serde_json::to_string(e).ok())
+            .filter(|d| d.len() <= TEXT_KEPT),
+        auth: event.auth.map(|a| auth_name(a).to_string()),
+        status: event.reply.status,
+        reply: kept(event.reply.body.clone()),
+        clock_skew: event.clock_skew,
         receiver: kept(receiver.to_string()),
     };
     let mut headers = HeaderMap::new();
@@ -131,7 +132,7 @@ pub fn encode(prefix: &str, event: &Event, receiver: &str) -> Outgoing {
     Outgoing {
         subject: super::subject::for_event(prefix, event),
         headers,
-        payload: row.body,
+        payload: event.raw_body.clone(),
         message_id: message_id(event).or_else(|| Some(refusal_id(event, receiver))),
     }
 }
