@@ -442,6 +442,19 @@ fn garbage_published_into_the_stream_is_skipped_and_said_never_fatal() {
             .any(|e| user_of(e).as_deref() == Some("after_garbage"))
     }));
     assert_eq!(watcher.events().len(), 1, "garbage never becomes an event");
+    // stderr is read on its own thread: give it a moment to catch up with stdout.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while watcher
+        .stderr
+        .lock()
+        .unwrap()
+        .matches("unreadable record in the stream")
+        .count()
+        < 2
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let stderr = watcher.stderr.lock().unwrap().clone();
     assert_eq!(
         stderr.matches("unreadable record in the stream").count(),
