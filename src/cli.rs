@@ -422,6 +422,15 @@ pub struct ExportArgs {
     )]
     pub nats_creds: Option<PathBuf>,
 
+    /// CA certificate (PEM) to trust for tls:// NATS servers.
+    #[arg(
+        long,
+        env = "ROOMWATCH_NATS_TLS_CA",
+        value_name = "FILE",
+        requires = "nats"
+    )]
+    pub nats_tls_ca: Option<PathBuf>,
+
     /// The JetStream stream to read.
     #[arg(long, env = "ROOMWATCH_NATS_STREAM", default_value = "ROOMWATCH", value_parser = parse_stream_name)]
     pub nats_stream: String,

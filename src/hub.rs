@@ -102,13 +102,10 @@ impl Hub {
         self.publish_durably_with(event, numbered).0
     }
 
-    /// Applies and broadcasts an event numbered elsewhere (its stream sequence), keeping its
-    /// number. Numbers must grow: one at or below the last applied was applied already and is
-    /// skipped (`None`).
-    pub fn publish_numbered(&self, mut event: Event) -> Option<Arc<Event>> {
-        event.clock_skew = event
-            .claimed_time_ms()
-            .is_some_and(|t| t > event.received_at_ms.saturating_add(self.max_clock_skew_ms));
+    /// Applies and broadcasts an event numbered and judged elsewhere (a stream record: its
+    /// sequence, and the receiver's clock-skew judgement), keeping both. Numbers must grow:
+    /// one at or below the last applied was applied already and is skipped (`None`).
+    pub fn publish_numbered(&self, event: Event) -> Option<Arc<Event>> {
         let mut inner = self.lock();
         if event.seq <= inner.store.last_seq() {
             return None;

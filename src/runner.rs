@@ -119,6 +119,8 @@ async fn connect_stream(
         Duration::from_millis(u64::try_from(args.nats_duplicate_window).unwrap_or(0));
     options.publish_timeout = args.nats_publish_timeout;
     options.relay_claim = args.nats_relay_claim;
+    // A viewer only reads: a mistyped --nats-stream must not create a stream.
+    options.create_stream = !args.no_listen;
     options.receiver = args.nats_receiver.clone().unwrap_or_else(|| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
@@ -281,10 +283,30 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     };
     let hub = Arc::new(hub);
     let relay = start_relay(&args, sqlite_journal.as_ref()).await?;
+    // With NATS and a forward target, "after" callbacks reach the backend through consumers
+    // shared by every receiver; nothing is published before they exist (see StreamSink).
+    let (relay_ready_tx, relay_ready) = watch::channel(false);
+    if let (Some(stream), Some(_)) = (&stream, &relay)
+        && stream.connected()
+    {
+        match tokio::time::timeout(Duration::from_secs(10), stream.ensure_relay_consumers()).await {
+            Ok(Ok(_)) => {
+                relay_ready_tx.send_replace(true);
+            }
+            Ok(Err(error)) => eprintln!(
+                "roomwatch: the shared relay's consumers are not set up yet ({error}); callbacks wait in the spool until they are"
+            ),
+            Err(_) => eprintln!(
+                "roomwatch: the shared relay's consumers are not set up yet (timed out); callbacks wait in the spool until they are"
+            ),
+        }
+    }
+    let relay_ready = relay.as_ref().map(|_| relay_ready);
     let sink = match (&stream, args.no_listen) {
         (Some(stream), false) => Some(Arc::new(crate::nats::StreamSink {
             stream: stream.clone(),
             spool: open_spool(&args, stream, listen)?,
+            relay_ready: relay_ready.clone(),
         })),
         _ => None,
     };
@@ -313,6 +335,9 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
             wait_for(stop_rx.clone()),
         ))
     });
+    // The spool drains past the stop of the receiver (bounded), so that a clean stop leaves
+    // nothing behind while NATS is there.
+    let (drain_stop_tx, drain_stop_rx) = watch::channel(false);
     let drainer = sink.as_ref().and_then(|sink| {
         let spool = Arc::clone(sink.spool.as_ref()?);
         if spool.pending() > 0 {
@@ -322,18 +347,18 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
                 spool.path().display()
             );
         }
-        Some(tokio::spawn(
-            spool.drain(sink.stream.clone(), wait_for(stop_rx.clone())),
-        ))
+        Some(tokio::spawn(spool.drain(
+            sink.stream.clone(),
+            relay_ready.clone(),
+            wait_for(drain_stop_rx.clone()),
+        )))
     });
-    // With NATS, "after" callbacks reach the backend through the consumers shared by every
-    // receiver, not through this process's own queues.
     let shared_relay = match (&stream, &relay) {
         (Some(stream), Some(relay)) => {
             let (stream, relay) = (stream.clone(), Arc::clone(relay));
-            let stop = wait_for(stop_rx.clone());
+            let stop = stop_rx.clone();
             Some(tokio::spawn(async move {
-                stream.run_shared_relay(relay, stop).await;
+                stream.run_shared_relay(relay, relay_ready_tx, stop).await;
             }))
         }
         _ => None,
@@ -522,6 +547,20 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     if let Some(shared_relay) = shared_relay {
         let _ = shared_relay.await;
     }
+    if let Some(spool) = sink.as_ref().and_then(|sink| sink.spool.as_ref())
+        && spool.pending() > 0
+        && stream
+            .as_ref()
+            .is_some_and(crate::nats::StreamLog::connected)
+    {
+        let mut waiting = spool.watch();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(args.drain_timeout),
+            waiting.wait_for(|pending| *pending == 0),
+        )
+        .await;
+    }
+    let _ = drain_stop_tx.send(true);
     if let Some(drainer) = drainer {
         let _ = drainer.await;
     }

@@ -78,6 +78,7 @@ async fn group(nats: &str, stream: &str) -> Group {
             stream: Some(Arc::new(StreamSink {
                 stream: log,
                 spool: None,
+                relay_ready: None,
             })),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

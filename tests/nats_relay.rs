@@ -216,3 +216,27 @@ fn two_receivers_relay_each_callback_once_in_order_per_room_even_when_one_dies()
 fn nats_common_partitions() -> usize {
     roomwatch::nats::subject::PARTITIONS as usize
 }
+
+#[test]
+fn callbacks_spooled_before_nats_existed_still_reach_the_backend_in_order() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (hook, got) = backend(&rt);
+    let port = nats_common::free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    // NATS is not there yet: the receiver starts anyway and answers from its spool.
+    let a = receiver(&url, &hook, "a");
+    let answered = burst(&rt, &[a.url()], 3, "z", None);
+    assert_eq!(answered.values().map(Vec::len).sum::<usize>(), ROOMS * 3);
+    // The first NATS ever: the stream and the relay's consumers are made now, and the spool
+    // drains only once the consumers exist, so none of it is skipped.
+    let _nats = NatsServer::start_on(port);
+    let all_arrived = wait_until(Duration::from_secs(45), || {
+        arrivals(&got, "z").values().map(Vec::len).sum::<usize>() >= ROOMS * 3
+    });
+    assert!(all_arrived, "relayed: {:?}", arrivals(&got, "z"));
+    assert_eq!(arrivals(&got, "z"), answered);
+}

@@ -141,6 +141,13 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
         .as_ref()
         .filter(|_| event.verdict != Verdict::Rejected);
     if let Some(stream) = &state.stream {
+        // Judged here, once, and carried in the record: every viewer folds the same way
+        // whatever its own --max-clock-skew.
+        let mut event = event;
+        let skew = state.hub.max_clock_skew_ms();
+        event.clock_skew = event
+            .claimed_time_ms()
+            .is_some_and(|t| t > event.received_at_ms.saturating_add(skew));
         return streamed(stream, relay, event, allow_post, refuse_unread).await;
     }
     if let Some(relay) = relay {

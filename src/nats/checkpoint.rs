@@ -39,18 +39,39 @@ impl StreamLog {
             .map_err(|e| e.to_string())
     }
 
-    /// The sequence the stored checkpoint is at, if there is one.
-    async fn checkpoint_seq(&self, store: &object_store::ObjectStore) -> Option<u64> {
+    /// Which stream a checkpoint belongs to: the stream's creation time. A stream deleted and
+    /// made again under the same name starts over at seq 1; its old checkpoint must not count.
+    async fn stream_identity(&self) -> Result<String, String> {
+        let mut stream = self
+            .jetstream
+            .get_stream(&self.options.stream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let info = stream.info().await.map_err(|e| e.to_string())?;
+        Ok(info.created.unix_timestamp_nanos().to_string())
+    }
+
+    /// The sequence the stored checkpoint is at, if there is one for this stream.
+    async fn checkpoint_seq(
+        &self,
+        store: &object_store::ObjectStore,
+        identity: &str,
+    ) -> Option<u64> {
         let info = store.info(OBJECT).await.ok()?;
-        info.description?.strip_prefix("seq=")?.parse().ok()
+        parse_description(&info.description?, identity)
     }
 
     /// Stores `state` (folded up to its last seq) unless a checkpoint at least as new is
     /// there. Returns whether it was stored.
     pub async fn save_checkpoint(&self, state: RoomStore) -> Result<bool, String> {
         let seq = state.last_seq();
+        let identity = self.stream_identity().await?;
         let store = self.checkpoint_store().await?;
-        if self.checkpoint_seq(&store).await.is_some_and(|s| s >= seq) {
+        if self
+            .checkpoint_seq(&store, &identity)
+            .await
+            .is_some_and(|s| s >= seq)
+        {
             return Ok(false);
         }
         // Encoding a large state takes a while: off the runtime's threads.
@@ -64,7 +85,7 @@ impl StreamLog {
         .map_err(|e| e.to_string())?;
         let meta = ObjectMetadata {
             name: OBJECT.to_string(),
-            description: Some(format!("seq={seq}")),
+            description: Some(format!("seq={seq} stream={identity}")),
             ..ObjectMetadata::default()
         };
         store
@@ -82,6 +103,14 @@ impl StreamLog {
             .get_object_store(self.checkpoint_bucket())
             .await
             .ok()?;
+        let identity = self.stream_identity().await.ok()?;
+        let info = store.info(OBJECT).await.ok()?;
+        if parse_description(info.description.as_deref().unwrap_or(""), &identity).is_none() {
+            tracing::warn!(
+                "the checkpoint belongs to an earlier stream of the same name; rebuilding from the stream"
+            );
+            return None;
+        }
         let mut object = store.get(OBJECT).await.ok()?;
         let mut bytes = Vec::new();
         if let Err(error) = object.read_to_end(&mut bytes).await {
@@ -106,5 +135,32 @@ impl StreamLog {
                 None
             }
         }
+    }
+}
+
+/// The seq of a checkpoint description (`seq=N stream=ID`) when it names this stream.
+fn parse_description(description: &str, identity: &str) -> Option<u64> {
+    let mut seq = None;
+    let mut stream = None;
+    for part in description.split_whitespace() {
+        if let Some(value) = part.strip_prefix("seq=") {
+            seq = value.parse().ok();
+        } else if let Some(value) = part.strip_prefix("stream=") {
+            stream = Some(value);
+        }
+    }
+    seq.filter(|_| stream == Some(identity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_description;
+
+    #[test]
+    fn a_checkpoint_counts_only_for_its_own_stream() {
+        assert_eq!(parse_description("seq=42 stream=17", "17"), Some(42));
+        assert_eq!(parse_description("seq=42 stream=17", "18"), None);
+        assert_eq!(parse_description("seq=42", "17"), None);
+        assert_eq!(parse_description("nonsense", "17"), None);
     }
 }

@@ -32,6 +32,9 @@ pub struct NatsOptions {
     /// How long a shared relay callback may stay unacknowledged before another receiver
     /// takes it over.
     pub relay_claim: Duration,
+    /// Create the stream when missing (receivers). Viewers and `export` only read: a
+    /// mistyped name must not make a new stream.
+    pub create_stream: bool,
 }
 
 impl NatsOptions {
@@ -50,6 +53,7 @@ impl NatsOptions {
             publish_timeout: Duration::from_secs(5),
             receiver: "roomwatch".to_string(),
             relay_claim: Duration::from_secs(30),
+            create_stream: true,
         }
     }
 
@@ -175,6 +179,9 @@ impl StreamLog {
                 Err(error) if offline_ok => {
                     tracing::warn!(%error, "the stream is not ready yet; callbacks go to the spool until it is");
                 }
+                Err(error) if !log.options.create_stream => {
+                    eprintln!("roomwatch: {error}; waiting for it (a receiver creates it)");
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -184,13 +191,21 @@ impl StreamLog {
     /// Creates the stream when missing; an existing stream is used as it is (its retention
     /// is the operator's to change).
     pub async fn ensure_stream(&self) -> Result<stream::Stream, ConnectError> {
-        self.jetstream
-            .get_or_create_stream(self.options.stream_config())
-            .await
-            .map_err(|e| ConnectError::Stream {
-                stream: self.options.stream.clone(),
-                reason: e.to_string(),
-            })
+        let found = if self.options.create_stream {
+            self.jetstream
+                .get_or_create_stream(self.options.stream_config())
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            self.jetstream
+                .get_stream(&self.options.stream)
+                .await
+                .map_err(|e| format!("{e} (no such stream yet?)"))
+        };
+        found.map_err(|reason| ConnectError::Stream {
+            stream: self.options.stream.clone(),
+            reason,
+        })
     }
 
     /// Records that JetStream acknowledged `seq` to this process.

@@ -67,19 +67,40 @@ impl StreamLog {
             stream: self.options.stream.clone(),
             reason,
         };
-        let stream = self
-            .ensure_stream()
-            .await
-            .map_err(|e| stream_error(e.to_string()))?;
-        let info = stream
-            .get_info()
-            .await
-            .map_err(|e| stream_error(e.to_string()))?;
+        tokio::pin!(stop);
+        // Setting up can take a while with NATS away: a stop must not wait for it.
+        let setup = async {
+            let stream = self
+                .ensure_stream()
+                .await
+                .map_err(|e| stream_error(e.to_string()))?;
+            let info = stream
+                .get_info()
+                .await
+                .map_err(|e| stream_error(e.to_string()))?;
+            Ok::<_, FollowError>((stream, info))
+        };
+        let (stream, info) = tokio::select! {
+            () = &mut stop => return Ok(()),
+            setup = setup => setup?,
+        };
+        if info.state.last_sequence < after {
+            // A stream younger than what was folded: it was deleted and made again.
+            tracing::error!(
+                applied = after,
+                last = info.state.last_sequence,
+                "the stream holds fewer records than were folded: it was deleted and created again; restart to rebuild from it"
+            );
+            return Err(stream_error(
+                "the stream was deleted and created again; restart to rebuild from it".to_string(),
+            ));
+        }
         status.send_modify(|s| {
             s.applied = s.applied.max(after);
             s.start_last = info.state.last_sequence;
         });
-        if until_caught_up && after >= info.state.last_sequence {
+        // Nothing left to read: caught up (an idle stream's records may all have expired).
+        if until_caught_up && (after >= info.state.last_sequence || info.state.messages == 0) {
             return Ok(());
         }
         let deliver_policy = if after == 0 {
@@ -89,18 +110,23 @@ impl StreamLog {
                 start_sequence: after + 1,
             }
         };
-        let consumer = stream
-            .create_consumer(pull::OrderedConfig {
-                deliver_policy,
-                ..pull::OrderedConfig::default()
-            })
-            .await
-            .map_err(|e| stream_error(e.to_string()))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| stream_error(e.to_string()))?;
-        tokio::pin!(stop);
+        let setup = async {
+            let consumer = stream
+                .create_consumer(pull::OrderedConfig {
+                    deliver_policy,
+                    ..pull::OrderedConfig::default()
+                })
+                .await
+                .map_err(|e| stream_error(e.to_string()))?;
+            consumer
+                .messages()
+                .await
+                .map_err(|e| stream_error(e.to_string()))
+        };
+        let mut messages = tokio::select! {
+            () = &mut stop => return Ok(()),
+            messages = setup => messages?,
+        };
         // After a reconnection the server may have lost this ephemeral consumer (a restarted
         // node): start a new one from the last record applied rather than wait to find out.
         let mut connection = self.connection();
@@ -136,7 +162,9 @@ impl StreamLog {
                 }
             }
             status.send_modify(|s| s.applied = s.applied.max(seq));
-            if until_caught_up && seq >= status.borrow().start_last {
+            // `pending == 0`: nothing after this one now, even if the stream's last record
+            // (the target) was deleted.
+            if until_caught_up && (seq >= status.borrow().start_last || info.pending == 0) {
                 return Ok(());
             }
         }

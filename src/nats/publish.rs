@@ -102,6 +102,9 @@ pub struct StreamSink {
     pub stream: StreamLog,
     /// `None` with `--no-nats-spool`: a callback JetStream did not take is answered 503.
     pub spool: Option<Arc<Spool>>,
+    /// With the shared relay: true once its consumers exist. Until then callbacks go to the
+    /// spool, so that none reaches the stream before the consumers that must relay it.
+    pub relay_ready: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl StreamSink {
@@ -121,7 +124,11 @@ impl StreamSink {
                 .map(Durable::Stream)
                 .map_err(StoreError::Stream);
         };
-        let reason = if spool.pending() > 0 {
+        let relay_waiting = self
+            .relay_ready
+            .as_ref()
+            .is_some_and(|ready| !*ready.borrow());
+        let reason = if spool.pending() > 0 || relay_waiting {
             None
         } else if !self.stream.connected() {
             Some(PublishError::Disconnected)

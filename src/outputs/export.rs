@@ -92,8 +92,10 @@ pub fn run(args: &ExportArgs) -> ExitCode {
 pub async fn from_stream(args: &ExportArgs, servers: &[String]) -> ExitCode {
     let mut options = crate::nats::NatsOptions::new(servers.to_vec());
     options.creds.clone_from(&args.nats_creds);
+    options.tls_ca.clone_from(&args.nats_tls_ca);
     options.stream.clone_from(&args.nats_stream);
     options.receiver = "export".to_string();
+    options.create_stream = false;
     let filter = filter(&args.select);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());

@@ -208,6 +208,9 @@ pub struct Roomwatch {
     pub stderr: Arc<Mutex<String>>,
     /// Its data directory (the spool lives there unless `--nats-spool` says otherwise).
     pub data: tempfile::TempDir,
+    /// Reads stderr until the process closes it; joined once the process has exited, so
+    /// that what it said last is in `stderr`.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Roomwatch {
@@ -242,7 +245,7 @@ impl Roomwatch {
         let stderr_text = Arc::new(Mutex::new(String::new()));
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
-        {
+        let stderr_reader = {
             let stderr_text = Arc::clone(&stderr_text);
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
@@ -256,8 +259,8 @@ impl Roomwatch {
                     text.push_str(&line);
                     text.push('\n');
                 }
-            });
-        }
+            })
+        };
         let no_listen = args.contains(&"--no-listen");
         let mut addr = None;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -286,6 +289,7 @@ impl Roomwatch {
             lines,
             stderr: stderr_text,
             data,
+            stderr_reader: Some(stderr_reader),
         }
     }
 
@@ -297,6 +301,13 @@ impl Roomwatch {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.join_stderr();
+    }
+
+    fn join_stderr(&mut self) {
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
     }
 
     /// SIGTERM, then waits for the exit (bounded) and returns its status code.
@@ -308,6 +319,7 @@ impl Roomwatch {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                self.join_stderr();
                 return status.code();
             }
             if Instant::now() > deadline {
