@@ -86,19 +86,36 @@ impl Pattern {
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        let lower = lowercase(text);
-        let mut rest: &str = &lower;
+        if text.is_ascii() {
+            // Compared in place: lower-casing ASCII is ignoring ASCII case, and pieces with
+            // other characters never match ASCII bytes.
+            self.matches_in(text.as_bytes(), <[u8]>::eq_ignore_ascii_case)
+        } else {
+            self.matches_in(text.to_lowercase().as_bytes(), |a, b| a == b)
+        }
+    }
+
+    /// Matches the pieces in order, `eq` comparing a piece with text of its length.
+    fn matches_in(&self, text: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> bool {
+        let mut rest = text;
         let last = self.pieces.len().saturating_sub(1);
         for (i, piece) in self.pieces.iter().enumerate() {
+            let piece = piece.as_bytes();
             if i == 0 && !self.starts_open {
-                let Some(after) = rest.strip_prefix(piece.as_str()) else {
-                    return false;
-                };
-                rest = after;
+                match rest.split_at_checked(piece.len()) {
+                    Some((head, tail)) if eq(head, piece) => rest = tail,
+                    _ => return false,
+                }
             } else if i == last && !self.ends_open {
-                return rest.len() >= piece.len() && rest.ends_with(piece.as_str());
+                return rest
+                    .len()
+                    .checked_sub(piece.len())
+                    .is_some_and(|at| eq(&rest[at..], piece));
             } else {
-                let Some(at) = rest.find(piece.as_str()) else {
+                let found = rest
+                    .windows(piece.len())
+                    .position(|window| eq(window, piece));
+                let Some(at) = found else {
                     return false;
                 };
                 rest = &rest[at + piece.len()..];
@@ -108,21 +125,26 @@ impl Pattern {
     }
 }
 
-/// Lower case without allocating when the text is already lower-case ASCII.
-fn lowercase(text: &str) -> std::borrow::Cow<'_, str> {
-    if text
-        .bytes()
-        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-    {
-        std::borrow::Cow::Owned(text.to_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(text)
-    }
-}
-
-/// Whether `haystack` contains `needle` (already lower case), ignoring case.
+/// Whether `haystack` contains `needle` (already lower case), ignoring case. ASCII text, the
+/// usual case for ids and names, is compared in place: a scan over thousands of rooms per
+/// keystroke allocates nothing.
 fn contains(haystack: &str, needle: &str) -> bool {
-    lowercase(haystack).contains(needle)
+    if !haystack.is_ascii() {
+        return haystack.to_lowercase().contains(needle);
+    }
+    // A lower-case needle has no ASCII capitals, so ignoring ASCII case on both sides equals
+    // lower-casing the haystack; a needle with other characters never matches ASCII bytes.
+    let (hay, needle) = (haystack.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let Some(last_start) = hay.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    (0..=last_start).any(|i| {
+        hay[i].to_ascii_lowercase() == first
+            && hay[i + 1..i + needle.len()].eq_ignore_ascii_case(rest)
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,8 +162,9 @@ enum Field {
     Since(i64),
 }
 
+/// One word of a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Term {
+pub struct Term {
     negated: bool,
     field: Field,
 }
@@ -227,7 +250,7 @@ fn known_field(name: &str) -> bool {
 
 /// Every account a callback names: operator, senders, receivers, members, admins, owners,
 /// seated members, recording user.
-fn accounts(callback: &Callback) -> impl Iterator<Item = &str> {
+pub fn accounts(callback: &Callback) -> impl Iterator<Item = &str> {
     let mut found: Vec<&str> = callback.operator.as_deref().into_iter().collect();
     match &callback.payload {
         Payload::CreateRoom(info) | Payload::UpdateRoomInfo(info) => {
@@ -368,25 +391,101 @@ impl Query {
     ) -> bool {
         let event: &Event = &entry.event;
         self.terms.iter().all(|term| {
-            let hit = match &term.field {
-                Field::Text(needle) => rooms
-                    .iter()
-                    .any(|id| room_text_matches(room(id), id, needle)),
-                Field::Room(pattern) => rooms.iter().any(|id| pattern.matches(id)),
-                Field::Command(needle) => event.command.as_deref().is_some_and(|c| {
-                    contains(c, needle) || contains(crate::protocol::short_name(c), needle)
-                }),
-                Field::User(pattern) => event
+            let hit = match term.line_test() {
+                LineTest::AnyRoom => rooms.iter().any(|id| term.room_hit(id, room(id))),
+                LineTest::Command => event
+                    .command
+                    .as_deref()
+                    .is_some_and(|c| term.command_hit(c)),
+                LineTest::Account => event
                     .callback
                     .as_ref()
-                    .is_some_and(|c| accounts(c).any(|a| pattern.matches(a))),
-                Field::Verdict(verdict) => event.verdict == *verdict,
-                Field::Effect(effect) => entry.effect == *effect,
-                Field::Relay(word) => relay_word(relay) == word,
-                Field::Since(window) => event.received_at_ms >= now_ms.saturating_sub(*window),
+                    .is_some_and(|c| accounts(c).any(|a| term.account_hit(a))),
+                LineTest::Verdict(verdict) => event.verdict == verdict,
+                LineTest::Effect(effect) => entry.effect == effect,
+                LineTest::Since(window) => event.received_at_ms >= now_ms.saturating_sub(window),
+                LineTest::Line => term.line_hit(relay),
             };
             hit != term.negated
         })
+    }
+
+    /// The terms, for a scan that answers each one its own way (see [`Term::line_test`]).
+    pub fn terms(&self) -> &[Term] {
+        &self.terms
+    }
+}
+
+/// What a term looks at in a log line. A scan over many lines answers the room and command
+/// terms once per distinct room or command, then only looks the answer up per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineTest {
+    /// A hit when any room of the line passes [`Term::room_hit`].
+    AnyRoom,
+    /// A hit when the line has a command that passes [`Term::command_hit`].
+    Command,
+    /// A hit when any account the line's callback names (see [`accounts`]) passes
+    /// [`Term::account_hit`].
+    Account,
+    Verdict(Verdict),
+    Effect(Effect),
+    /// A hit when the line arrived within this many ms of now.
+    Since(i64),
+    /// Needs the line itself: [`Term::line_hit`].
+    Line,
+}
+
+impl Term {
+    /// Whether a hit means the line is left out.
+    pub fn negated(&self) -> bool {
+        self.negated
+    }
+
+    pub fn line_test(&self) -> LineTest {
+        match &self.field {
+            Field::Text(_) | Field::Room(_) => LineTest::AnyRoom,
+            Field::Command(_) => LineTest::Command,
+            Field::Verdict(verdict) => LineTest::Verdict(*verdict),
+            Field::Effect(effect) => LineTest::Effect(*effect),
+            Field::Since(window) => LineTest::Since(*window),
+            Field::User(_) => LineTest::Account,
+            Field::Relay(_) => LineTest::Line,
+        }
+    }
+
+    /// Whether the room `id` (`room` is its state, if stored) passes a room term.
+    pub fn room_hit(&self, id: &str, room: Option<&Room>) -> bool {
+        match &self.field {
+            Field::Text(needle) => room_text_matches(room, id, needle),
+            Field::Room(pattern) => pattern.matches(id),
+            _ => false,
+        }
+    }
+
+    /// Whether a command name passes a `cmd:` term.
+    pub fn command_hit(&self, command: &str) -> bool {
+        match &self.field {
+            Field::Command(needle) => {
+                contains(command, needle) || contains(crate::protocol::short_name(command), needle)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether an account passes a `user:` term.
+    pub fn account_hit(&self, account: &str) -> bool {
+        match &self.field {
+            Field::User(pattern) => pattern.matches(account),
+            _ => false,
+        }
+    }
+
+    /// Whether a line passes a term that needs the line itself (`relay:`).
+    pub fn line_hit(&self, relay: Option<&RelayState>) -> bool {
+        match &self.field {
+            Field::Relay(word) => relay_word(relay) == word,
+            _ => false,
+        }
     }
 }
 

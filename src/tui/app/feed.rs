@@ -59,6 +59,8 @@ impl App {
 
     pub(super) fn on_lagged(&mut self, skipped: u64, snapshot: RoomStore) {
         self.store = snapshot;
+        // The snapshot's lines may carry other effects under sequence numbers already seen.
+        self.log_index.reset();
         if self.notices.len() == MAX_NOTICES {
             self.notices.remove(0);
         }

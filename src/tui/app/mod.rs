@@ -3,7 +3,8 @@
 //! one [`Msg`] to it and does no I/O. The loop that feeds it lives in [`run`].
 //!
 //! One job per file: `state` the [`App`] itself, `feed` what arrives from the hub and the
-//! clock, `order` the room table's order, `log_rows` the log's lines, `input` keys and mouse,
+//! clock, `order` the room table's order, `log_rows` the log's lines, `log_index` a
+//! compact record per log line for filtering it fast, `input` keys and mouse,
 //! `navigation` moving selections and cursors, `event_view` the JSON overlay, `series` the
 //! plots' bounded history, `order` the rooms table's order.
 
@@ -11,6 +12,7 @@ mod copy;
 mod event_view;
 mod feed;
 mod input;
+mod log_index;
 mod log_rows;
 mod navigation;
 mod order;

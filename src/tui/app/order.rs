@@ -142,7 +142,7 @@ fn compare_ranks(a: &Rank, b: &Rank, reversed: bool) -> Ordering {
 impl App {
     /// Whether an ended room is left out of the table.
     fn listed(&self, room: &Room) -> bool {
-        !(self.hide_ended && room.is_ended()) && self.room_matches(&room.id)
+        !(self.hide_ended && room.is_ended()) && self.stored_room_matches(room)
     }
 
     /// Compares two rooms in table order, counting the comparison as work.

@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 
 use super::event_view::EventView;
+use super::log_index::LogIndex;
 use super::log_rows::{LogRow, Notice};
 use super::relay_view::RelayView;
 
@@ -116,6 +117,8 @@ pub struct App {
     pub(super) live_rooms: usize,
     pub(super) ended_rooms: usize,
     pub(super) log_rows: Vec<LogRow>,
+    /// A record per stored log line, kept in step with the log, for filtering it fast.
+    pub(super) log_index: LogIndex,
     pub(super) rooms_stale: bool,
     pub(super) log_stale: bool,
     /// Events placed in the room order one by one since the last `prepare`.
@@ -167,6 +170,7 @@ impl App {
             live_rooms: 0,
             ended_rooms: 0,
             log_rows: Vec::new(),
+            log_index: LogIndex::default(),
             rooms_stale: true,
             log_stale: true,
             placed: 0,
@@ -215,6 +219,11 @@ impl App {
                 .is_some_and(|room| self.query.matches_room(room, self.now_ms))
     }
 
+    /// Whether a stored room passes the query, without looking it up again.
+    pub(super) fn stored_room_matches(&self, room: &crate::store::Room) -> bool {
+        self.query.is_empty() || self.query.matches_room(room, self.now_ms)
+    }
+
     /// Rebuilds what changed since last time: room order, counts, selection and log lines.
     /// Cheap when nothing changed; call it before drawing.
     pub fn prepare(&mut self) {
@@ -224,6 +233,8 @@ impl App {
             self.rebuild_room_order();
         }
         self.sync_selection();
+        // Every frame, so that a new query never waits for the lines of many frames.
+        self.log_index.sync(self.store.log());
         if self.log_stale {
             self.log_stale = false;
             self.rebuild_log_rows();

@@ -1,0 +1,324 @@
+//! A small record per stored log line, kept in step with the store's log, so that a new
+//! query filters the whole log (100,000 lines by default limits) within a frame.
+//!
+//! Matching a line the direct way visits its event (cold memory for an old line), lists its
+//! rooms and looks each one up in the store, once per line and term. Here each line's rooms
+//! and command are interned once, on arrival; a query then answers its room and command terms
+//! once per distinct room or command, and the scan over the lines only reads these records.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::LogRow;
+use crate::event::{Event, Verdict};
+use crate::relay::outcome::RelayState;
+use crate::store::{Effect, LogEntry, Room, RoomStore};
+use crate::tui::query::{LineTest, Query, accounts};
+
+/// A slot in an [`Interner`].
+type Slot = u32;
+
+/// Strings shared by many lines (room ids, command names), each stored once and counted, so
+/// that a slot is freed when the last line naming it leaves the log: memory stays bounded by
+/// the log, even when every line names a room never seen again.
+#[derive(Debug, Clone, Default)]
+struct Interner {
+    slots: HashMap<Box<str>, Slot>,
+    /// The string in each slot; empty while the slot is free.
+    names: Vec<Box<str>>,
+    /// Lines naming each slot; 0 when free.
+    refs: Vec<u32>,
+    free: Vec<Slot>,
+}
+
+impl Interner {
+    fn acquire(&mut self, name: &str) -> Slot {
+        if let Some(&slot) = self.slots.get(name) {
+            self.refs[slot as usize] += 1;
+            return slot;
+        }
+        let slot = if let Some(slot) = self.free.pop() {
+            self.names[slot as usize] = name.into();
+            self.refs[slot as usize] = 1;
+            slot
+        } else {
+            // Slots never outnumber the log's lines, which a u32 holds many times over.
+            let slot = Slot::try_from(self.names.len()).unwrap_or(Slot::MAX);
+            self.names.push(name.into());
+            self.refs.push(1);
+            slot
+        };
+        self.slots.insert(name.into(), slot);
+        slot
+    }
+
+    fn release(&mut self, slot: Slot) {
+        let at = slot as usize;
+        let Some(refs) = self.refs.get_mut(at) else {
+            return;
+        };
+        *refs = refs.saturating_sub(1);
+        if *refs == 0 {
+            let name = std::mem::take(&mut self.names[at]);
+            self.slots.remove(&name);
+            self.free.push(slot);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The slots in use, with their strings.
+    fn used(&self) -> impl Iterator<Item = (Slot, &str)> {
+        self.slots.iter().map(|(name, slot)| (*slot, &**name))
+    }
+}
+
+/// What a query may ask of one log line, in a few bytes.
+#[derive(Debug, Clone)]
+struct LineKey {
+    seq: u64,
+    received_at_ms: i64,
+    /// The line's rooms (as [`super::entry_rooms`] lists them), most often one.
+    rooms: Box<[Slot]>,
+    command: Option<Slot>,
+    /// Every account the callback names, as `user:` sees them.
+    accounts: Box<[Slot]>,
+    verdict: Verdict,
+    effect: Effect,
+}
+
+/// One line record per entry of the store's log, in the same order.
+#[derive(Debug, Clone, Default)]
+pub(super) struct LogIndex {
+    lines: VecDeque<LineKey>,
+    rooms: Interner,
+    commands: Interner,
+    accounts: Interner,
+}
+
+/// A term answered for every room or command slot at once, or per line.
+enum Check {
+    Rooms(Vec<bool>),
+    Command(Vec<bool>),
+    Accounts(Vec<bool>),
+    Verdict(Verdict),
+    Effect(Effect),
+    /// Arrived at or after this time (Unix ms).
+    Since(i64),
+    /// Asks the line itself; the index of the term in the query.
+    Line(usize),
+}
+
+impl LogIndex {
+    /// Brings the records in step with the log: drops those whose lines left it, adds the
+    /// new lines. A log that no longer lines up (replaced by a snapshot) is indexed afresh.
+    pub(super) fn sync(&mut self, log: &VecDeque<LogEntry>) {
+        let first = log.front().map_or(u64::MAX, |e| e.event.seq);
+        while self.lines.front().is_some_and(|k| k.seq < first) {
+            if let Some(key) = self.lines.pop_front() {
+                self.forget(&key);
+            }
+        }
+        // New lines are at the back: count them from there, touching no older event.
+        let new = match self.lines.back() {
+            Some(last) => log
+                .iter()
+                .rev()
+                .take_while(|e| e.event.seq > last.seq)
+                .count(),
+            None => log.len(),
+        };
+        for entry in log.range(log.len() - new..) {
+            let key = self.key(entry);
+            self.lines.push_back(key);
+        }
+        let aligned = self.lines.len() == log.len()
+            && self.lines.front().map(|k| k.seq) == log.front().map(|e| e.event.seq);
+        if !aligned {
+            self.reset();
+            for entry in log {
+                let key = self.key(entry);
+                self.lines.push_back(key);
+            }
+        }
+    }
+
+    /// Forgets every record, e.g. when the store was replaced by a snapshot whose lines may
+    /// carry other effects under the same sequence numbers.
+    pub(super) fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    fn key(&mut self, entry: &LogEntry) -> LineKey {
+        let event = &entry.event;
+        LineKey {
+            seq: event.seq,
+            received_at_ms: event.received_at_ms,
+            rooms: room_ids(event)
+                .iter()
+                .map(|id| self.rooms.acquire(id))
+                .collect(),
+            command: event.command.as_deref().map(|c| self.commands.acquire(c)),
+            accounts: event
+                .callback
+                .as_ref()
+                .map(|c| accounts(c).map(|a| self.accounts.acquire(a)).collect())
+                .unwrap_or_default(),
+            verdict: event.verdict,
+            effect: entry.effect,
+        }
+    }
+
+    fn forget(&mut self, key: &LineKey) {
+        for &slot in &key.rooms {
+            self.rooms.release(slot);
+        }
+        if let Some(slot) = key.command {
+            self.commands.release(slot);
+        }
+        for &slot in &key.accounts {
+            self.accounts.release(slot);
+        }
+    }
+
+    /// The log lines that pass the query and concern `scope` (when
+    /// set), oldest first: the same lines as checking each entry with
+    /// [`Query::matches_entry`] against the store as it is now, once the index is synced
+    /// with the store's log.
+    pub(super) fn matching<'a>(
+        &self,
+        store: &RoomStore,
+        query: &Query,
+        scope: Option<&str>,
+        relay: impl Fn(u64) -> Option<&'a RelayState>,
+        now_ms: i64,
+    ) -> Vec<LogRow> {
+        let scope = match scope {
+            // A room no line names: no line is shown.
+            Some(id) => match self.rooms.slots.get(id) {
+                Some(&slot) => Some(slot),
+                None => return Vec::new(),
+            },
+            None => None,
+        };
+        let checks = self.checks(store, query, now_ms);
+        let terms = query.terms();
+        let mut found = Vec::new();
+        for key in &self.lines {
+            if scope.is_some_and(|s| !key.rooms.contains(&s)) {
+                continue;
+            }
+            let pass = checks.iter().zip(terms).all(|(check, term)| {
+                let hit = match check {
+                    Check::Rooms(hits) => key.rooms.iter().any(|&s| hits[s as usize]),
+                    Check::Command(hits) => key.command.is_some_and(|s| hits[s as usize]),
+                    Check::Accounts(hits) => key.accounts.iter().any(|&s| hits[s as usize]),
+                    Check::Verdict(verdict) => key.verdict == *verdict,
+                    Check::Effect(effect) => key.effect == *effect,
+                    Check::Since(cutoff) => key.received_at_ms >= *cutoff,
+                    Check::Line(t) => terms[*t].line_hit(relay(key.seq)),
+                };
+                hit != term.negated()
+            });
+            if pass {
+                found.push(LogRow {
+                    seq: key.seq,
+                    notice: None,
+                });
+            }
+        }
+        found
+    }
+
+    /// Each term answered once per room or command slot where that is how it looks at a line.
+    fn checks(&self, store: &RoomStore, query: &Query, now_ms: i64) -> Vec<Check> {
+        let terms = query.terms();
+        let mut room_hits: Vec<Option<Vec<bool>>> = terms
+            .iter()
+            .map(|t| (t.line_test() == LineTest::AnyRoom).then(|| vec![false; self.rooms.len()]))
+            .collect();
+        let mut answer = |slot: Slot, id: &str, room: Option<&Room>| {
+            for (term, hits) in terms.iter().zip(&mut room_hits) {
+                if let Some(hits) = hits {
+                    hits[slot as usize] = term.room_hit(id, room);
+                }
+            }
+        };
+        if self.rooms.slots.len() < store.rooms().len() / 8 {
+            // Few rooms named (a small log over a large store): look each one up.
+            for (slot, id) in self.rooms.used() {
+                answer(slot, id, store.room(id));
+            }
+        } else {
+            // Walking the stored rooms in order is far cheaper than a tree look-up per id;
+            // ids the store no longer holds are answered by id alone.
+            let mut seen = vec![false; self.rooms.len()];
+            for (id, room) in store.rooms() {
+                if let Some(&slot) = self.rooms.slots.get(id.as_str()) {
+                    seen[slot as usize] = true;
+                    answer(slot, id, Some(room));
+                }
+            }
+            for (slot, id) in self.rooms.used() {
+                if !seen[slot as usize] {
+                    answer(slot, id, None);
+                }
+            }
+        }
+        terms
+            .iter()
+            .zip(room_hits)
+            .enumerate()
+            .map(|(i, (term, rooms))| match term.line_test() {
+                // Always answered above.
+                LineTest::AnyRoom => {
+                    Check::Rooms(rooms.unwrap_or_else(|| vec![false; self.rooms.len()]))
+                }
+                LineTest::Command => {
+                    Check::Command(per_slot(&self.commands, |name| term.command_hit(name)))
+                }
+                LineTest::Account => {
+                    Check::Accounts(per_slot(&self.accounts, |name| term.account_hit(name)))
+                }
+                LineTest::Verdict(verdict) => Check::Verdict(verdict),
+                LineTest::Effect(effect) => Check::Effect(effect),
+                LineTest::Since(window) => Check::Since(now_ms.saturating_sub(window)),
+                LineTest::Line => Check::Line(i),
+            })
+            .collect()
+    }
+
+    /// (lines, room ids, command names, accounts) held.
+    pub(super) fn size(&self) -> (usize, usize, usize, usize) {
+        (
+            self.lines.len(),
+            self.rooms.slots.len(),
+            self.commands.slots.len(),
+            self.accounts.slots.len(),
+        )
+    }
+}
+
+/// A term's answer for each slot in use (free slots: no line names them).
+fn per_slot(interner: &Interner, hit: impl Fn(&str) -> bool) -> Vec<bool> {
+    let mut hits = vec![false; interner.len()];
+    for (slot, name) in interner.used() {
+        hits[slot as usize] = hit(name);
+    }
+    hits
+}
+
+/// The rooms of an event, as [`super::entry_rooms`] lists them, without copying the ids.
+fn room_ids(event: &Event) -> Vec<&str> {
+    let rooms = event
+        .callback
+        .as_ref()
+        .map(crate::protocol::Callback::room_ids)
+        .unwrap_or_default();
+    if rooms.is_empty() {
+        event.room_id.as_deref().into_iter().collect()
+    } else {
+        rooms
+    }
+}
