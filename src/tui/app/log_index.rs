@@ -74,16 +74,46 @@ impl Interner {
     }
 }
 
+/// A line's slots: the first kept inline (most lines name one room and one or two accounts),
+/// the rest boxed, so that scanning most lines reads no memory beyond their record.
+#[derive(Debug, Clone, Default)]
+struct Slots {
+    first: Option<Slot>,
+    rest: Box<[Slot]>,
+}
+
+impl Slots {
+    fn new(mut slots: impl Iterator<Item = Slot>) -> Self {
+        Self {
+            first: slots.next(),
+            rest: slots.collect(),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.first.into_iter().chain(self.rest.iter().copied())
+    }
+
+    /// Whether any slot is a hit.
+    fn any(&self, hits: &[bool]) -> bool {
+        self.first.is_some_and(|s| hits[s as usize]) || self.rest.iter().any(|&s| hits[s as usize])
+    }
+
+    fn contains(&self, slot: Slot) -> bool {
+        self.first == Some(slot) || self.rest.contains(&slot)
+    }
+}
+
 /// What a query may ask of one log line, in a few bytes.
 #[derive(Debug, Clone)]
 struct LineKey {
     seq: u64,
     received_at_ms: i64,
     /// The line's rooms (as [`super::entry_rooms`] lists them), most often one.
-    rooms: Box<[Slot]>,
+    rooms: Slots,
     command: Option<Slot>,
     /// Every account the callback names, as `user:` sees them.
-    accounts: Box<[Slot]>,
+    accounts: Slots,
     verdict: Verdict,
     effect: Effect,
 }
@@ -155,15 +185,12 @@ impl LogIndex {
         LineKey {
             seq: event.seq,
             received_at_ms: event.received_at_ms,
-            rooms: room_ids(event)
-                .iter()
-                .map(|id| self.rooms.acquire(id))
-                .collect(),
+            rooms: Slots::new(room_ids(event).iter().map(|id| self.rooms.acquire(id))),
             command: event.command.as_deref().map(|c| self.commands.acquire(c)),
             accounts: event
                 .callback
                 .as_ref()
-                .map(|c| accounts(c).map(|a| self.accounts.acquire(a)).collect())
+                .map(|c| Slots::new(accounts(c).map(|a| self.accounts.acquire(a))))
                 .unwrap_or_default(),
             verdict: event.verdict,
             effect: entry.effect,
@@ -171,13 +198,13 @@ impl LogIndex {
     }
 
     fn forget(&mut self, key: &LineKey) {
-        for &slot in &key.rooms {
+        for slot in key.rooms.iter() {
             self.rooms.release(slot);
         }
         if let Some(slot) = key.command {
             self.commands.release(slot);
         }
-        for &slot in &key.accounts {
+        for slot in key.accounts.iter() {
             self.accounts.release(slot);
         }
     }
@@ -206,14 +233,14 @@ impl LogIndex {
         let terms = query.terms();
         let mut found = Vec::new();
         for key in &self.lines {
-            if scope.is_some_and(|s| !key.rooms.contains(&s)) {
+            if scope.is_some_and(|s| !key.rooms.contains(s)) {
                 continue;
             }
             let pass = checks.iter().zip(terms).all(|(check, term)| {
                 let hit = match check {
-                    Check::Rooms(hits) => key.rooms.iter().any(|&s| hits[s as usize]),
+                    Check::Rooms(hits) => key.rooms.any(hits),
                     Check::Command(hits) => key.command.is_some_and(|s| hits[s as usize]),
-                    Check::Accounts(hits) => key.accounts.iter().any(|&s| hits[s as usize]),
+                    Check::Accounts(hits) => key.accounts.any(hits),
                     Check::Verdict(verdict) => key.verdict == *verdict,
                     Check::Effect(effect) => key.effect == *effect,
                     Check::Since(cutoff) => key.received_at_ms >= *cutoff,

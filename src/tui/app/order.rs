@@ -158,13 +158,17 @@ impl App {
     /// Sorts every room shown and recounts live and ended rooms.
     pub(super) fn rebuild_room_order(&mut self) {
         let key = self.sort_key;
-        let mut order: Vec<Rank> = self
-            .store
-            .rooms()
-            .values()
-            .filter(|room| self.listed(room))
-            .map(|room| rank(room, key))
-            .collect();
+        // One pass over the rooms for both the rows and the counts: with thousands of rooms,
+        // reaching each room's memory is most of the cost.
+        let mut ended = 0;
+        let mut order: Vec<Rank> = Vec::new();
+        for room in self.store.rooms().values() {
+            let is_ended = room.is_ended();
+            ended += usize::from(is_ended);
+            if !(self.hide_ended && is_ended) && self.stored_room_matches(room) {
+                order.push(rank(room, key));
+            }
+        }
         let work = &self.order_work;
         let reversed = self.sort_reversed;
         work.set(work.get() + order.len() as u64);
@@ -173,7 +177,6 @@ impl App {
             compare_ranks(a, b, reversed)
         });
         self.room_order = order.into_iter().map(|r| r.id.to_string()).collect();
-        let ended = self.store.rooms().values().filter(|r| r.is_ended()).count();
         self.ended_rooms = ended;
         // Charts of rooms the store no longer holds go too.
         if self.room_series.len() > self.store.rooms().len() {
