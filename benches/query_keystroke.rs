@@ -192,7 +192,11 @@ fn pair(
             wall.push(w);
         }
     }
-    (median(&mut small_ns), median(&mut large_ns), median(&mut wall))
+    (
+        median(&mut small_ns),
+        median(&mut large_ns),
+        median(&mut wall),
+    )
 }
 
 fn ms(ns: f64) -> f64 {

@@ -278,6 +278,32 @@ pub fn accounts(callback: &Callback) -> impl Iterator<Item = &str> {
     found.into_iter()
 }
 
+/// The accounts `user:` finds in a room: its owner, admins, members online and seated
+/// members.
+pub fn room_accounts(room: &Room) -> impl Iterator<Item = &str> {
+    let admins = room
+        .admins
+        .iter()
+        .filter(|(_, v)| v.value)
+        .map(|(k, _)| k.as_str());
+    let online = room
+        .members
+        .iter()
+        .filter(|(_, p)| p.value.online)
+        .map(|(m, _)| m.as_str());
+    let seated = room
+        .seats
+        .values()
+        .filter_map(|s| s.value.member.as_deref());
+    room.owner
+        .as_ref()
+        .map(|o| o.value.as_str())
+        .into_iter()
+        .chain(admins)
+        .chain(online)
+        .chain(seated)
+}
+
 /// How `relay:` names a relay outcome; `none` when the callback was not relayed.
 fn relay_word(state: Option<&RelayState>) -> &'static str {
     match state {
@@ -346,6 +372,25 @@ impl Query {
     /// Whether a room belongs in the rooms table. Log-only terms (verdict, effect, relay)
     /// do not narrow the table.
     pub fn matches_room(&self, room: &Room, now_ms: i64) -> bool {
+        self.matches_room_by(room, now_ms, |pattern| {
+            room_accounts(room).any(|a| pattern.matches(a))
+        })
+    }
+
+    /// Whether the query has a `user:` term.
+    pub fn uses_accounts(&self) -> bool {
+        self.terms.iter().any(|t| matches!(t.field, Field::User(_)))
+    }
+
+    /// [`Self::matches_room`], with `users_hit` telling whether any of the room's accounts
+    /// (see [`room_accounts`]) passes a `user:` pattern, e.g. from a copy of them kept
+    /// together for a scan over many rooms.
+    pub fn matches_room_by(
+        &self,
+        room: &Room,
+        now_ms: i64,
+        mut users_hit: impl FnMut(&Pattern) -> bool,
+    ) -> bool {
         self.terms.iter().all(|term| {
             let hit = match &term.field {
                 Field::Text(needle) => room_text_matches(Some(room), &room.id, needle),
@@ -354,22 +399,7 @@ impl Query {
                     .counts
                     .keys()
                     .any(|c| contains(c.name(), needle) || contains(c.short(), needle)),
-                Field::User(pattern) => {
-                    room.owner
-                        .as_ref()
-                        .is_some_and(|o| pattern.matches(&o.value))
-                        || room.admin_list().iter().any(|a| pattern.matches(a))
-                        || room
-                            .members
-                            .iter()
-                            .any(|(m, p)| p.value.online && pattern.matches(m))
-                        || room.seats.values().any(|s| {
-                            s.value
-                                .member
-                                .as_deref()
-                                .is_some_and(|m| pattern.matches(m))
-                        })
-                }
+                Field::User(pattern) => users_hit(pattern),
                 Field::Since(window) => room
                     .last_event_ms
                     .is_some_and(|t| t >= now_ms.saturating_sub(*window)),
@@ -451,6 +481,11 @@ impl Term {
             Field::User(_) => LineTest::Account,
             Field::Relay(_) => LineTest::Line,
         }
+    }
+
+    /// Whether [`Self::room_hit`] looks at the room's state (its name), not only its id.
+    pub fn reads_room_state(&self) -> bool {
+        matches!(self.field, Field::Text(_))
     }
 
     /// Whether the room `id` (`room` is its state, if stored) passes a room term.

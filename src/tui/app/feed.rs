@@ -27,6 +27,13 @@ impl App {
             // Already part of the replica (taken from a snapshot).
             return;
         }
+        if let (crate::event::Verdict::Accepted, Some(callback)) =
+            (entry.event.verdict, &entry.event.callback)
+        {
+            for id in callback.room_ids() {
+                self.room_users.forget(id);
+            }
+        }
         self.arrivals.push_back(entry.event.received_at_ms);
         self.record_series(&entry.event);
         self.dirty = true;
@@ -61,6 +68,7 @@ impl App {
         self.store = snapshot;
         // The snapshot's lines may carry other effects under sequence numbers already seen.
         self.log_index.reset();
+        self.room_users.clear();
         if self.notices.len() == MAX_NOTICES {
             self.notices.remove(0);
         }

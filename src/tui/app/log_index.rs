@@ -272,7 +272,15 @@ impl LogIndex {
                 }
             }
         };
-        if self.rooms.slots.len() < store.rooms().len() / 8 {
+        let by_name = terms
+            .iter()
+            .any(|t| t.line_test() == LineTest::AnyRoom && t.reads_room_state());
+        if !by_name {
+            // `room:` patterns look at the id alone.
+            for (slot, id) in self.rooms.used() {
+                answer(slot, id, None);
+            }
+        } else if self.rooms.slots.len() < store.rooms().len() / 8 {
             // Few rooms named (a small log over a large store): look each one up.
             for (slot, id) in self.rooms.used() {
                 answer(slot, id, store.room(id));

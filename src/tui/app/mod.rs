@@ -4,7 +4,8 @@
 //!
 //! One job per file: `state` the [`App`] itself, `feed` what arrives from the hub and the
 //! clock, `order` the room table's order, `log_rows` the log's lines, `log_index` a
-//! compact record per log line for filtering it fast, `input` keys and mouse,
+//! compact record per log line for filtering it fast, `room_users` each room's
+//! accounts kept together for `user:`, `input` keys and mouse,
 //! `navigation` moving selections and cursors, `event_view` the JSON overlay, `series` the
 //! plots' bounded history, `order` the rooms table's order.
 
@@ -17,6 +18,7 @@ mod log_rows;
 mod navigation;
 mod order;
 mod relay_view;
+mod room_users;
 mod run;
 mod series;
 mod state;

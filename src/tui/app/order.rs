@@ -162,13 +162,25 @@ impl App {
         // reaching each room's memory is most of the cost.
         let mut ended = 0;
         let mut order: Vec<Rank> = Vec::new();
+        let (query, now_ms) = (&self.query, self.now_ms);
+        let by_accounts = query.uses_accounts();
+        let users = &mut self.room_users;
         for room in self.store.rooms().values() {
             let is_ended = room.is_ended();
             ended += usize::from(is_ended);
-            if !(self.hide_ended && is_ended) && self.stored_room_matches(room) {
+            if self.hide_ended && is_ended {
+                continue;
+            }
+            let listed = if by_accounts {
+                query.matches_room_by(room, now_ms, |pattern| users.any(room, pattern))
+            } else {
+                query.is_empty() || query.matches_room(room, now_ms)
+            };
+            if listed {
                 order.push(rank(room, key));
             }
         }
+        users.trim(&self.store);
         let work = &self.order_work;
         let reversed = self.sort_reversed;
         work.set(work.get() + order.len() as u64);

@@ -8,6 +8,7 @@ use super::event_view::EventView;
 use super::log_index::LogIndex;
 use super::log_rows::{LogRow, Notice};
 use super::relay_view::RelayView;
+use super::room_users::RoomUsers;
 
 use super::order::SortKey;
 use super::series::{RoomSeries, Throughput};
@@ -119,6 +120,8 @@ pub struct App {
     pub(super) log_rows: Vec<LogRow>,
     /// A record per stored log line, kept in step with the log, for filtering it fast.
     pub(super) log_index: LogIndex,
+    /// Each room's accounts in one buffer, for `user:` over the whole table.
+    pub(super) room_users: RoomUsers,
     pub(super) rooms_stale: bool,
     pub(super) log_stale: bool,
     /// Events placed in the room order one by one since the last `prepare`.
@@ -171,6 +174,7 @@ impl App {
             ended_rooms: 0,
             log_rows: Vec::new(),
             log_index: LogIndex::default(),
+            room_users: RoomUsers::default(),
             rooms_stale: true,
             log_stale: true,
             placed: 0,
