@@ -347,3 +347,34 @@ fn a_resync_reindexes_the_log() {
     }
     assert_eq!(app.log_index_size().0, app.store.log().len());
 }
+
+/// Rooms the store lets go of (beyond `max_rooms`) are matched by id alone, as a direct check
+/// finds them; the rooms that come back are matched by their new names.
+#[test]
+fn rooms_the_store_evicts_are_matched_as_the_store_has_them() {
+    let limits = roomwatch::store::StoreLimits {
+        history: 500,
+        max_rooms: 12,
+        ..roomwatch::store::StoreLimits::default()
+    };
+    let hub = Hub::with_limits(limits, 4096, 60_000);
+    let mut rng = Lcg(21);
+    for i in 0..100 {
+        traffic(&hub, &mut rng, 40, NOW_MS - 900_000 + i * 100);
+    }
+    let mut app = app(&hub, 120, 40);
+    let mut rx = hub.subscribe();
+    let mut at = NOW_MS - 800_000;
+    for round in 0..10 {
+        for _ in 0..60 {
+            traffic(&hub, &mut rng, 40, at);
+            at += 1_000;
+        }
+        drain_some(&mut app, &mut rx);
+        assert!(app.store.counters().evicted_rooms > 0);
+        for text in ["jazz", "été", "!jazz room-01", "user:viewer1*", "number"] {
+            query(&mut app, text);
+            assert_eq!(shown(&app), expected(&app), "round {round}, query {text:?}");
+        }
+    }
+}

@@ -490,8 +490,17 @@ impl Term {
 
     /// Whether the room `id` (`room` is its state, if stored) passes a room term.
     pub fn room_hit(&self, id: &str, room: Option<&Room>) -> bool {
+        let name = room.and_then(|r| r.name.as_ref()).map(|n| n.value.as_str());
+        self.room_hit_named(id, name)
+    }
+
+    /// [`Self::room_hit`] for a room known by its id and its name now (`None`: no name, or
+    /// not stored).
+    pub fn room_hit_named(&self, id: &str, name: Option<&str>) -> bool {
         match &self.field {
-            Field::Text(needle) => room_text_matches(room, id, needle),
+            Field::Text(needle) => {
+                contains(id, needle) || name.is_some_and(|n| contains(n, needle))
+            }
             Field::Room(pattern) => pattern.matches(id),
             _ => false,
         }

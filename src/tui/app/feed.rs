@@ -32,6 +32,7 @@ impl App {
         {
             for id in callback.room_ids() {
                 self.room_users.forget(id);
+                self.log_index.room_changed(id);
             }
         }
         self.arrivals.push_back(entry.event.received_at_ms);

@@ -31,10 +31,11 @@ struct Interner {
 }
 
 impl Interner {
-    fn acquire(&mut self, name: &str) -> Slot {
+    /// The slot of `name`, and whether it was new.
+    fn acquire(&mut self, name: &str) -> (Slot, bool) {
         if let Some(&slot) = self.slots.get(name) {
             self.refs[slot as usize] += 1;
-            return slot;
+            return (slot, false);
         }
         let slot = if let Some(slot) = self.free.pop() {
             self.names[slot as usize] = name.into();
@@ -48,7 +49,7 @@ impl Interner {
             slot
         };
         self.slots.insert(name.into(), slot);
-        slot
+        (slot, true)
     }
 
     fn release(&mut self, slot: Slot) {
@@ -118,6 +119,15 @@ struct LineKey {
     effect: Effect,
 }
 
+/// A room's name as the index last read it from the store.
+#[derive(Debug, Clone, Default)]
+enum Name {
+    #[default]
+    Unread,
+    /// `None`: the room has no name, or the store does not hold it.
+    Read(Option<Box<str>>),
+}
+
 /// One line record per entry of the store's log, in the same order.
 #[derive(Debug, Clone, Default)]
 pub(super) struct LogIndex {
@@ -125,6 +135,13 @@ pub(super) struct LogIndex {
     rooms: Interner,
     commands: Interner,
     accounts: Interner,
+    /// Each room slot's name as last read from the store: unread until needed, and again
+    /// after an event changed the room. Reading thousands of names from the store per
+    /// keystroke costs more than the rest of the scan.
+    room_names: Vec<Name>,
+    /// The store's count of evicted rooms when `room_names` was last checked: an evicted
+    /// room has no name any more, yet no event says so.
+    names_evicted: u64,
 }
 
 /// A term answered for every room or command slot at once, or per line.
@@ -185,15 +202,32 @@ impl LogIndex {
         LineKey {
             seq: event.seq,
             received_at_ms: event.received_at_ms,
-            rooms: Slots::new(room_ids(event).iter().map(|id| self.rooms.acquire(id))),
-            command: event.command.as_deref().map(|c| self.commands.acquire(c)),
+            rooms: Slots::new(room_ids(event).iter().map(|id| {
+                let (slot, new) = self.rooms.acquire(id);
+                if new {
+                    let at = slot as usize;
+                    if self.room_names.len() <= at {
+                        self.room_names.resize(at + 1, Name::Unread);
+                    }
+                    self.room_names[at] = Name::Unread;
+                }
+                slot
+            })),
+            command: event.command.as_deref().map(|c| self.commands.acquire(c).0),
             accounts: event
                 .callback
                 .as_ref()
-                .map(|c| Slots::new(accounts(c).map(|a| self.accounts.acquire(a))))
+                .map(|c| Slots::new(accounts(c).map(|a| self.accounts.acquire(a).0)))
                 .unwrap_or_default(),
             verdict: event.verdict,
             effect: entry.effect,
+        }
+    }
+
+    /// An event changed this room: its name is read from the store again when needed.
+    pub(super) fn room_changed(&mut self, id: &str) {
+        if let Some(&slot) = self.rooms.slots.get(id) {
+            self.room_names[slot as usize] = Name::Unread;
         }
     }
 
@@ -214,7 +248,7 @@ impl LogIndex {
     /// [`Query::matches_entry`] against the store as it is now, once the index is synced
     /// with the store's log.
     pub(super) fn matching<'a>(
-        &self,
+        &mut self,
         store: &RoomStore,
         query: &Query,
         scope: Option<&str>,
@@ -259,45 +293,27 @@ impl LogIndex {
     }
 
     /// Each term answered once per room or command slot where that is how it looks at a line.
-    fn checks(&self, store: &RoomStore, query: &Query, now_ms: i64) -> Vec<Check> {
+    fn checks(&mut self, store: &RoomStore, query: &Query, now_ms: i64) -> Vec<Check> {
         let terms = query.terms();
         let mut room_hits: Vec<Option<Vec<bool>>> = terms
             .iter()
             .map(|t| (t.line_test() == LineTest::AnyRoom).then(|| vec![false; self.rooms.len()]))
             .collect();
-        let mut answer = |slot: Slot, id: &str, room: Option<&Room>| {
-            for (term, hits) in terms.iter().zip(&mut room_hits) {
-                if let Some(hits) = hits {
-                    hits[slot as usize] = term.room_hit(id, room);
-                }
-            }
-        };
         let by_name = terms
             .iter()
             .any(|t| t.line_test() == LineTest::AnyRoom && t.reads_room_state());
-        if !by_name {
-            // `room:` patterns look at the id alone.
-            for (slot, id) in self.rooms.used() {
-                answer(slot, id, None);
-            }
-        } else if self.rooms.slots.len() < store.rooms().len() / 8 {
-            // Few rooms named (a small log over a large store): look each one up.
-            for (slot, id) in self.rooms.used() {
-                answer(slot, id, store.room(id));
-            }
-        } else {
-            // Walking the stored rooms in order is far cheaper than a tree look-up per id;
-            // ids the store no longer holds are answered by id alone.
-            let mut seen = vec![false; self.rooms.len()];
-            for (id, room) in store.rooms() {
-                if let Some(&slot) = self.rooms.slots.get(id.as_str()) {
-                    seen[slot as usize] = true;
-                    answer(slot, id, Some(room));
-                }
-            }
-            for (slot, id) in self.rooms.used() {
-                if !seen[slot as usize] {
-                    answer(slot, id, None);
+        if by_name {
+            self.read_names(store);
+        }
+        for (slot, id) in self.rooms.used() {
+            let name = match &self.room_names[slot as usize] {
+                Name::Read(name) if by_name => name.as_deref(),
+                // `room:` patterns look at the id alone.
+                _ => None,
+            };
+            for (term, hits) in terms.iter().zip(&mut room_hits) {
+                if let Some(hits) = hits {
+                    hits[slot as usize] = term.room_hit_named(id, name);
                 }
             }
         }
@@ -322,6 +338,35 @@ impl LogIndex {
                 LineTest::Line => Check::Line(i),
             })
             .collect()
+    }
+
+    /// Reads the names not known (all of them after the store evicted rooms).
+    fn read_names(&mut self, store: &RoomStore) {
+        let evicted = store.counters().evicted_rooms;
+        if evicted != self.names_evicted {
+            self.names_evicted = evicted;
+            self.room_names.fill(Name::Unread);
+        }
+        let name_of = |room: &Room| room.name.as_ref().map(|n| Box::from(n.value.as_str()));
+        let unknown = self
+            .rooms
+            .used()
+            .filter(|(slot, _)| matches!(self.room_names[*slot as usize], Name::Unread))
+            .count();
+        if unknown > store.rooms().len() / 8 {
+            // Walking the stored rooms in order is far cheaper than a tree look-up per id.
+            for (id, room) in store.rooms() {
+                if let Some(&slot) = self.rooms.slots.get(id.as_str()) {
+                    self.room_names[slot as usize] = Name::Read(name_of(room));
+                }
+            }
+        }
+        for (slot, id) in self.rooms.used() {
+            let known = &mut self.room_names[slot as usize];
+            if matches!(known, Name::Unread) {
+                *known = Name::Read(store.room(id).and_then(name_of));
+            }
+        }
     }
 
     /// (lines, room ids, command names, accounts) held.
