@@ -1,10 +1,11 @@
 //! A small record per stored log line, kept in step with the store's log, so that a new
-//! query filters the whole log (100,000 lines by default limits) within a frame.
+//! query filters the whole log (100,000 lines with `--history 100000`) within a frame.
 //!
 //! Matching a line the direct way visits its event (cold memory for an old line), lists its
-//! rooms and looks each one up in the store, once per line and term. Here each line's rooms
-//! and command are interned once, on arrival; a query then answers its room and command terms
-//! once per distinct room or command, and the scan over the lines only reads these records.
+//! rooms and looks each one up in the store, once per line and term. Here each line's rooms,
+//! command and accounts are interned once, on arrival; a query then answers its room, command
+//! and account terms once per distinct value, and the scan over the lines only reads these
+//! records.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -17,7 +18,7 @@ use crate::tui::query::{LineTest, Query, accounts};
 /// A slot in an [`Interner`].
 type Slot = u32;
 
-/// Strings shared by many lines (room ids, command names), each stored once and counted, so
+/// Strings shared by many lines (room ids, command names, accounts), each stored once and counted, so
 /// that a slot is freed when the last line naming it leaves the log: memory stays bounded by
 /// the log, even when every line names a room never seen again.
 #[derive(Debug, Clone, Default)]
@@ -243,10 +244,9 @@ impl LogIndex {
         }
     }
 
-    /// The log lines that pass the query and concern `scope` (when
-    /// set), oldest first: the same lines as checking each entry with
-    /// [`Query::matches_entry`] against the store as it is now, once the index is synced
-    /// with the store's log.
+    /// The log lines that pass the query and concern `scope` (when set), oldest first: the
+    /// same lines as checking each entry with [`Query::matches_entry`] against the store as
+    /// it is now, once the index is synced with the store's log.
     pub(super) fn matching<'a>(
         &mut self,
         store: &RoomStore,
