@@ -37,7 +37,8 @@ fn channel_capacity(history_bytes: usize, max_body: usize) -> usize {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunInfo {
     pub listen: SocketAddr,
-    pub sdkappid: Option<String>,
+    /// The apps accepted; empty: any.
+    pub sdkappids: Vec<String>,
     pub token_auth: bool,
     pub demo: bool,
     /// The zone times are shown in.
@@ -315,7 +316,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
-            sdkappid: args.sdkappid.clone(),
+            sdkappids: args.sdkappids(),
             token: args.token.clone(),
             window_s: args.sign_window,
         },
@@ -446,7 +447,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     });
     let info = RunInfo {
         listen,
-        sdkappid: args.sdkappid.clone(),
+        sdkappids: args.sdkappids(),
         token_auth: args.token.is_some(),
         demo: args.demo,
         zone: if args.utc { Zone::UTC } else { Zone::local() },

@@ -30,7 +30,7 @@ async fn start(token: Option<&str>) -> Server {
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
-            sdkappid: Some(SDKAPPID.into()),
+            sdkappids: vec![SDKAPPID.into()],
             token: token.map(Into::into),
             window_s: 60,
         },
@@ -94,7 +94,7 @@ fn projection(store: &RoomStore) -> BTreeMap<String, RoomView> {
     store
         .rooms()
         .iter()
-        .map(|(id, room)| (id.clone(), RoomView::of(room)))
+        .map(|(key, room)| (key.id.clone(), RoomView::of(room)))
         .collect()
 }
 

@@ -47,7 +47,10 @@ fn seed_callbacks() {
 
         // The other room: named, ApplyToTake, private; fields never sent stay unknown.
         key(&mut app, KeyCode::Char('j'));
-        assert_eq!(app.selected.as_deref(), Some("live-room"));
+        assert_eq!(
+            app.selected.as_ref().map(|k| k.id.as_str()),
+            Some("live-room")
+        );
         let screen = render(&mut app, w, h);
         assert!(screen.contains("Seat mode: ApplyToTake"));
         assert!(screen.contains("Visibility: private"));
@@ -74,7 +77,7 @@ fn ended_rooms_are_dimmed_and_rejections_red() {
     key(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "room-03");
     key(&mut app, KeyCode::Enter);
-    let order = app.room_order().to_vec();
+    let order: Vec<String> = app.room_order().iter().map(|k| k.id.clone()).collect();
     assert_eq!(order[order.len() - 2..], ["room-038", "room-031"]);
     let row = order.iter().position(|id| id == "room-038").unwrap();
     let buf = buffer(&mut app, w, h);
@@ -115,13 +118,13 @@ fn filter_active() {
         // first match.
         assert_eq!(app.room_order().len(), 13);
         assert!(
-            app.room_order().iter().all(|id| id.contains('1')),
+            app.room_order().iter().all(|key| key.id.contains('1')),
             "{:?}",
             app.room_order()
         );
         assert_eq!(
-            app.selected.as_deref(),
-            app.room_order().first().map(String::as_str)
+            app.selected.as_ref().map(|k| k.id.as_str()),
+            app.room_order().first().map(|k| k.id.as_str())
         );
         insta::assert_snapshot!(format!("filter_typing_{w}x{h}"), render(&mut app, w, h));
         key(&mut app, KeyCode::Enter);
@@ -261,7 +264,10 @@ fn mouse_click_selects_and_wheel_scrolls() {
     };
     // Row 2 of the table (screen row 2 header + title + 2); the ended room-038 sank.
     update(&mut app, mouse(MouseEventKind::Down(MouseButton::Left), 6));
-    assert_eq!(app.selected.as_deref(), Some("room-036"));
+    assert_eq!(
+        app.selected.as_ref().map(|k| k.id.as_str()),
+        Some("room-036")
+    );
     // The wheel over the log scrolls it up and pauses it.
     update(&mut app, mouse(MouseEventKind::ScrollUp, 20));
     assert!(app.paused());

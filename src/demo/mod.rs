@@ -52,7 +52,8 @@ impl DemoOptions {
             target: listen,
             sdkappid: args
                 .sdkappid
-                .clone()
+                .first()
+                .cloned()
                 .unwrap_or_else(|| DEMO_SDKAPPID.to_string()),
             token: args.token.clone(),
             rate: args.demo_rate,

@@ -1,5 +1,5 @@
 //! The `/` query: words AND-ed together, each plain text (room id or name contains it) or a
-//! field term such as `room:live_9*`, `cmd:gift`, `user:bob`, `verdict:rejected`,
+//! field term such as `room:live_9*`, `app:1400000001`, `cmd:gift`, `user:bob`, `verdict:rejected`,
 //! `effect:stale`, `relay:failed` or `since:10m`; `!` before a word negates it.
 //!
 //! Pure: [`Query::parse`] checks and compiles the text once per keystroke, so matching a room
@@ -10,12 +10,16 @@ use thiserror::Error;
 use crate::event::{Event, Verdict};
 use crate::protocol::{Callback, Payload};
 use crate::relay::outcome::RelayState;
-use crate::store::{Effect, LogEntry, Room};
+use crate::store::{Effect, LogEntry, Room, RoomKey};
 
 /// The field terms, as help and errors list them.
 pub const TERMS: &[(&str, &str)] = &[
     ("text", "room id or name contains the text"),
     ("room:live_9*", "room id, * matches any run of characters"),
+    (
+        "app:1400000001",
+        "the app (SdkAppid) of the room or callback; 14000* too",
+    ),
     (
         "cmd:gift",
         "command name contains it (gift, SendGift, full names)",
@@ -46,7 +50,7 @@ pub const TERMS: &[(&str, &str)] = &[
 /// Why a query cannot be used, said in the prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum QueryError {
-    #[error("unknown term {0:?}: use room: cmd: user: verdict: effect: relay: since:")]
+    #[error("unknown term {0:?}: use room: app: cmd: user: verdict: effect: relay: since:")]
     UnknownField(String),
     #[error("{0}: needs a value")]
     Empty(String),
@@ -130,6 +134,8 @@ enum Field {
     /// Room id or name contains it (lower case).
     Text(String),
     Room(Pattern),
+    /// The app (SdkAppid).
+    App(Pattern),
     /// Command name contains it (lower case).
     Command(String),
     User(Pattern),
@@ -189,6 +195,7 @@ fn parse_term(word: &str) -> Result<Term, QueryError> {
     let lower = value.to_lowercase();
     let field = match name.as_str() {
         "room" => Field::Room(Pattern::new(value)),
+        "app" => Field::App(Pattern::new(value)),
         "cmd" => Field::Command(lower),
         "user" => Field::User(Pattern::new(value)),
         "verdict" => Field::Verdict(match lower.as_str() {
@@ -221,7 +228,7 @@ fn parse_term(word: &str) -> Result<Term, QueryError> {
 fn known_field(name: &str) -> bool {
     matches!(
         name,
-        "room" | "cmd" | "user" | "verdict" | "effect" | "relay" | "since"
+        "room" | "app" | "cmd" | "user" | "verdict" | "effect" | "relay" | "since"
     )
 }
 
@@ -327,6 +334,7 @@ impl Query {
             let hit = match &term.field {
                 Field::Text(needle) => room_text_matches(Some(room), &room.id, needle),
                 Field::Room(pattern) => pattern.matches(&room.id),
+                Field::App(pattern) => pattern.matches(&room.app),
                 Field::Command(needle) => room
                     .counts
                     .keys()
@@ -357,12 +365,12 @@ impl Query {
     }
 
     /// Whether a log line is shown. `rooms` are the rooms the event concerns; `room` looks a
-    /// room up by id, for its name; `relay` is the line's relay outcome, if any.
+    /// room up, for its name; `relay` is the line's relay outcome, if any.
     pub fn matches_entry<'a>(
         &self,
         entry: &LogEntry,
-        rooms: &[String],
-        room: impl Fn(&str) -> Option<&'a Room>,
+        rooms: &[RoomKey],
+        room: impl Fn(&RoomKey) -> Option<&'a Room>,
         relay: Option<&RelayState>,
         now_ms: i64,
     ) -> bool {
@@ -371,8 +379,9 @@ impl Query {
             let hit = match &term.field {
                 Field::Text(needle) => rooms
                     .iter()
-                    .any(|id| room_text_matches(room(id), id, needle)),
-                Field::Room(pattern) => rooms.iter().any(|id| pattern.matches(id)),
+                    .any(|key| room_text_matches(room(key), &key.id, needle)),
+                Field::Room(pattern) => rooms.iter().any(|key| pattern.matches(&key.id)),
+                Field::App(pattern) => pattern.matches(event.sdkappid()),
                 Field::Command(needle) => event.command.as_deref().is_some_and(|c| {
                     contains(c, needle) || contains(crate::protocol::short_name(c), needle)
                 }),
@@ -447,7 +456,8 @@ mod tests {
         assert_eq!(kept, Query::parse("jazz since:1m").unwrap());
         assert_eq!(error, Some(QueryError::UnknownField("colour:".into())));
         let message = QueryError::UnknownField("colour:".into()).to_string();
-        assert!(message.contains("room: cmd: user:"), "{message}");
+        assert!(message.contains("room: app: cmd: user:"), "{message}");
+        assert_eq!(Query::parse("app:"), Err(QueryError::Empty("app".into())));
     }
 
     #[test]

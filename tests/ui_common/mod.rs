@@ -25,7 +25,7 @@ pub const ADMIN_SEED: &str = include_str!("../../assets/seed/modify-admin.json")
 pub fn info() -> RunInfo {
     RunInfo {
         listen: "127.0.0.1:9000".parse().unwrap(),
-        sdkappid: Some("1400000001".into()),
+        sdkappids: vec!["1400000001".into()],
         token_auth: false,
         demo: false,
         zone: roomwatch::tui::zone::Zone::UTC,

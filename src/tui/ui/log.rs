@@ -22,7 +22,10 @@ pub fn pane(frame: &mut Frame, app: &App, area: Rect) {
     let width = usize::from(area.width);
     let rows = app.log_rows();
     let scope = match &app.scope_room {
-        Some(room) => format!(" room {room} "),
+        Some(room) if app.shows_apps() && !room.app.is_empty() => {
+            format!(" room {} · app {} ", room.id, room.app)
+        }
+        Some(room) => format!(" room {} ", room.id),
         None => " all rooms ".to_string(),
     };
     let mut details = vec![(scope, theme::label())];

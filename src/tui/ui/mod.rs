@@ -166,7 +166,7 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     }
     if let Some(room) = &app.scope_room {
         badges.push((
-            format!(" ROOM {} ", text::truncate(room, 16)),
+            format!(" ROOM {} ", text::truncate(&room.id, 16)),
             theme::badge_scope(),
         ));
     }
@@ -195,7 +195,11 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
             theme::label(),
         ),
         (
-            info.sdkappid.clone().unwrap_or_else(|| "any".into()),
+            if info.sdkappids.is_empty() {
+                "any".into()
+            } else {
+                info.sdkappids.join(",")
+            },
             theme::value(),
         ),
         (format!("{gap}auth "), theme::label()),
