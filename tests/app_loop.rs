@@ -950,3 +950,45 @@ fn y_copies_the_room_id_or_the_callback_body() {
     update(&mut app, Msg::Tick(NOW_MS + 10_000));
     assert_eq!(app.status_line(), None);
 }
+
+/// The selection and the room scope hold a room of one app while callbacks keep arriving for
+/// the room with the same RoomId under the other app, which the sort moves to the top.
+#[test]
+fn selection_and_scope_stay_on_their_app_when_the_same_room_id_is_busy_elsewhere() {
+    let hub = Hub::new(2000, 4096);
+    two_apps(&hub);
+    let mut rx = hub.subscribe();
+    let mut app =
+        roomwatch::tui::app::App::new(info_two_apps(), hub.snapshot(), STARTED_MS, (80, 24));
+    update(&mut app, Msg::Tick(NOW_MS));
+    let target = RoomKey::new(SECOND_APP, "live_1");
+    let row = app.room_order().iter().position(|k| *k == target).unwrap();
+    key(&mut app, KeyCode::Char('g'));
+    for _ in 0..row {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    assert_eq!(app.selected.as_ref(), Some(&target));
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.scope_room.as_ref(), Some(&target));
+    let scoped = app.log_rows().len();
+    for i in 0..200_i64 {
+        let who = format!("viewer{i}");
+        publish_for(
+            &hub,
+            FIRST_APP,
+            &members("live_1", &[&who], NOW_MS + i),
+            NOW_MS + i,
+        );
+        drain(&mut app, &mut rx);
+        app.prepare();
+        assert_eq!(app.selected.as_ref(), Some(&target), "after {i}");
+        assert_eq!(app.scope_room.as_ref(), Some(&target), "after {i}");
+    }
+    // The other app's live_1 is the most recent now, and it did not take over.
+    assert_eq!(app.room_order()[0], RoomKey::new(FIRST_APP, "live_1"));
+    assert_eq!(app.log_rows().len(), scoped);
+    let ours = app.store.room(&target).unwrap();
+    assert_eq!(ours.online_count(), 3);
+    let theirs = app.store.room(&RoomKey::new(FIRST_APP, "live_1")).unwrap();
+    assert_eq!(theirs.online_count(), 200);
+}

@@ -618,3 +618,86 @@ fn plots_sparkline_and_room_chart() {
             <= roomwatch::tui::app::SECONDS_KEPT
     );
 }
+
+/// Several apps: an APP column, the app in the room view and log title, and `app:` terms;
+/// the same RoomId under two apps is two rows.
+#[test]
+fn many_apps_show_the_app_column_and_filter_by_app() {
+    let hub = Hub::new(1000, 1024);
+    two_apps(&hub);
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut app =
+            roomwatch::tui::app::App::new(info_two_apps(), hub.snapshot(), STARTED_MS, (w, h));
+        update(&mut app, Msg::Tick(NOW_MS));
+        let rows: Vec<(String, String)> = app
+            .room_order()
+            .iter()
+            .map(|k| (k.app.clone(), k.id.clone()))
+            .collect();
+        assert_eq!(rows.len(), 4);
+        assert!(rows.contains(&(FIRST_APP.into(), "live_1".into())));
+        assert!(rows.contains(&(SECOND_APP.into(), "live_1".into())));
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("APP "), "{screen}");
+        let header = if w < 100 {
+            "apps 2"
+        } else {
+            "SdkAppid 1400000001,1400000002"
+        };
+        assert!(screen.contains(header), "{screen}");
+        insta::assert_snapshot!(format!("apps_{w}x{h}"), screen);
+
+        // The second app's live_1, scoped: its own log lines only.
+        let second = rows
+            .iter()
+            .position(|r| *r == (SECOND_APP.into(), "live_1".into()))
+            .unwrap();
+        update(
+            &mut app,
+            Msg::Key(crossterm::event::KeyEvent::new(
+                KeyCode::Home,
+                crossterm::event::KeyModifiers::NONE,
+            )),
+        );
+        for _ in 0..second {
+            key(&mut app, KeyCode::Char('j'));
+        }
+        key(&mut app, KeyCode::Char('f'));
+        let scope = app.scope_room.clone().unwrap();
+        assert_eq!(
+            (scope.app.as_str(), scope.id.as_str()),
+            (SECOND_APP, "live_1")
+        );
+        assert_eq!(app.log_rows().len(), 2, "its creation and its members");
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("app 1400000002"), "{screen}");
+        assert!(screen.contains("Jazz of the second app"), "{screen}");
+        key(&mut app, KeyCode::Char('f'));
+
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "app:1400000002");
+        key(&mut app, KeyCode::Enter);
+        assert!(app.room_order().iter().all(|k| k.app == SECOND_APP));
+        assert_eq!(app.room_order().len(), 2);
+        assert_eq!(app.log_rows().len(), 3);
+        insta::assert_snapshot!(format!("apps_filtered_{w}x{h}"), render(&mut app, w, h));
+        // Negated, and with a prefix pattern.
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "!app:*2");
+        key(&mut app, KeyCode::Enter);
+        assert!(app.room_order().iter().all(|k| k.app == FIRST_APP));
+        assert_eq!(app.room_order().len(), 2);
+        assert_eq!(app.log_rows().len(), 3);
+        key(&mut app, KeyCode::Esc);
+    }
+}
+
+/// With exactly one app, nothing about apps is on screen.
+#[test]
+fn one_app_shows_no_app_column() {
+    let hub = seeded();
+    let mut app = app(&hub, 200, 50);
+    let screen = render(&mut app, 200, 50);
+    assert!(!screen.contains("APP "), "{screen}");
+    assert!(!screen.contains(" app 1400000001"), "{screen}");
+}
