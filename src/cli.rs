@@ -400,6 +400,11 @@ pub struct SelectArgs {
     #[arg(long, value_name = "ID")]
     pub room: Option<String>,
 
+    /// Only callbacks for this app (the SdkAppid of their query string): with --room, that
+    /// app's room of that id.
+    #[arg(long, value_name = "ID", value_parser = parse_sdkappid)]
+    pub sdkappid: Option<String>,
+
     /// Only this command: the full name or its short form (AfterCreateRoom).
     #[arg(long, value_name = "NAME")]
     pub command: Option<String>,

@@ -428,13 +428,16 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     // Rooms a previous demo left live in the demo's own journal end before the new story.
     // Never in a named journal or a stream: those may hold a real app's rooms.
     let own_demo_journal = args.demo && args.journal.is_none() && args.nats.is_none();
-    let leftover_rooms: Vec<(String, Option<i64>)> = if own_demo_journal {
+    let leftover_rooms: Vec<crate::demo::Leftover> = if own_demo_journal {
         hub.read(|store| {
             store
                 .rooms()
-                .values()
-                .filter(|room| !room.is_ended())
-                .map(|room| (room.id.clone(), room.last_event_ms))
+                .iter()
+                .filter(|(_, room)| !room.is_ended())
+                .map(|(key, room)| crate::demo::Leftover {
+                    room: key.clone(),
+                    last_event_ms: room.last_event_ms,
+                })
                 .collect()
         })
     } else {

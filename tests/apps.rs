@@ -53,6 +53,7 @@ impl Server {
             },
             body_limit: 1 << 20,
             relay: None,
+            stream: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -347,4 +348,53 @@ async fn a_journal_from_before_apps_restores_rooms_under_their_app() {
     let server = Server::start(&[FIRST], Some(&journal(&path))).await;
     assert_eq!(format!("{:?}", server.hub.snapshot().rooms()), before);
     server.close().await;
+}
+
+/// `roomwatch export` tells the apps apart: each line carries its app, and `--sdkappid` with
+/// `--room` selects one app's room of that id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_selects_one_apps_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let server = Server::start(&[FIRST, SECOND], Some(&journal(&path))).await;
+    two_apps_history(&server).await;
+    server.close().await;
+    let export = |extra: &[&str]| -> Vec<(String, String)> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+            .args(["export", "--journal"])
+            .arg(&path)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let line: Value = serde_json::from_str(l).unwrap();
+                (
+                    line["sdkappid"].as_str().unwrap().to_string(),
+                    line["command"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let both = export(&["--room", "live_9001"]);
+    assert_eq!(both.len(), 4, "{both:?}");
+    let second = export(&["--room", "live_9001", "--sdkappid", SECOND]);
+    assert_eq!(
+        second,
+        [
+            (SECOND.to_string(), CREATE.to_string()),
+            (SECOND.to_string(), MEMBERS.to_string())
+        ]
+    );
+    let first = export(&["--sdkappid", FIRST]);
+    assert_eq!(
+        first,
+        [
+            (FIRST.to_string(), CREATE.to_string()),
+            (FIRST.to_string(), DESTROY.to_string())
+        ]
+    );
 }

@@ -130,16 +130,21 @@ fn a_list_of_sdkappids_from_the_environment_is_accepted_and_checked() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?} {stderr}", out.status);
-    // The demo posts for the first app listed; every line says so, and none was refused
-    // for its app.
+    // The demo posts for each app listed in turn; every line says which, and none was
+    // refused for its app.
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 12, "{stdout}");
-    for line in &lines {
-        assert_eq!(line["sdkappid"], "1400000002", "{line}");
+    for (i, line) in lines.iter().enumerate() {
+        let app = if i % 2 == 0 {
+            "1400000002"
+        } else {
+            "1400000001"
+        };
+        assert_eq!(line["sdkappid"], app, "{line}");
         assert_ne!(line["status"], 403, "{line}");
     }
     // One bad item refuses the whole list, from the command line or the environment.
