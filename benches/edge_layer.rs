@@ -38,7 +38,7 @@ async fn throughput(bodies: &[String], layer: Layer) -> f64 {
     let state = Arc::new(ReceiverState {
         hub: Arc::new(Hub::new(10_000, 4096)),
         auth: AuthConfig {
-            sdkappid: Some("1400000001".into()),
+            sdkappids: vec!["1400000001".into()],
             token: None,
             window_s: 60,
         },

@@ -341,7 +341,7 @@ async fn throughput(bodies: &[String], conns: usize, stalled: bool) -> f64 {
     let state = Arc::new(ReceiverState {
         hub,
         auth: AuthConfig {
-            sdkappid: Some("1400000001".into()),
+            sdkappids: vec!["1400000001".into()],
             token: None,
             window_s: 60,
         },

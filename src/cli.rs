@@ -48,9 +48,16 @@ pub struct RunArgs {
     )]
     pub listen: SocketAddr,
 
-    /// The app's SDKAppID. Callbacks for any other app are rejected (403). Unset: accept any.
-    #[arg(long, env = "ROOMWATCH_SDKAPPID", value_parser = parse_sdkappid)]
-    pub sdkappid: Option<String>,
+    /// The apps' SDKAppIDs, comma-separated (1400000001,1400000002). Callbacks for any other
+    /// app are rejected (403). Unset: accept any.
+    #[arg(
+        long,
+        env = "ROOMWATCH_SDKAPPID",
+        value_name = "ID,...",
+        value_delimiter = ',',
+        value_parser = parse_sdkappid
+    )]
+    pub sdkappid: Vec<String>,
 
     /// Callback auth token. When set, Sign and RequestTime are required and checked (401).
     #[arg(long, env = "ROOMWATCH_TOKEN", hide_env_values = true)]
@@ -369,6 +376,19 @@ pub struct RunArgs {
     pub no_listen: bool,
 }
 
+impl RunArgs {
+    /// The apps accepted, each once, in the order given; empty: any.
+    pub fn sdkappids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::with_capacity(self.sdkappid.len());
+        for id in &self.sdkappid {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        ids
+    }
+}
+
 /// Which recorded callbacks `export` and `replay` select.
 #[derive(Debug, Args)]
 pub struct SelectArgs {
@@ -379,6 +399,11 @@ pub struct SelectArgs {
     /// Only this room.
     #[arg(long, value_name = "ID")]
     pub room: Option<String>,
+
+    /// Only callbacks for this app (the SdkAppid of their query string): with --room, that
+    /// app's room of that id.
+    #[arg(long, value_name = "ID", value_parser = parse_sdkappid)]
+    pub sdkappid: Option<String>,
 
     /// Only this command: the full name or its short form (AfterCreateRoom).
     #[arg(long, value_name = "NAME")]

@@ -129,6 +129,12 @@ impl Event {
             + self.content_type.as_ref().map_or(0, String::len)
     }
 
+    /// The app the callback was sent for: its `SdkAppid` query parameter, trimmed; empty when
+    /// it named none.
+    pub fn sdkappid(&self) -> &str {
+        self.query.get("SdkAppid").map_or("", str::trim)
+    }
+
     pub fn operator(&self) -> Option<&str> {
         self.callback.as_ref().and_then(|c| c.operator.as_deref())
     }

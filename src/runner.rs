@@ -37,7 +37,8 @@ fn channel_capacity(history_bytes: usize, max_body: usize) -> usize {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunInfo {
     pub listen: SocketAddr,
-    pub sdkappid: Option<String>,
+    /// The apps accepted; empty: any.
+    pub sdkappids: Vec<String>,
     pub token_auth: bool,
     pub demo: bool,
     /// The zone times are shown in.
@@ -315,7 +316,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
-            sdkappid: args.sdkappid.clone(),
+            sdkappids: args.sdkappids(),
             token: args.token.clone(),
             window_s: args.sign_window,
         },
@@ -427,13 +428,16 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     // Rooms a previous demo left live in the demo's own journal end before the new story.
     // Never in a named journal or a stream: those may hold a real app's rooms.
     let own_demo_journal = args.demo && args.journal.is_none() && args.nats.is_none();
-    let leftover_rooms: Vec<(String, Option<i64>)> = if own_demo_journal {
+    let leftover_rooms: Vec<crate::demo::Leftover> = if own_demo_journal {
         hub.read(|store| {
             store
                 .rooms()
-                .values()
-                .filter(|room| !room.is_ended())
-                .map(|room| (room.id.clone(), room.last_event_ms))
+                .iter()
+                .filter(|(_, room)| !room.is_ended())
+                .map(|(key, room)| crate::demo::Leftover {
+                    room: key.clone(),
+                    last_event_ms: room.last_event_ms,
+                })
                 .collect()
         })
     } else {
@@ -446,7 +450,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
     });
     let info = RunInfo {
         listen,
-        sdkappid: args.sdkappid.clone(),
+        sdkappids: args.sdkappids(),
         token_auth: args.token.is_some(),
         demo: args.demo,
         zone: if args.utc { Zone::UTC } else { Zone::local() },

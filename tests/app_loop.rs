@@ -13,10 +13,21 @@ use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
 use roomwatch::hub::Hub;
+use roomwatch::store::RoomKey;
 use roomwatch::tui::app::{App, Msg, run, update};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use ui_common::*;
+
+/// The RoomId of a selection or scope.
+fn id_of(key: Option<&RoomKey>) -> Option<&str> {
+    key.map(|k| k.id.as_str())
+}
+
+/// The RoomIds of the table's rows, in order.
+fn ids(order: &[RoomKey]) -> Vec<&str> {
+    order.iter().map(|k| k.id.as_str()).collect()
+}
 
 #[allow(clippy::unnecessary_wraps)] // the input stream yields io::Result items
 fn press(c: KeyCode) -> io::Result<TermEvent> {
@@ -72,8 +83,8 @@ async fn scripted_keys_filter_and_quit() {
     assert!(app.quit);
     assert_eq!(app.filter, "rname");
     assert_eq!(app.last_filter, "rname");
-    assert_eq!(app.room_order(), ["live-room".to_string()]);
-    assert_eq!(app.selected.as_deref(), Some("live-room"));
+    assert_eq!(ids(app.room_order()), ["live-room".to_string()]);
+    assert_eq!(id_of(app.selected.as_ref()), Some("live-room"));
     // The replica has everything the hub has.
     assert_eq!(
         app.store.last_seq(),
@@ -117,8 +128,8 @@ async fn events_while_running_are_drawn() {
     .await
     .unwrap();
     result.unwrap();
-    assert_eq!(app.selected.as_deref(), Some("live-room"));
-    assert_eq!(app.scope_room.as_deref(), Some("live-room"));
+    assert_eq!(id_of(app.selected.as_ref()), Some("live-room"));
+    assert_eq!(id_of(app.scope_room.as_ref()), Some("live-room"));
     // The log is scoped to the selected room: only its update.
     assert_eq!(app.log_rows().len(), 1);
     let screen = render(&mut app, 100, 30);
@@ -178,7 +189,7 @@ async fn lagged_subscriber_resyncs_and_says_so() {
     assert_eq!(app.store.last_seq(), total);
     assert_eq!(app.store.rooms(), hub.snapshot().rooms());
     assert_eq!(app.store.counters(), hub.snapshot().counters());
-    let room = app.store.room("room_id").unwrap();
+    let room = app.store.room_by_id("room_id").unwrap();
     assert_eq!(room.admin_list(), ["user1", "user2"]);
     assert_eq!(app.notices.len(), 1);
     let skipped = total - 4;
@@ -297,7 +308,7 @@ fn slash_recalls_the_last_filter_and_esc_clears() {
     type_text(&mut app, "ROOM_ID");
     key(&mut app, KeyCode::Enter);
     assert!(!app.editing_filter);
-    assert_eq!(app.room_order(), ["room_id".to_string()]);
+    assert_eq!(ids(app.room_order()), ["room_id".to_string()]);
     // Esc clears; every room is back.
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.filter, "");
@@ -307,7 +318,7 @@ fn slash_recalls_the_last_filter_and_esc_clears() {
     assert!(app.editing_filter);
     assert!(app.filter_selected);
     assert_eq!(app.filter, "ROOM_ID");
-    assert_eq!(app.selected.as_deref(), Some("room_id"));
+    assert_eq!(id_of(app.selected.as_ref()), Some("room_id"));
     type_text(&mut app, "room-01");
     assert_eq!(app.filter, "room-01");
     // Backspace on recalled text erases it all; past it, one character.
@@ -343,7 +354,7 @@ fn scope_pause_and_tail_keys() {
     assert!(app.log_rows().len() < all);
     for row in app.log_rows() {
         let entry = app.entry(row.seq).unwrap();
-        assert_eq!(entry.event.room_id.as_deref(), Some(selected.as_str()));
+        assert_eq!(entry.event.room_id.as_deref(), Some(selected.id.as_str()));
     }
     // f toggles back to every room.
     key(&mut app, KeyCode::Char('f'));
@@ -394,10 +405,10 @@ fn selection_follows_the_newest_room_until_the_user_picks_one() {
     );
     drain(&mut app, &mut rx);
     app.prepare();
-    assert_eq!(app.selected.as_deref(), Some("second"));
+    assert_eq!(id_of(app.selected.as_ref()), Some("second"));
     // Picking a row pins the selection to that room, whatever arrives next.
     key(&mut app, KeyCode::Char('j'));
-    assert_eq!(app.selected.as_deref(), Some("first"));
+    assert_eq!(id_of(app.selected.as_ref()), Some("first"));
     publish(
         &hub,
         &create_room("third", "Third", "h", NOW_MS - 1000),
@@ -405,15 +416,15 @@ fn selection_follows_the_newest_room_until_the_user_picks_one() {
     );
     drain(&mut app, &mut rx);
     app.prepare();
-    assert_eq!(app.selected.as_deref(), Some("first"));
+    assert_eq!(id_of(app.selected.as_ref()), Some("first"));
     assert_eq!(app.selected_index(), Some(2));
     // g picks the top row's room; it does not follow the top again.
     key(&mut app, KeyCode::Char('g'));
-    assert_eq!(app.selected.as_deref(), Some("third"));
+    assert_eq!(id_of(app.selected.as_ref()), Some("third"));
     publish(&hub, &create_room("fourth", "Fourth", "h", NOW_MS), NOW_MS);
     drain(&mut app, &mut rx);
     app.prepare();
-    assert_eq!(app.selected.as_deref(), Some("third"));
+    assert_eq!(id_of(app.selected.as_ref()), Some("third"));
     assert_eq!(app.selected_index(), Some(1));
 }
 
@@ -566,7 +577,7 @@ fn the_selection_stays_on_its_room_while_callbacks_reorder_the_table() {
     for i in 0..1000_i64 {
         let other = loop {
             let id = format!("room-{:03}", next(40));
-            if id != picked {
+            if id != picked.id {
                 break id;
             }
         };
@@ -577,7 +588,11 @@ fn the_selection_stays_on_its_room_while_callbacks_reorder_the_table() {
             drain(&mut app, &mut rx);
             app.prepare();
             let row = app.selected_index().unwrap();
-            assert_eq!(app.selected.as_deref(), Some(picked.as_str()), "after {i}");
+            assert_eq!(
+                id_of(app.selected.as_ref()),
+                Some(picked.id.as_str()),
+                "after {i}"
+            );
             assert_eq!(app.room_order()[row], picked, "after {i}");
             if row != 4 {
                 moved += 1;
@@ -591,7 +606,7 @@ fn the_selection_stays_on_its_room_while_callbacks_reorder_the_table() {
     // The rows did move around the picked room.
     assert!(moved > 0);
     let screen = render(&mut app, 80, 24);
-    assert!(screen.contains(&picked), "{screen}");
+    assert!(screen.contains(&picked.id), "{screen}");
 }
 
 /// `f` scopes the log to the room selected at that moment, and it stays there while the
@@ -604,16 +619,20 @@ fn room_scope_never_switches_rooms_by_itself() {
     let mut app = app(&hub, 80, 24);
     let first = app.selected.clone().unwrap();
     key(&mut app, KeyCode::Char('f'));
-    assert_eq!(app.scope_room.as_deref(), Some(first.as_str()));
+    assert_eq!(id_of(app.scope_room.as_ref()), Some(first.id.as_str()));
     for i in 0..50_i64 {
         let id = format!("room-{:03}", i % 40);
         publish(&hub, &members(&id, &["late"], NOW_MS + i), NOW_MS + i);
         drain(&mut app, &mut rx);
         app.prepare();
-        assert_eq!(app.scope_room.as_deref(), Some(first.as_str()), "after {i}");
+        assert_eq!(
+            id_of(app.scope_room.as_ref()),
+            Some(first.id.as_str()),
+            "after {i}"
+        );
     }
     // The selection followed the newest room; the scope did not.
-    assert_ne!(app.selected.as_deref(), Some(first.as_str()));
+    assert_ne!(id_of(app.selected.as_ref()), Some(first.id.as_str()));
     assert!(!app.log_rows().is_empty());
     for row in app.log_rows() {
         let entry = app.entry(row.seq).unwrap();
@@ -623,7 +642,7 @@ fn room_scope_never_switches_rooms_by_itself() {
         );
     }
     let screen = render(&mut app, 80, 24);
-    assert!(screen.contains(&format!("ROOM {first}")), "{screen}");
+    assert!(screen.contains(&format!("ROOM {}", first.id)), "{screen}");
     // f again: every room.
     key(&mut app, KeyCode::Char('f'));
     assert_eq!(app.scope_room, None);
@@ -638,14 +657,14 @@ fn filter_round_trips_keep_the_picked_room() {
         key(&mut app, KeyCode::Char('j'));
     }
     let picked = app.selected.clone().unwrap();
-    assert!(picked.starts_with("room-"), "{picked}");
+    assert!(picked.id.starts_with("room-"), "{picked}");
     key(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "room_id");
-    assert_eq!(app.selected.as_deref(), Some("room_id"));
-    assert_eq!(app.pinned.as_deref(), Some(picked.as_str()));
+    assert_eq!(id_of(app.selected.as_ref()), Some("room_id"));
+    assert_eq!(id_of(app.pinned.as_ref()), Some(picked.id.as_str()));
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.selected.as_deref(), Some(picked.as_str()));
+    assert_eq!(id_of(app.selected.as_ref()), Some(picked.id.as_str()));
     // A filter the picked room passes keeps it highlighted, as each key is typed.
     key(&mut app, KeyCode::Char('/'));
     assert_eq!(app.filter, "room_id");
@@ -654,10 +673,10 @@ fn filter_round_trips_keep_the_picked_room() {
         Msg::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
     );
     assert_eq!(app.filter, "");
-    type_text(&mut app, &picked);
-    assert_eq!(app.selected.as_deref(), Some(picked.as_str()));
+    type_text(&mut app, &picked.id);
+    assert_eq!(id_of(app.selected.as_ref()), Some(picked.id.as_str()));
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.selected.as_deref(), Some(picked.as_str()));
+    assert_eq!(id_of(app.selected.as_ref()), Some(picked.id.as_str()));
     let row = app.selected_index().unwrap();
     assert_eq!(app.room_order()[row], picked);
 }
@@ -767,8 +786,8 @@ fn a_battle_naming_many_rooms_costs_about_one_sort() {
     assert!(work <= 3 * one_sort, "work {work}, one sort ~{one_sort}");
     // Every room is still listed exactly once, newest first.
     assert_eq!(app.room_order().len(), ROOMS);
-    assert_eq!(app.room_order()[0], "b00001");
-    assert_eq!(app.room_order()[1], ids[listed - 1]);
+    assert_eq!(app.room_order()[0].id, "b00001");
+    assert_eq!(app.room_order()[1].id, ids[listed - 1]);
     // A callback for one room afterwards is placed by binary search, not by a sort.
     let before = app.order_work();
     publish(&hub, &members("b12345", &["w"], NOW_MS + 1), NOW_MS + 1);
@@ -776,7 +795,7 @@ fn a_battle_naming_many_rooms_costs_about_one_sort() {
     app.prepare();
     let work = app.order_work() - before;
     assert!(work <= 2 * ROOMS as u64 + 4 * u64::from(log2), "{work}");
-    assert_eq!(app.room_order()[0], "b12345");
+    assert_eq!(app.room_order()[0].id, "b12345");
 }
 
 /// Field terms narrow the rooms table and the log together; `!` negates; bad terms say why
@@ -835,12 +854,12 @@ fn queries_with_field_terms_narrow_rooms_and_log() {
     // cmd: matches loosely, in the log and in the rooms that had such callbacks.
     query(&mut app, "cmd:gift");
     assert_eq!(log_commands(&app).len(), 2);
-    assert_eq!(app.room_order(), ["room-022", "room-021"]);
+    assert_eq!(ids(app.room_order()), ["room-022", "room-021"]);
     query(&mut app, "cmd:Live.CallbackBeforeSendGift room:room-02*");
     assert_eq!(log_commands(&app).len(), 2);
     // user: finds the gift sender and the member, in both panes.
     query(&mut app, "user:BOB");
-    assert_eq!(app.room_order(), ["room-025"]);
+    assert_eq!(ids(app.room_order()), ["room-025"]);
     assert_eq!(
         log_commands(&app),
         [
@@ -852,9 +871,9 @@ fn queries_with_field_terms_narrow_rooms_and_log() {
     query(&mut app, "cmd:gift !user:bob");
     assert_eq!(log_commands(&app).len(), 1);
     // A room's users are its owner, admins, members online and seats: bob only sent a gift.
-    assert_eq!(app.room_order(), ["room-022", "room-021"]);
+    assert_eq!(ids(app.room_order()), ["room-022", "room-021"]);
     query(&mut app, "cmd:gift !user:alice !user:host22");
-    assert_eq!(app.room_order(), ["room-021"]);
+    assert_eq!(ids(app.room_order()), ["room-021"]);
     // verdict: narrows the log only.
     query(&mut app, "verdict:rejected");
     assert_eq!(app.log_rows().len(), 1);
@@ -868,7 +887,7 @@ fn queries_with_field_terms_narrow_rooms_and_log() {
     assert_eq!(app.log_rows().len(), app.store.log().len());
     // since: rooms and lines of the last 5 seconds.
     query(&mut app, "since:5s");
-    assert_eq!(app.room_order(), ["room-025", "room-022", "room-021"]);
+    assert_eq!(ids(app.room_order()), ["room-025", "room-022", "room-021"]);
     let screen = render(&mut app, 200, 50);
     assert!(screen.contains("FILTER since:5s"), "{screen}");
     // A bad term says why in the prompt and is left out; the other terms apply. Enter does
@@ -879,14 +898,14 @@ fn queries_with_field_terms_narrow_rooms_and_log() {
     key(&mut app, KeyCode::Enter);
     assert!(app.editing_filter);
     assert!(app.query_error.is_some());
-    assert_eq!(app.room_order(), ["room-025", "room-022", "room-021"]);
+    assert_eq!(ids(app.room_order()), ["room-025", "room-022", "room-021"]);
     (0..11).for_each(|_| key(&mut app, KeyCode::Backspace));
     assert_eq!(app.filter, "since:5s room:room-02*");
     assert_eq!(app.query_error, None);
     type_text(&mut app, " !");
     assert_eq!(app.query_error.as_deref(), Some("a lone ! negates nothing"));
     type_text(&mut app, "room:room-025");
-    assert_eq!(app.room_order(), ["room-022", "room-021"]);
+    assert_eq!(ids(app.room_order()), ["room-022", "room-021"]);
     type_text(&mut app, " colour:red");
     let screen = render(&mut app, 200, 50);
     assert!(screen.contains("✗ unknown term \"colour:\""), "{screen}");
@@ -901,10 +920,10 @@ fn y_copies_the_room_id_or_the_callback_body() {
     let mut app = seeded_app();
     let room = app.selected.clone().unwrap();
     key(&mut app, KeyCode::Char('y'));
-    assert_eq!(app.copy_request.as_deref(), Some(room.as_str()));
+    assert_eq!(app.copy_request.as_deref(), Some(room.id.as_str()));
     let screen = render(&mut app, 80, 24);
     assert!(
-        screen.contains(&format!("copied room id {room} to the clipboard")),
+        screen.contains(&format!("copied room id {} to the clipboard", room.id)),
         "{screen}"
     );
     app.copy_request = None;
@@ -930,4 +949,46 @@ fn y_copies_the_room_id_or_the_callback_body() {
     // The message leaves after a few seconds.
     update(&mut app, Msg::Tick(NOW_MS + 10_000));
     assert_eq!(app.status_line(), None);
+}
+
+/// The selection and the room scope hold a room of one app while callbacks keep arriving for
+/// the room with the same RoomId under the other app, which the sort moves to the top.
+#[test]
+fn selection_and_scope_stay_on_their_app_when_the_same_room_id_is_busy_elsewhere() {
+    let hub = Hub::new(2000, 4096);
+    two_apps(&hub);
+    let mut rx = hub.subscribe();
+    let mut app =
+        roomwatch::tui::app::App::new(info_two_apps(), hub.snapshot(), STARTED_MS, (80, 24));
+    update(&mut app, Msg::Tick(NOW_MS));
+    let target = RoomKey::new(SECOND_APP, "live_1");
+    let row = app.room_order().iter().position(|k| *k == target).unwrap();
+    key(&mut app, KeyCode::Char('g'));
+    for _ in 0..row {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    assert_eq!(app.selected.as_ref(), Some(&target));
+    key(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.scope_room.as_ref(), Some(&target));
+    let scoped = app.log_rows().len();
+    for i in 0..200_i64 {
+        let who = format!("viewer{i}");
+        publish_for(
+            &hub,
+            FIRST_APP,
+            &members("live_1", &[&who], NOW_MS + i),
+            NOW_MS + i,
+        );
+        drain(&mut app, &mut rx);
+        app.prepare();
+        assert_eq!(app.selected.as_ref(), Some(&target), "after {i}");
+        assert_eq!(app.scope_room.as_ref(), Some(&target), "after {i}");
+    }
+    // The other app's live_1 is the most recent now, and it did not take over.
+    assert_eq!(app.room_order()[0], RoomKey::new(FIRST_APP, "live_1"));
+    assert_eq!(app.log_rows().len(), scoped);
+    let ours = app.store.room(&target).unwrap();
+    assert_eq!(ours.online_count(), 3);
+    let theirs = app.store.room(&RoomKey::new(FIRST_APP, "live_1")).unwrap();
+    assert_eq!(theirs.online_count(), 200);
 }

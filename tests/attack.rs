@@ -174,7 +174,7 @@ async fn a_client_that_never_reads_its_answers_loses_its_connection() {
     let state = Arc::new(ReceiverState {
         hub: Arc::new(Hub::new(1000, 1024)),
         auth: AuthConfig {
-            sdkappid: Some(SDKAPPID.into()),
+            sdkappids: vec![SDKAPPID.into()],
             token: None,
             window_s: 60,
         },

@@ -112,6 +112,50 @@ fn a_bad_sdkappid_is_refused_with_status_2() {
 }
 
 #[test]
+fn a_list_of_sdkappids_from_the_environment_is_accepted_and_checked() {
+    let out = run(
+        &[
+            "--headless",
+            "--listen",
+            ":0",
+            "--demo",
+            "--demo-events",
+            "12",
+            "--demo-rate",
+            "500",
+            "--demo-seed",
+            "3",
+        ],
+        &[("ROOMWATCH_SDKAPPID", "1400000002,1400000001")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+    // The demo posts for each app listed in turn; every line says which, and none was
+    // refused for its app.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12, "{stdout}");
+    for (i, line) in lines.iter().enumerate() {
+        let app = if i % 2 == 0 {
+            "1400000002"
+        } else {
+            "1400000001"
+        };
+        assert_eq!(line["sdkappid"], app, "{line}");
+        assert_ne!(line["status"], 403, "{line}");
+    }
+    // One bad item refuses the whole list, from the command line or the environment.
+    let out = run(&["--sdkappid", "1400000001,abc"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"abc\" is not an SDKAppID"));
+    let out = run(&[], &[("ROOMWATCH_SDKAPPID", "1400000001,,1400000002")]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn version_works_on_every_subcommand() {
     for args in [&["--version"][..], &["send", "--version"][..]] {
         let out = run(args, &[]);

@@ -30,7 +30,7 @@ fn every_setting_in_the_sample_takes_effect() {
     let cli = Cli::from_arg_matches(&Cli::command().get_matches_from(argv)).unwrap();
     let run = cli.run;
     assert_eq!(run.listen, "127.0.0.1:9100".parse().unwrap());
-    assert_eq!(run.sdkappid.as_deref(), Some("1400000001"));
+    assert_eq!(run.sdkappid, ["1400000001", "1400000002"]);
     assert_eq!(run.sign_window, 120);
     assert_eq!(run.max_body, 2 * 1024 * 1024);
     assert_eq!(run.history, 20_000);
@@ -97,6 +97,12 @@ fn broken_files_name_the_line() {
             "unknown run option",
         ),
         ("[run]\nhistory = [1, 2]\n", 2, "takes one value"),
+        (
+            "[run]\nsdkappid = [1400000001, 1.5]\n",
+            2,
+            "a list item is text or a number",
+        ),
+        ("[run]\nsdkappid = [[1]]\n", 2, "a list item"),
         ("\n[run\nlisten = 1\n", 2, ""),
         ("[keys]\nsort_next = \"j\"\n", 2, "would do both"),
         ("[keys]\n\nfly = \"f\"\n", 3, "unknown action"),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use roomwatch::demo::{self, DemoOptions, RoomView};
+use roomwatch::demo::{self, DemoOptions, Leftover, RoomView};
 use roomwatch::event::Verdict;
 use roomwatch::hub::Hub;
 use roomwatch::ingest::auth::{AuthConfig, AuthVerdict};
@@ -26,11 +26,15 @@ struct Server {
 }
 
 async fn start(token: Option<&str>) -> Server {
+    start_for(&[SDKAPPID], token).await
+}
+
+async fn start_for(apps: &[&str], token: Option<&str>) -> Server {
     let hub = Arc::new(Hub::new(1_000_000, 1 << 16));
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
-            sdkappid: Some(SDKAPPID.into()),
+            sdkappids: apps.iter().map(ToString::to_string).collect(),
             token: token.map(Into::into),
             window_s: 60,
         },
@@ -80,7 +84,7 @@ impl Server {
 fn options(server: &Server, token: Option<&str>, seed: u64, events: u64) -> DemoOptions {
     DemoOptions {
         target: server.addr,
-        sdkappid: SDKAPPID.into(),
+        sdkappids: vec![SDKAPPID.into()],
         token: token.map(Into::into),
         rate: 10_000.0,
         seed,
@@ -94,7 +98,7 @@ fn projection(store: &RoomStore) -> BTreeMap<String, RoomView> {
     store
         .rooms()
         .iter()
-        .map(|(id, room)| (id.clone(), RoomView::of(room)))
+        .map(|(key, room)| (key.id.clone(), RoomView::of(room)))
         .collect()
 }
 
@@ -321,11 +325,14 @@ async fn rooms_an_earlier_demo_left_live_are_ended_before_the_new_story() {
     let server = start(None).await;
     let first = demo::run(options(&server, None, 7, 200), std::future::pending()).await;
     let store = server.wait_for_events(200).await;
-    let live: Vec<(String, Option<i64>)> = store
+    let live: Vec<Leftover> = store
         .rooms()
-        .values()
-        .filter(|room| !room.is_ended())
-        .map(|room| (room.id.clone(), room.last_event_ms))
+        .iter()
+        .filter(|(_, room)| !room.is_ended())
+        .map(|(key, room)| Leftover {
+            room: key.clone(),
+            last_event_ms: room.last_event_ms,
+        })
         .collect();
     assert!(!live.is_empty(), "the first story leaves rooms live");
     drop(first);
@@ -333,9 +340,52 @@ async fn rooms_an_earlier_demo_left_live_are_ended_before_the_new_story() {
     again.leftover_rooms.clone_from(&live);
     demo::run(again, std::future::pending()).await;
     let store = server.wait_for_events(200 + live.len() as u64 + 1).await;
-    for (id, _) in &live {
-        let room = store.rooms().values().find(|room| &room.id == id).unwrap();
-        assert!(room.is_ended(), "{id} is still live");
+    for leftover in &live {
+        let room = store.room(&leftover.room).unwrap();
+        assert!(room.is_ended(), "{} is still live", leftover.room);
     }
+    server.stop().await;
+}
+
+/// The rooms of one app, by RoomId.
+fn projection_of(store: &RoomStore, app: &str) -> BTreeMap<String, RoomView> {
+    store
+        .rooms()
+        .iter()
+        .filter(|(key, _)| key.app == app)
+        .map(|(key, room)| (key.id.clone(), RoomView::of(room)))
+        .collect()
+}
+
+/// With two apps listed the demo posts as each in turn, each app's own story; their rooms
+/// share RoomIds and the receiver keeps every app's rooms apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_posts_for_every_app_listed() {
+    const EVENTS: u64 = 800;
+    const SECOND: &str = "1400000002";
+    let server = start_for(&[SDKAPPID, SECOND], None).await;
+    let options = DemoOptions {
+        sdkappids: vec![SDKAPPID.into(), SECOND.into()],
+        ..options(&server, None, 7, EVENTS)
+    };
+    let outcome = demo::run(options, std::future::pending()).await;
+    let store = server.wait_for_events(EVENTS).await;
+    assert_eq!(outcome.failed, 0);
+    assert_eq!(outcome.more_apps.len(), 1);
+    let second = &outcome.more_apps[0];
+    assert_eq!(
+        outcome.simulator.counts().total + second.counts().total,
+        EVENTS
+    );
+    assert!(!outcome.answers.contains_key(&403), "{:?}", outcome.answers);
+    assert_eq!(projection_of(&store, SDKAPPID), outcome.simulator.model());
+    assert_eq!(projection_of(&store, SECOND), second.model());
+    let shared = outcome
+        .simulator
+        .model()
+        .keys()
+        .filter(|id| second.model().contains_key(*id))
+        .count();
+    assert!(shared > 0, "no RoomId under both apps");
     server.stop().await;
 }

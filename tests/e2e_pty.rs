@@ -445,8 +445,9 @@ async fn no_color_keeps_reverse_video_and_the_zone_is_named() {
                 assert_eq!(cell.bgcolor(), vt100::Color::Default, "bg at {row},{col}");
                 reversed += usize::from(cell.inverse());
             }
-            // The selected table row is reversed across the table's width.
-            if reversed > 40 && vt.contents_between(row, 0, row, 12).starts_with("room_id") {
+            // The selected table row is reversed across the table's width (after the APP
+            // column: this run accepts any app).
+            if reversed > 40 && vt.contents_between(row, 0, row, 30).contains(" room_id ") {
                 reversed_rows += 1;
             }
         }
@@ -518,4 +519,80 @@ async fn y_sends_osc52_with_the_room_id() {
     }
     dash.send(b"q");
     assert!(dash.wait_exit().success());
+}
+
+/// Posts `body` for `app`; returns the HTTP status.
+async fn post_for(port: u16, app: &str, command: &str, body: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{port}/callback?SdkAppid={app}&CallbackCommand={command}&contenttype=json"
+        ))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The real binary watching two apps: the same RoomId under both is two rows with the app in
+/// the APP column, another app is refused, and `app:` narrows the screen to one app.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_apps_show_the_same_room_id_twice_and_app_filters() {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui"]);
+    cmd.args(["--sdkappid", "1400000001,1400000002"]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env("ROOMWATCH_NO_JOURNAL", "true");
+    cmd.env_remove("ROOMWATCH_JOURNAL");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    let mut dash = Dashboard::spawn(cmd);
+    let port = dash.port();
+    let create = |name: &str| {
+        format!(
+            r#"{{"CallbackCommand":"Live.CallbackAfterCreateRoom","Operator_Account":"host","RoomInfo":{{"RoomId":"live_9001","RoomName":"{name}"}},"EventTime":1735689600123}}"#
+        )
+    };
+    let command = "Live.CallbackAfterCreateRoom";
+    assert_eq!(
+        post_for(port, "1400000001", command, &create("Jazz one")).await,
+        200
+    );
+    assert_eq!(
+        post_for(port, "1400000002", command, &create("Jazz two")).await,
+        200
+    );
+    assert_eq!(
+        post_for(port, "1400000003", command, &create("Intruder")).await,
+        403
+    );
+    let screen = dash.wait_for("both apps' rooms", |s| {
+        s.contains("Jazz one") && s.contains("Jazz two") && s.contains("1 rejected")
+    });
+    assert!(screen.contains("APP "), "{screen}");
+    assert!(
+        screen.contains("SdkAppid 1400000001,1400000002"),
+        "{screen}"
+    );
+    // Table rows start with the app; log lines with the time.
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with("140000000") && l.contains("live_9001"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{screen}");
+    assert!(
+        rows.iter().any(|r| r.starts_with("1400000001 ")),
+        "{screen}"
+    );
+    assert!(
+        rows.iter().any(|r| r.starts_with("1400000002 ")),
+        "{screen}"
+    );
+    dash.send(b"/app:1400000002\r");
+    dash.wait_for("only the second app's room", |s| {
+        s.contains("Rooms  1 of 2") && s.contains("Jazz two") && !s.contains("Jazz one")
+    });
+    dash.send(b"q");
+    let status = dash.wait_exit();
+    assert!(status.success(), "{status:?}");
 }

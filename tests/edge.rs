@@ -44,7 +44,7 @@ async fn start(limits: ServerLimits, body_limit: usize) -> Edge {
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
-            sdkappid: Some(APP.into()),
+            sdkappids: vec![APP.into()],
             token: None,
             window_s: 60,
         },

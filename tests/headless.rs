@@ -197,7 +197,7 @@ fn a_printer_that_lags_past_the_channel_capacity_still_prints_every_event_in_ord
     };
     let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
-    hub.read(|store| assert_eq!(store.room("r1").unwrap().online_count(), 50));
+    hub.read(|store| assert_eq!(store.room_by_id("r1").unwrap().online_count(), 50));
 }
 
 /// Posts `count` distinct callbacks over 8 connections; returns how many were acknowledged.

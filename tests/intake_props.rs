@@ -47,7 +47,7 @@ fn auth() -> impl Strategy<Value = AuthConfig> {
         0u64..120,
     )
         .prop_map(|(sdkappid, token, window_s)| AuthConfig {
-            sdkappid,
+            sdkappids: sdkappid.into_iter().collect(),
             token,
             window_s,
         })

@@ -44,7 +44,7 @@ async fn start(options: &JournalOptions, token: Option<&str>) -> (Journaled, u64
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
-            sdkappid: None,
+            sdkappids: Vec::new(),
             token: token.map(Into::into),
             window_s: 60,
         },
@@ -308,7 +308,7 @@ async fn kill_9_mid_burst_loses_no_answered_callback() {
             "answered {room} is not in the journal"
         );
         assert!(
-            restored.store.room(&room).is_some(),
+            restored.store.room_by_id(&room).is_some(),
             "answered {room} is not in the restored state"
         );
     }
@@ -469,7 +469,7 @@ async fn a_torn_wal_tail_is_dropped_and_roomwatch_starts() {
         "a prefix survives: {restored}"
     );
     for i in 0..restored as usize {
-        assert!(store.room(&format!("r{i}")).is_some());
+        assert!(store.room_by_id(&format!("r{i}")).is_some());
     }
     // And it keeps journaling, numbering after what survived.
     let client = reqwest::Client::new();
@@ -520,7 +520,7 @@ async fn a_corrupt_record_is_skipped_counted_and_the_rest_restored() {
     let (server, skipped) = start(&options(&path), None).await;
     assert_eq!(skipped, 1);
     let store = server.hub.snapshot();
-    assert!(store.room("r17").is_some());
+    assert!(store.room_by_id("r17").is_some());
     assert!(
         store
             .log()
@@ -535,9 +535,9 @@ async fn a_corrupt_record_is_skipped_counted_and_the_rest_restored() {
     let (server, skipped) = start(&options(&path), None).await;
     assert_eq!(skipped, 1);
     let store = server.hub.snapshot();
-    assert!(store.room("r17").is_none());
+    assert!(store.room_by_id("r17").is_none());
     for i in (0..30).filter(|&i| i != 17) {
-        assert!(store.room(&format!("r{i}")).is_some(), "r{i}");
+        assert!(store.room_by_id(&format!("r{i}")).is_some(), "r{i}");
     }
     assert_eq!(store.last_seq(), 30);
     server.close().await;
@@ -565,12 +565,12 @@ async fn a_corrupt_page_is_skipped_and_roomwatch_starts() {
 
     let (server, skipped) = start(&options(&path), None).await;
     let store = server.hub.snapshot();
-    assert!(store.room("r200").is_none());
-    assert!(store.room("r0").is_some());
-    assert!(store.room("r399").is_some());
+    assert!(store.room_by_id("r200").is_none());
+    assert!(store.room_by_id("r0").is_some());
+    assert!(store.room_by_id("r399").is_some());
     // Every record is either restored or counted as skipped.
     let rooms = (0..400)
-        .filter(|i| store.room(&format!("r{i}")).is_some())
+        .filter(|i| store.room_by_id(&format!("r{i}")).is_some())
         .count() as u64;
     assert!(skipped > 0);
     assert!(rooms + skipped >= 400, "{rooms} + {skipped}");
@@ -616,7 +616,7 @@ async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
     // The pages the file already had took the first few; the rest wait in memory.
     assert!(health.backlog > 0 && health.backlog <= 40, "{health:?}");
     assert_eq!(
-        hub.snapshot().room("r39").map(|r| r.id.clone()),
+        hub.snapshot().room_by_id("r39").map(|r| r.id.clone()),
         Some("r39".into())
     );
 

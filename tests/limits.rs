@@ -13,7 +13,7 @@ use roomwatch::ingest::intake::{self, Arrival, BodyRead};
 use roomwatch::outputs::headless;
 use roomwatch::protocol::limits::{MAX_ACCOUNTS, MAX_BATTLE_ROOMS};
 use roomwatch::rawbody::REFUSED_BODY_KEPT;
-use roomwatch::store::{Effect, LogEntry, RoomStore, StoreLimits, known};
+use roomwatch::store::{BattleKey, Effect, LogEntry, RoomKey, RoomStore, StoreLimits, known};
 use roomwatch::tui::app::event_view;
 use serde_json::{Value, json};
 
@@ -121,7 +121,10 @@ fn a_battle_listing_a_hundred_thousand_rooms_creates_only_the_first_ones_and_say
     assert_eq!(event.trimmed.len(), 1);
     hub.read(|store| {
         assert_eq!(store.rooms().len(), MAX_BATTLE_ROOMS);
-        assert_eq!(store.battles()["b1"].scores.len(), MAX_BATTLE_ROOMS);
+        assert_eq!(
+            store.battles()[&BattleKey::new("", "b1")].scores.len(),
+            MAX_BATTLE_ROOMS
+        );
         assert_eq!(store.counters().trimmed, 1);
         let entry = store.log().back().unwrap();
         let summary = roomwatch::tui::ui::summary(entry);
@@ -145,7 +148,7 @@ fn member_lists_are_cut_to_the_per_callback_limit() {
         "EventType":"Online","MemberList":members,"EventTime":T0});
     let mut store = RoomStore::new(10);
     store.apply(common::event(1, T0, &body));
-    assert_eq!(store.room("r1").unwrap().members.len(), MAX_ACCOUNTS);
+    assert_eq!(store.room_by_id("r1").unwrap().members.len(), MAX_ACCOUNTS);
 }
 
 #[test]
@@ -166,15 +169,15 @@ fn a_full_store_evicts_the_longest_ended_room_first() {
     send(&mut store, destroy("b", T0 + 4));
     send(&mut store, create(&json!("d"), T0 + 5));
     // c ended before b: c goes; the live room a stays although it is older.
-    let ids: Vec<&String> = store.rooms().keys().collect();
+    let ids: Vec<&str> = store.rooms().keys().map(|k| k.id.as_str()).collect();
     assert_eq!(ids, ["a", "b", "d"]);
     assert_eq!(store.counters().evicted_rooms, 1);
     assert_eq!(store.counters().evicted_live_rooms, 0);
     send(&mut store, create(&json!("e"), T0 + 6));
-    assert!(!store.rooms().contains_key("b"));
+    assert!(!store.rooms().contains_key(&RoomKey::new("", "b")));
     // Only live rooms left: the one whose latest event is oldest goes, and is counted.
     send(&mut store, create(&json!("f"), T0 + 7));
-    let ids: Vec<&String> = store.rooms().keys().collect();
+    let ids: Vec<&str> = store.rooms().keys().map(|k| k.id.as_str()).collect();
     assert_eq!(ids, ["d", "e", "f"]);
     assert_eq!(store.counters().evicted_rooms, 3);
     assert_eq!(store.counters().evicted_live_rooms, 1);
@@ -195,7 +198,7 @@ fn the_header_counts_evicted_rooms() {
     }
     let info = roomwatch::runner::RunInfo {
         listen: "127.0.0.1:9000".parse().unwrap(),
-        sdkappid: None,
+        sdkappids: Vec::new(),
         token_auth: false,
         demo: false,
         zone: roomwatch::tui::zone::Zone::UTC,
@@ -231,7 +234,7 @@ fn an_update_dated_2999_does_not_pin_the_room() {
         "RoomInfo":{"RoomId":"r1","RoomName":"now"},"EventTime":T0 + 1_000});
     hub.publish(judge("", serde_json::to_vec(&genuine).unwrap(), T0 + 1_000));
     hub.read(|store| {
-        let room = store.room("r1").unwrap();
+        let room = store.room_by_id("r1").unwrap();
         assert_eq!(known(&room.name).map(String::as_str), Some("now"));
         let entries: Vec<&LogEntry> = store.log().iter().collect();
         assert_eq!(entries[1].effect, Effect::Applied, "not stale");
@@ -275,7 +278,7 @@ fn blank_room_ids_name_no_room() {
     let battle = json!({"CallbackCommand":"Live.CallbackAfterCreateBattle","BattleId":"b1",
         "FromRoomId":" ","ToRoomIdList":["", "x"],"EventTime":T0});
     store.apply(common::event(9, T0, &battle));
-    let ids: Vec<&String> = store.rooms().keys().collect();
+    let ids: Vec<&str> = store.rooms().keys().map(|k| k.id.as_str()).collect();
     assert_eq!(ids, ["x"]);
 }
 
@@ -297,7 +300,7 @@ fn numeric_room_ids_beyond_u64_keep_their_digits() {
         assert_eq!(event.room_id.as_deref(), Some(id));
         store.apply(Arc::new(event));
     }
-    let ids: Vec<&String> = store.rooms().keys().collect();
+    let ids: Vec<&str> = store.rooms().keys().map(|k| k.id.as_str()).collect();
     assert_eq!(
         ids,
         [
@@ -359,8 +362,11 @@ fn a_lagging_dashboard_resyncs_without_copying_rooms() {
     // A write after the snapshot copies only the room written, on the writer's side.
     hub.publish((*common::event(0, T0, &destroy("r7", T0 + 5_000))).clone());
     hub.read(|store| {
-        assert!(store.room("r7").unwrap().is_ended());
-        assert!(!snapshot.room("r7").unwrap().is_ended());
-        assert!(Arc::ptr_eq(&store.rooms()["r8"], &snapshot.rooms()["r8"]));
+        assert!(store.room_by_id("r7").unwrap().is_ended());
+        assert!(!snapshot.room_by_id("r7").unwrap().is_ended());
+        assert!(Arc::ptr_eq(
+            &store.rooms()[&RoomKey::new("", "r8")],
+            &snapshot.rooms()[&RoomKey::new("", "r8")]
+        ));
     });
 }

@@ -15,7 +15,7 @@ use roomwatch::ingest::auth::AuthConfig;
 use roomwatch::ingest::receiver::{self, ReceiverState};
 use roomwatch::nats::follow::FollowStatus;
 use roomwatch::nats::{NatsOptions, StreamLog, StreamSink};
-use roomwatch::store::Room;
+use roomwatch::store::{Room, RoomKey};
 use serde_json::{Value, json};
 
 fn callbacks() -> Vec<Value> {
@@ -69,7 +69,7 @@ async fn group(nats: &str, stream: &str) -> Group {
         let state = Arc::new(ReceiverState {
             hub: Arc::new(Hub::new(100, 256)),
             auth: AuthConfig {
-                sdkappid: Some(APP.into()),
+                sdkappids: vec![APP.into()],
                 token: None,
                 window_s: 60,
             },
@@ -123,7 +123,7 @@ async fn post_all(
 }
 
 /// The rooms a viewer folds from the whole stream.
-async fn rooms(group: &Group) -> BTreeMap<String, Room> {
+async fn rooms(group: &Group) -> BTreeMap<RoomKey, Room> {
     let hub = Arc::new(Hub::new(10_000, 4096));
     let (status, _) = tokio::sync::watch::channel(FollowStatus::default());
     group
@@ -180,9 +180,12 @@ fn rooms_converge_whichever_receiver_took_what_and_in_which_order() {
         ]
     });
     assert_eq!(states[0].len(), 4);
-    assert!(states[0]["live_0"].is_ended());
+    assert!(states[0][&RoomKey::new(APP, "live_0")].is_ended());
     assert_eq!(
-        states[0]["live_1"].name.as_ref().map(|n| n.value.as_str()),
+        states[0][&RoomKey::new(APP, "live_1")]
+            .name
+            .as_ref()
+            .map(|n| n.value.as_str()),
         Some("fourth")
     );
     assert_eq!(states[1], states[0], "reversed order through two receivers");
@@ -196,7 +199,7 @@ fn rooms_converge_whichever_receiver_took_what_and_in_which_order() {
 async fn rooms_from(
     log: &StreamLog,
     store: Option<roomwatch::store::RoomStore>,
-) -> BTreeMap<String, Room> {
+) -> BTreeMap<RoomKey, Room> {
     let after = store
         .as_ref()
         .map_or(0, roomwatch::store::RoomStore::last_seq);

@@ -78,7 +78,7 @@ fn every_sample_callback_prints_the_same_bytes() {
 #[test]
 fn odd_callbacks_print_the_same_bytes() {
     let signed = AuthConfig {
-        sdkappid: Some("1400000001".into()),
+        sdkappids: vec!["1400000001".into()],
         token: Some("secret".into()),
         window_s: 60,
     };

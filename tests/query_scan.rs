@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use roomwatch::hub::Hub;
-use roomwatch::store::LogEntry;
+use roomwatch::store::{LogEntry, RoomKey};
 use roomwatch::tui::app::{App, LogRow, Msg, entry_rooms, update};
 use roomwatch::tui::query::Query;
 use tokio::sync::broadcast;
@@ -167,6 +167,8 @@ const QUERIES: &[&str] = &[
     "relay:none",
     "since:10m",
     "since:5m cmd:battle",
+    "app:1400000001 jazz",
+    "!app:14*",
     "room-01 cmd:battle !user:alice",
 ];
 
@@ -198,14 +200,14 @@ fn the_indexed_filter_equals_checking_every_line() {
             query(&mut app, text);
             assert_eq!(shown(&app), expected(&app), "round {round}, query {text:?}");
             let (q, _) = Query::parse_lenient(text);
-            let rooms: Vec<&String> = app
+            let rooms: Vec<&RoomKey> = app
                 .store
                 .rooms()
                 .iter()
                 .filter(|(_, r)| q.matches_room(r, app.now_ms))
                 .map(|(id, _)| id)
                 .collect();
-            let mut listed: Vec<&String> = app.room_order().iter().collect();
+            let mut listed: Vec<&RoomKey> = app.room_order().iter().collect();
             listed.sort();
             assert_eq!(listed, rooms, "round {round}, query {text:?}");
         }
@@ -223,7 +225,7 @@ fn the_indexed_filter_equals_checking_every_line() {
     // The index holds each room id, command name and account the log names, once, and no
     // other: they leave with the last line naming them (most made-up commands left long ago).
     let log = app.store.log();
-    let ids: HashSet<String> = log.iter().flat_map(|e| entry_rooms(&e.event)).collect();
+    let ids: HashSet<RoomKey> = log.iter().flat_map(|e| entry_rooms(&e.event)).collect();
     let names: HashSet<&str> = log
         .iter()
         .filter_map(|e| e.event.command.as_deref())

@@ -67,7 +67,7 @@ async fn an_accepted_callback_gets_the_exact_ack_and_updates_state() {
     assert_eq!(answer.content_type, "application/json");
     assert_eq!(answer.body, ACK_OK);
     server.hub.read(|store| {
-        let room = store.room("live_9001").unwrap();
+        let room = store.room_by_id("live_9001").unwrap();
         assert_eq!(known(&room.name).map(String::as_str), Some("Evening jazz"));
         let entry = store.log().back().unwrap();
         assert_eq!(entry.event.verdict, Verdict::Accepted);
@@ -267,7 +267,7 @@ async fn signature_checks() {
     assert_eq!((answer.status, answer.body.as_str()), (200, ACK_OK));
     server
         .hub
-        .read(|store| assert!(store.room("live_9001").is_some()));
+        .read(|store| assert!(store.room_by_id("live_9001").is_some()));
 }
 
 #[tokio::test]
@@ -390,7 +390,7 @@ async fn a_post_to_healthz_is_still_a_callback() {
     assert_eq!(response.text().await.unwrap(), ACK_OK);
     server
         .hub
-        .read(|store| assert!(store.room("live_9001").is_some()));
+        .read(|store| assert!(store.room_by_id("live_9001").is_some()));
 }
 
 #[tokio::test]

@@ -742,7 +742,7 @@ async fn a_full_backlog_refuses_new_after_callbacks_with_503_and_readyz_says_so(
 /// The backend's own check, as an app would write it: Sign over a RequestTime within 60 s.
 fn backend_accepts(query: &str) -> bool {
     let config = AuthConfig {
-        sdkappid: Some(SDKAPPID.into()),
+        sdkappids: vec![SDKAPPID.into()],
         token: Some(TOKEN.into()),
         window_s: 60,
     };

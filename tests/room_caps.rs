@@ -43,7 +43,7 @@ fn the_default_member_cap_holds_against_250k_distinct_accounts() {
         let body = presence("big", &accounts, true, 1_735_690_000_000 + batch as i64);
         store.apply(common::event(batch as u64 + 1, 0, &body));
     }
-    let room = store.room("big").unwrap();
+    let room = store.room_by_id("big").unwrap();
     assert_eq!(room.members.len(), cap, "the member map stops at the cap");
     assert_eq!(room.online_count(), cap);
     assert_eq!(room.untracked.members, 250_000 - cap as u64);
@@ -59,7 +59,7 @@ fn an_offline_event_for_an_untracked_member_is_harmless() {
     store.apply(common::event(1, 0, &presence("r", &tracked, true, t)));
     store.apply(common::event(2, 0, &presence("r", &outsider, true, t + 1)));
     store.apply(common::event(3, 0, &presence("r", &outsider, false, t + 2)));
-    let room = store.room("r").unwrap();
+    let room = store.room_by_id("r").unwrap();
     assert_eq!(room.members.len(), 2);
     assert!(!room.members.contains_key("late"));
     assert_eq!(
@@ -74,7 +74,7 @@ fn an_offline_event_for_an_untracked_member_is_harmless() {
         0,
         &presence("r", &tracked[..1], false, t + 3),
     ));
-    assert_eq!(store.room("r").unwrap().online_count(), 1);
+    assert_eq!(store.room_by_id("r").unwrap().online_count(), 1);
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn admins_and_metadata_keys_are_capped_per_room_too() {
     let del = json!({"CallbackCommand":"Live.CallbackAfterDelMetadata","RoomId":"r",
         "Keys":["zz","b"],"EventTime": t + 20});
     store.apply(common::event(20, 0, &del));
-    let room = store.room("r").unwrap();
+    let room = store.room_by_id("r").unwrap();
     assert_eq!(room.admin_list(), ["adm_0", "adm_1", "adm_2"]);
     assert_eq!(room.untracked.admins, 2);
     assert_eq!(room.metadata.len(), 2);

@@ -230,7 +230,7 @@ async fn the_real_receiver_accepts_it() {
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
-            sdkappid: Some("1400000001".into()),
+            sdkappids: vec!["1400000001".into()],
             token: Some("t0ken".into()),
             window_s: 60,
         },

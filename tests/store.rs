@@ -6,7 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use roomwatch::store::{Effect, Room, RoomLimits, RoomStore, StoreLimits, known};
+use roomwatch::store::{
+    BattleKey, Effect, Room, RoomKey, RoomLimits, RoomStore, StoreLimits, known,
+};
 use serde_json::{Value, json};
 
 fn fold(bodies: &[Value]) -> RoomStore {
@@ -17,7 +19,7 @@ fn fold(bodies: &[Value]) -> RoomStore {
     store
 }
 
-fn converged(store: &RoomStore) -> BTreeMap<String, Room> {
+fn converged(store: &RoomStore) -> BTreeMap<RoomKey, Room> {
     store
         .rooms()
         .iter()
@@ -33,7 +35,7 @@ fn update(room: &str, name: &str, time: i64) -> Value {
 #[test]
 fn a_room_first_seen_through_an_update_has_unknown_fields() {
     let store = fold(&[update("r1", "first", 10)]);
-    let room = store.room("r1").unwrap();
+    let room = store.room_by_id("r1").unwrap();
     assert_eq!(known(&room.name).map(String::as_str), Some("first"));
     assert!(room.public.is_none() && room.seat_mode.is_none() && room.owner.is_none());
     assert!(room.created.is_none());
@@ -47,7 +49,7 @@ fn a_late_update_does_not_overwrite_a_newer_one_and_is_marked_stale() {
     let effect = store.apply(common::event(2, 0, &update("r1", "older", 10)));
     assert_eq!(effect, Some(Effect::Stale));
     assert_eq!(
-        known(&store.room("r1").unwrap().name).map(String::as_str),
+        known(&store.room_by_id("r1").unwrap().name).map(String::as_str),
         Some("newer")
     );
     assert_eq!(store.counters().stale, 1);
@@ -67,7 +69,7 @@ fn an_exact_duplicate_is_flagged_and_not_counted_twice() {
         store.apply(common::event(2, 0, &message)),
         Some(Effect::Duplicate)
     );
-    assert_eq!(store.room("r1").unwrap().messages, 1);
+    assert_eq!(store.room_by_id("r1").unwrap().messages, 1);
     assert_eq!(store.counters().duplicate, 1);
 }
 
@@ -85,7 +87,7 @@ fn two_equal_gifts_are_two_gifts() {
         store.apply(common::event(2, 0, &gift)),
         Some(Effect::Applied)
     );
-    assert_eq!(store.room("r1").unwrap().gifts.gifts, 2);
+    assert_eq!(store.room_by_id("r1").unwrap().gifts.gifts, 2);
 }
 
 #[test]
@@ -95,7 +97,7 @@ fn huge_gift_counts_saturate_instead_of_overflowing() {
     let mut store = RoomStore::new(10);
     store.apply(common::event(1, 0, &gift));
     store.apply(common::event(2, 0, &gift));
-    let gifts = &store.room("r1").unwrap().gifts;
+    let gifts = &store.room_by_id("r1").unwrap().gifts;
     assert_eq!((gifts.items, gifts.coins), (i64::MAX, i64::MAX));
 }
 
@@ -128,7 +130,7 @@ fn an_implausible_event_time_falls_back_to_arrival() {
         let mut store = RoomStore::new(10);
         store.apply(common::event(1, 1_735_690_000_000, &body));
         assert_eq!(
-            store.room("r1").unwrap().last_event_ms,
+            store.room_by_id("r1").unwrap().last_event_ms,
             Some(1_735_690_000_000),
             "{time}"
         );
@@ -144,13 +146,13 @@ fn a_destroyed_room_stays_listed_as_ended_and_a_recreation_revives_it() {
     let destroy = json!({"CallbackCommand":"Live.CallbackAfterDestroyRoom","Operator_Account":"@TIM#SYSTEM",
                          "RoomId":"r1","EventType":"DestroyBySystem","EventTime":20});
     let store = fold(&[create(10), destroy.clone()]);
-    let room = store.room("r1").unwrap();
+    let room = store.room_by_id("r1").unwrap();
     assert!(room.is_ended());
     let ending = &room.destroyed.as_ref().unwrap().value;
     assert_eq!(ending.cause.as_deref(), Some("DestroyBySystem"));
     assert_eq!(ending.by.as_deref(), Some("@TIM#SYSTEM"));
     let store = fold(&[create(10), destroy, create(30)]);
-    assert!(!store.room("r1").unwrap().is_ended());
+    assert!(!store.room_by_id("r1").unwrap().is_ended());
 }
 
 #[test]
@@ -167,15 +169,18 @@ fn admins_owner_members_seats_metadata_and_battles() {
         json!({"CallbackCommand":"Live.CallbackAfterEndBattle","BattleId":"b1","OpType":0,
                "FromRoomInfo":{"RoomId":"r1","Score":5},"ToRoomList":[{"RoomId":"r2","Score":3}],"EventTime":18}),
     ]);
-    let room = store.room("r1").unwrap();
+    let room = store.room_by_id("r1").unwrap();
     assert_eq!(room.admin_list(), ["user1", "user2"]);
     assert_eq!(known(&room.owner).map(String::as_str), Some("mei"));
     assert_eq!(room.online_members(), ["b"]);
     assert_eq!(room.seats[&0].value.member.as_deref(), Some("mei"));
     assert_eq!(room.seats[&1].value.locked, Some(true));
     assert_eq!(room.metadata_pairs(), [("k2", "v2")]);
-    assert!(store.room("r2").unwrap().battles.contains("b1"));
-    assert_eq!(store.battles()["b1"].scores[&"r2".to_string()], Some(3));
+    assert!(store.room_by_id("r2").unwrap().battles.contains("b1"));
+    assert_eq!(
+        store.battles()[&BattleKey::new("", "b1")].scores[&"r2".to_string()],
+        Some(3)
+    );
     let change = room.last_change.as_ref().unwrap();
     assert_eq!(change.changes[0].after, "k1 deleted");
 }

@@ -47,7 +47,10 @@ fn seed_callbacks() {
 
         // The other room: named, ApplyToTake, private; fields never sent stay unknown.
         key(&mut app, KeyCode::Char('j'));
-        assert_eq!(app.selected.as_deref(), Some("live-room"));
+        assert_eq!(
+            app.selected.as_ref().map(|k| k.id.as_str()),
+            Some("live-room")
+        );
         let screen = render(&mut app, w, h);
         assert!(screen.contains("Seat mode: ApplyToTake"));
         assert!(screen.contains("Visibility: private"));
@@ -74,7 +77,7 @@ fn ended_rooms_are_dimmed_and_rejections_red() {
     key(&mut app, KeyCode::Char('/'));
     type_text(&mut app, "room-03");
     key(&mut app, KeyCode::Enter);
-    let order = app.room_order().to_vec();
+    let order: Vec<String> = app.room_order().iter().map(|k| k.id.clone()).collect();
     assert_eq!(order[order.len() - 2..], ["room-038", "room-031"]);
     let row = order.iter().position(|id| id == "room-038").unwrap();
     let buf = buffer(&mut app, w, h);
@@ -115,13 +118,13 @@ fn filter_active() {
         // first match.
         assert_eq!(app.room_order().len(), 13);
         assert!(
-            app.room_order().iter().all(|id| id.contains('1')),
+            app.room_order().iter().all(|key| key.id.contains('1')),
             "{:?}",
             app.room_order()
         );
         assert_eq!(
-            app.selected.as_deref(),
-            app.room_order().first().map(String::as_str)
+            app.selected.as_ref().map(|k| k.id.as_str()),
+            app.room_order().first().map(|k| k.id.as_str())
         );
         insta::assert_snapshot!(format!("filter_typing_{w}x{h}"), render(&mut app, w, h));
         key(&mut app, KeyCode::Enter);
@@ -261,7 +264,10 @@ fn mouse_click_selects_and_wheel_scrolls() {
     };
     // Row 2 of the table (screen row 2 header + title + 2); the ended room-038 sank.
     update(&mut app, mouse(MouseEventKind::Down(MouseButton::Left), 6));
-    assert_eq!(app.selected.as_deref(), Some("room-036"));
+    assert_eq!(
+        app.selected.as_ref().map(|k| k.id.as_str()),
+        Some("room-036")
+    );
     // The wheel over the log scrolls it up and pauses it.
     update(&mut app, mouse(MouseEventKind::ScrollUp, 20));
     assert!(app.paused());
@@ -611,4 +617,87 @@ fn plots_sparkline_and_room_chart() {
             .count()
             <= roomwatch::tui::app::SECONDS_KEPT
     );
+}
+
+/// Several apps: an APP column, the app in the room view and log title, and `app:` terms;
+/// the same RoomId under two apps is two rows.
+#[test]
+fn many_apps_show_the_app_column_and_filter_by_app() {
+    let hub = Hub::new(1000, 1024);
+    two_apps(&hub);
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut app =
+            roomwatch::tui::app::App::new(info_two_apps(), hub.snapshot(), STARTED_MS, (w, h));
+        update(&mut app, Msg::Tick(NOW_MS));
+        let rows: Vec<(String, String)> = app
+            .room_order()
+            .iter()
+            .map(|k| (k.app.clone(), k.id.clone()))
+            .collect();
+        assert_eq!(rows.len(), 4);
+        assert!(rows.contains(&(FIRST_APP.into(), "live_1".into())));
+        assert!(rows.contains(&(SECOND_APP.into(), "live_1".into())));
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("APP "), "{screen}");
+        let header = if w < 100 {
+            "apps 2"
+        } else {
+            "SdkAppid 1400000001,1400000002"
+        };
+        assert!(screen.contains(header), "{screen}");
+        insta::assert_snapshot!(format!("apps_{w}x{h}"), screen);
+
+        // The second app's live_1, scoped: its own log lines only.
+        let second = rows
+            .iter()
+            .position(|r| *r == (SECOND_APP.into(), "live_1".into()))
+            .unwrap();
+        update(
+            &mut app,
+            Msg::Key(crossterm::event::KeyEvent::new(
+                KeyCode::Home,
+                crossterm::event::KeyModifiers::NONE,
+            )),
+        );
+        for _ in 0..second {
+            key(&mut app, KeyCode::Char('j'));
+        }
+        key(&mut app, KeyCode::Char('f'));
+        let scope = app.scope_room.clone().unwrap();
+        assert_eq!(
+            (scope.app.as_str(), scope.id.as_str()),
+            (SECOND_APP, "live_1")
+        );
+        assert_eq!(app.log_rows().len(), 2, "its creation and its members");
+        let screen = render(&mut app, w, h);
+        assert!(screen.contains("app 1400000002"), "{screen}");
+        assert!(screen.contains("Jazz of the second app"), "{screen}");
+        key(&mut app, KeyCode::Char('f'));
+
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "app:1400000002");
+        key(&mut app, KeyCode::Enter);
+        assert!(app.room_order().iter().all(|k| k.app == SECOND_APP));
+        assert_eq!(app.room_order().len(), 2);
+        assert_eq!(app.log_rows().len(), 3);
+        insta::assert_snapshot!(format!("apps_filtered_{w}x{h}"), render(&mut app, w, h));
+        // Negated, and with a prefix pattern.
+        key(&mut app, KeyCode::Char('/'));
+        type_text(&mut app, "!app:*2");
+        key(&mut app, KeyCode::Enter);
+        assert!(app.room_order().iter().all(|k| k.app == FIRST_APP));
+        assert_eq!(app.room_order().len(), 2);
+        assert_eq!(app.log_rows().len(), 3);
+        key(&mut app, KeyCode::Esc);
+    }
+}
+
+/// With exactly one app, nothing about apps is on screen.
+#[test]
+fn one_app_shows_no_app_column() {
+    let hub = seeded();
+    let mut app = app(&hub, 200, 50);
+    let screen = render(&mut app, 200, 50);
+    assert!(!screen.contains("APP "), "{screen}");
+    assert!(!screen.contains(" app 1400000001"), "{screen}");
 }

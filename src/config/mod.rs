@@ -112,10 +112,16 @@ pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
                     if !run_names.contains(&flag) {
                         return Err(at(line, format!("unknown run option {key:?}")));
                     }
-                    if matches!(value, Value::Table(_) | Value::Array(_)) {
-                        return Err(at(line, format!("{key} takes one value")));
-                    }
-                    config.run.push((flag, value.clone(), line));
+                    let value = match value {
+                        Value::Array(items) if LIST_OPTIONS.contains(&flag.as_str()) => {
+                            Value::String(comma_list(items).map_err(|m| at(line, m))?)
+                        }
+                        Value::Table(_) | Value::Array(_) => {
+                            return Err(at(line, format!("{key} takes one value")));
+                        }
+                        other => other.clone(),
+                    };
+                    config.run.push((flag, value, line));
                 }
                 "keys" => config
                     .keys
@@ -135,6 +141,22 @@ pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
         }
     }
     Ok(config)
+}
+
+/// Run options that take a comma-separated list, which the file may also give as an array.
+const LIST_OPTIONS: &[&str] = &["sdkappid", "allow-from", "trusted-proxy"];
+
+/// `["1400000001", 1400000002]` as the command line's `1400000001,1400000002`.
+fn comma_list(items: &[Value]) -> Result<String, String> {
+    let texts = items
+        .iter()
+        .map(|item| match item {
+            Value::String(s) => Ok(s.clone()),
+            Value::Integer(n) => Ok(n.to_string()),
+            other => Err(format!("a list item is text or a number, not {other}")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(texts.join(","))
 }
 
 fn key_line_top(text: &str, section: &str) -> usize {

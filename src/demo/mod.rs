@@ -18,6 +18,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::cli::RunArgs;
 use crate::ingest::receiver::now_ms;
 use crate::outputs::send::{self, Origin};
+use crate::store::RoomKey;
 
 /// The `SdkAppid` the demo claims when `--sdkappid` is not set.
 pub const DEMO_SDKAPPID: &str = "1400000001";
@@ -27,7 +28,9 @@ pub const DEMO_SDKAPPID: &str = "1400000001";
 pub struct DemoOptions {
     /// roomwatch's own receiver. An unspecified address (0.0.0.0, ::) means its loopback.
     pub target: SocketAddr,
-    pub sdkappid: String,
+    /// The apps to post as, never empty: with several, each runs its own simulation, their
+    /// rooms numbered alike so the same RoomIds show up under every app.
+    pub sdkappids: Vec<String>,
     pub token: Option<String>,
     /// Callbacks per second.
     pub rate: f64,
@@ -36,10 +39,10 @@ pub struct DemoOptions {
     pub events: Option<u64>,
     /// The first event time, Unix ms.
     pub start_ms: i64,
-    /// Rooms an earlier demo run left live in the demo's journal, with their latest event
-    /// time: this run's story does not know them, so it ends them first (as the system would a
-    /// room nobody is in).
-    pub leftover_rooms: Vec<(String, Option<i64>)>,
+    /// Rooms an earlier demo run left live in the demo's journal: this run's story does not
+    /// know them, so it ends them first (as the system would a room nobody is in), each
+    /// under its own app (the first demo app for a room that has none).
+    pub leftover_rooms: Vec<Leftover>,
 }
 
 impl DemoOptions {
@@ -50,10 +53,11 @@ impl DemoOptions {
         let start_ms = now_ms() - 1000;
         Self {
             target: listen,
-            sdkappid: args
-                .sdkappid
-                .clone()
-                .unwrap_or_else(|| DEMO_SDKAPPID.to_string()),
+            sdkappids: if args.sdkappid.is_empty() {
+                vec![DEMO_SDKAPPID.to_string()]
+            } else {
+                args.sdkappids()
+            },
             token: args.token.clone(),
             rate: args.demo_rate,
             seed: args.demo_seed.unwrap_or(start_ms.unsigned_abs()),
@@ -64,10 +68,22 @@ impl DemoOptions {
     }
 }
 
+/// A room an earlier demo run left live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub room: RoomKey,
+    /// Its latest event time (Unix ms): a fast demo's story runs ahead of the clock, and the
+    /// end must come after everything the room saw to take effect.
+    pub last_event_ms: Option<i64>,
+}
+
 /// What a demo run did, with the simulation so its model can be inspected.
 #[derive(Debug)]
 pub struct DemoOutcome {
+    /// The first app's simulation.
     pub simulator: Simulator,
+    /// The other apps' simulations, in the order of [`DemoOptions::sdkappids`].
+    pub more_apps: Vec<Simulator>,
     /// Requests answered, by HTTP status.
     pub answers: BTreeMap<u16, u64>,
     /// Requests that got no answer (connection refused, timeout...).
@@ -76,22 +92,29 @@ pub struct DemoOutcome {
 
 /// Ends the rooms an earlier demo run left live, so that they do not stay on screen forever.
 async fn end_leftover_rooms(options: &DemoOptions, client: &reqwest::Client, base: &Url) {
-    let origin = Origin {
-        sdkappid: &options.sdkappid,
-        token: options.token.as_deref(),
-        client_ip: "127.0.0.1",
-        platform: "Server",
-    };
-    for (room, last_event_ms) in &options.leftover_rooms {
-        // After the room's latest event, or the reducer would take the end for stale.
-        let event_time = last_event_ms.map_or(now_ms(), |last| now_ms().max(last + 1));
+    let first_app = options
+        .sdkappids
+        .first()
+        .map_or(DEMO_SDKAPPID, String::as_str);
+    for Leftover {
+        room: RoomKey { id: room, app },
+        last_event_ms,
+    } in &options.leftover_rooms
+    {
+        let event_ms = last_event_ms.map_or(now_ms(), |last| now_ms().max(last + 1));
+        let origin = Origin {
+            sdkappid: if app.is_empty() { first_app } else { app },
+            token: options.token.as_deref(),
+            client_ip: "127.0.0.1",
+            platform: "Server",
+        };
         let command = "Live.CallbackAfterDestroyRoom";
         let body = serde_json::json!({
             "CallbackCommand": command,
             "Operator_Account": "administrator",
             "RoomId": room,
             "EventType": "DestroyBySystem",
-            "EventTime": event_time,
+            "EventTime": event_ms,
             "RoomInfo": {"RoomId": room},
         })
         .to_string();
@@ -112,12 +135,27 @@ async fn end_leftover_rooms(options: &DemoOptions, client: &reqwest::Client, bas
 /// at a time and in order, until `options.events` were sent or `stop` resolves. Problems
 /// go to `tracing`, never to stdout.
 pub async fn run(options: DemoOptions, stop: impl Future<Output = ()>) -> DemoOutcome {
-    let mut outcome = DemoOutcome {
-        simulator: Simulator::new(SimConfig {
-            seed: options.seed,
+    let apps: Vec<&str> = if options.sdkappids.is_empty() {
+        vec![DEMO_SDKAPPID]
+    } else {
+        options.sdkappids.iter().map(String::as_str).collect()
+    };
+    // Each app's story moves at its share of the rate.
+    let mean_step_ms = ((apps.len() as f64 * 1000.0 / options.rate).round() as i64).max(1);
+    let simulation = |i: u64| {
+        Simulator::new(SimConfig {
+            seed: options.seed.wrapping_add(i),
             start_ms: options.start_ms,
-            mean_step_ms: ((1000.0 / options.rate).round() as i64).max(1),
-        }),
+            mean_step_ms,
+        })
+    };
+    let first = simulation(0);
+    let first_room = first.next_room_number();
+    let mut outcome = DemoOutcome {
+        simulator: first,
+        more_apps: (1..apps.len() as u64)
+            .map(|i| simulation(i).numbering_rooms_from(first_room))
+            .collect(),
         answers: BTreeMap::new(),
         failed: 0,
     };
@@ -137,6 +175,7 @@ pub async fn run(options: DemoOptions, stop: impl Future<Output = ()>) -> DemoOu
     };
     tracing::info!(
         seed = options.seed,
+        apps = apps.join(","),
         rate = options.rate,
         target = %base,
         "demo: posting simulated callbacks (same seed, same story)"
@@ -157,9 +196,15 @@ pub async fn run(options: DemoOptions, stop: impl Future<Output = ()>) -> DemoOu
             () = &mut stop => break,
             _ = ticks.tick() => {}
         }
-        let delivery = outcome.simulator.next_delivery();
+        // The apps take turns, one callback each.
+        let turn = usize::try_from(sent % apps.len() as u64).unwrap_or(0);
+        let simulator = match turn.checked_sub(1) {
+            None => &mut outcome.simulator,
+            Some(i) => &mut outcome.more_apps[i],
+        };
+        let delivery = simulator.next_delivery();
         let origin = Origin {
-            sdkappid: &options.sdkappid,
+            sdkappid: apps[turn],
             token: options.token.as_deref(),
             client_ip: &delivery.client_ip,
             platform: delivery.platform,

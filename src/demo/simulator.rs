@@ -451,6 +451,19 @@ impl Simulator {
         }
     }
 
+    /// The number in the id of the next room it creates (`live_<n>`).
+    pub fn next_room_number(&self) -> u64 {
+        self.next_room
+    }
+
+    /// The same simulation with its rooms numbered from `number` on: two simulations started
+    /// alike share RoomIds, as two apps may.
+    #[must_use]
+    pub fn numbering_rooms_from(mut self, number: u64) -> Self {
+        self.next_room = number;
+        self
+    }
+
     /// Deliveries handed out so far.
     pub fn counts(&self) -> &DeliveryCounts {
         &self.counts

@@ -2,17 +2,24 @@
 //! one instead of the whole history. Written by the journal writer after a commit, off the
 //! receive path; the two newest are kept, so a damaged newest one falls back to the other.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
-use crate::store::{Checkpoint, RoomStore};
+use crate::ingest::query::QueryParams;
+use crate::store::{Checkpoint, LegacyCheckpoint, RoomStore};
 
 /// Checkpoints kept; older ones are deleted when a new one lands.
 const KEEP: i64 = 2;
 
+/// Starts every checkpoint whose rooms are keyed by (app, room). An older checkpoint can
+/// never start this way: a leading 0 (no rooms) there is followed by another 0 (no
+/// eviction entries either).
+const FORMAT_APPS: &[u8] = b"\0rw2";
+
 /// Stores `store`'s state as of its last seq.
 pub fn save(conn: &mut Connection, store: &RoomStore, now_ms: i64) -> Result<(), SaveError> {
     // A compact binary encoding: a large state is tens of megabytes, and restore reads it.
-    let state = postcard::to_stdvec(&store.checkpoint())?;
+    let mut state = FORMAT_APPS.to_vec();
+    state = postcard::to_extend(&store.checkpoint(), state)?;
     let seq = i64::try_from(store.last_seq()).unwrap_or(i64::MAX);
     let tx = conn.transaction()?;
     tx.execute(
@@ -45,7 +52,7 @@ pub fn load_newest(conn: &Connection, log_capacity: usize) -> Option<(u64, RoomS
         .ok()?;
     for row in rows {
         let Ok((seq, state)) = row else { continue };
-        match postcard::from_bytes::<Checkpoint>(&state) {
+        match decode(conn, &state) {
             Ok(checkpoint) => {
                 let store = RoomStore::from_checkpoint(checkpoint, log_capacity);
                 return Some((u64::try_from(seq).unwrap_or(0), store));
@@ -54,4 +61,36 @@ pub fn load_newest(conn: &Connection, log_capacity: usize) -> Option<(u64, RoomS
         }
     }
     None
+}
+
+/// A checkpoint of either layout. Rooms of an older one (keyed by RoomId alone) take the app
+/// from the query string of their latest accepted callback still in the journal; a room whose
+/// callbacks retention already removed keeps no app.
+fn decode(conn: &Connection, state: &[u8]) -> Result<Checkpoint, postcard::Error> {
+    if let Some(current) = state.strip_prefix(FORMAT_APPS) {
+        return postcard::from_bytes(current);
+    }
+    let legacy: LegacyCheckpoint = postcard::from_bytes(state)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT raw_query FROM callbacks WHERE room_id = ?1 AND verdict = 'accepted' \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .ok();
+    let rooms = legacy.room_ids().count();
+    let checkpoint = legacy.upgrade(|room_id| {
+        let query: Option<String> = stmt
+            .as_mut()
+            .and_then(|s| s.query_row([room_id], |r| r.get(0)).optional().ok())
+            .flatten();
+        query
+            .map(|q| QueryParams::parse(Some(&q)))
+            .and_then(|q| q.get("SdkAppid").map(|a| a.trim().to_string()))
+            .unwrap_or_default()
+    });
+    tracing::info!(
+        rooms,
+        "checkpoint from before apps: rooms took their app from the journal"
+    );
+    Ok(checkpoint)
 }

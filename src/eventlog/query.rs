@@ -11,6 +11,8 @@ use crate::store::LogEntry;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     pub room: Option<String>,
+    /// The app (`SdkAppid` in the recorded query string, trimmed).
+    pub sdkappid: Option<String>,
     /// A full command name or its short form (`AfterCreateRoom` matches
     /// `Live.CallbackAfterCreateRoom`), ignoring case.
     pub command: Option<String>,
@@ -35,6 +37,10 @@ impl Filter {
         self.room
             .as_ref()
             .is_none_or(|room| event.room_id.as_deref() == Some(room.as_str()))
+            && self
+                .sdkappid
+                .as_deref()
+                .is_none_or(|app| event.sdkappid() == app)
             && self.command.as_deref().is_none_or(command_matches)
             && self.verdict.as_ref().is_none_or(|verdict| {
                 crate::eventlog::record::verdict_name(event.verdict).eq_ignore_ascii_case(verdict)
@@ -97,6 +103,9 @@ pub fn select<E>(
     let mut skipped = 0;
     while let Some(row) = rows.next()? {
         match StoredRow::from_row(row).and_then(StoredRow::into_entry) {
+            // The app sits inside the raw query string, which SQL cannot match exactly: every
+            // row is checked once more against the whole filter here.
+            Ok(entry) if !filter.matches(&entry.event) => {}
             Ok(entry) => each(entry).map_err(SelectError::Sink)?,
             Err(_) => skipped += 1,
         }

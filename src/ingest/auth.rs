@@ -11,8 +11,8 @@ use crate::protocol::Rejection;
 /// The receiver's expectations, from the command line.
 #[derive(Debug, Clone, Default)]
 pub struct AuthConfig {
-    /// `None` accepts any SdkAppid.
-    pub sdkappid: Option<String>,
+    /// The apps whose callbacks are accepted; empty accepts any SdkAppid.
+    pub sdkappids: Vec<String>,
     /// `None` turns signature checks off.
     pub token: Option<String>,
     /// Largest allowed distance between `RequestTime` and now, in seconds.
@@ -43,12 +43,12 @@ pub fn verify(
     query: &QueryParams,
     now_s: i64,
 ) -> Result<AuthVerdict, Rejection> {
-    if let Some(expected) = &config.sdkappid {
+    if !config.sdkappids.is_empty() {
         match query.get("SdkAppid") {
             None | Some("") => return Err(Rejection::SdkAppidMissing),
-            Some(got) if got.trim() != expected => {
+            Some(got) if !config.sdkappids.iter().any(|id| id == got.trim()) => {
                 return Err(Rejection::SdkAppidMismatch {
-                    expected: expected.clone(),
+                    expected: config.sdkappids.join(" or "),
                     got: got.to_string(),
                 });
             }
@@ -94,7 +94,7 @@ mod tests {
 
     fn config(token: Option<&str>) -> AuthConfig {
         AuthConfig {
-            sdkappid: Some("1400000001".into()),
+            sdkappids: vec!["1400000001".into()],
             token: token.map(Into::into),
             window_s: 60,
         }
@@ -181,6 +181,33 @@ mod tests {
         assert_eq!(
             verify(&config(None), &query("SdkAppId=1400000001"), NOW),
             Ok(AuthVerdict::Unchecked)
+        );
+    }
+
+    #[test]
+    fn a_list_accepts_each_of_its_apps_and_refuses_others() {
+        let two = AuthConfig {
+            sdkappids: vec!["1400000001".into(), "1400000002".into()],
+            window_s: 60,
+            ..AuthConfig::default()
+        };
+        for app in ["1400000001", "1400000002", " 1400000002 "] {
+            assert_eq!(
+                verify(&two, &query(&format!("SdkAppid={app}")), NOW),
+                Ok(AuthVerdict::Unchecked),
+                "{app}"
+            );
+        }
+        assert_eq!(
+            verify(&two, &query("SdkAppid=1400000003"), NOW),
+            Err(Rejection::SdkAppidMismatch {
+                expected: "1400000001 or 1400000002".into(),
+                got: "1400000003".into(),
+            })
+        );
+        assert_eq!(
+            verify(&two, &query(""), NOW),
+            Err(Rejection::SdkAppidMissing)
         );
     }
 }

@@ -16,7 +16,9 @@ use crate::store::{Checkpoint, RoomStore};
 /// The object's name in the bucket.
 const OBJECT: &str = "state";
 /// The first bytes of every checkpoint: its format, so a reader never misreads another.
-const MAGIC: &[u8] = b"roomwatch-checkpoint-1\n";
+/// Version 2: rooms keyed by (app, room). A version-1 checkpoint is not read (the stream is
+/// folded from the start instead, which gives the same state).
+const MAGIC: &[u8] = b"roomwatch-checkpoint-2\n";
 
 impl StreamLog {
     fn checkpoint_bucket(&self) -> String {

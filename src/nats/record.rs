@@ -258,7 +258,7 @@ pub(crate) mod tests {
             arrival,
             BodyRead::Complete(body.as_bytes().to_vec()),
             &AuthConfig {
-                sdkappid: Some("1400000001".into()),
+                sdkappids: vec!["1400000001".into()],
                 ..AuthConfig::default()
             },
         )

@@ -31,6 +31,7 @@ pub enum ReadJournalError {
 pub fn filter(select: &SelectArgs) -> Filter {
     Filter {
         room: select.room.clone(),
+        sdkappid: select.sdkappid.clone(),
         command: select.command.clone(),
         verdict: select.verdict.clone(),
         since_ms: select.since,

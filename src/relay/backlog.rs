@@ -1,5 +1,5 @@
-//! The callbacks waiting for delivery: one FIFO per room (rooms drain in parallel, each in
-//! arrival order), bounded by count and bytes. Space is reserved before a callback is
+//! The callbacks waiting for delivery: one FIFO per room of an app (rooms drain in parallel,
+//! each in arrival order; the same RoomId under two apps is two lines), bounded by count and bytes. Space is reserved before a callback is
 //! acknowledged, so an acknowledged callback always has its place.
 //!
 //! [`PendingLog`] is the seam for durability: a journal that records pending relays and
@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::event::Event;
+use crate::store::RoomKey;
 
 /// Told about every callback that enters and leaves the backlog, in order. `pending` runs
 /// under the hub's lock (that is what keeps it in seq order), so an implementation must only
@@ -43,7 +44,7 @@ pub enum Full {
 /// The per-room queues and their totals.
 #[derive(Debug)]
 pub struct Backlog {
-    rooms: HashMap<String, VecDeque<Arc<Event>>>,
+    rooms: HashMap<RoomKey, VecDeque<Arc<Event>>>,
     /// Callbacks queued or reserved.
     count: usize,
     bytes: usize,
@@ -105,19 +106,19 @@ impl Backlog {
     }
 
     /// Queues a reserved callback at the end of its room's line.
-    pub fn push(&mut self, room: &str, event: Arc<Event>) -> Pushed {
+    pub fn push(&mut self, room: &RoomKey, event: Arc<Event>) -> Pushed {
         if let Some(line) = self.rooms.get_mut(room) {
             line.push_back(event);
             Pushed::Queued
         } else {
-            self.rooms.insert(room.to_string(), VecDeque::from([event]));
+            self.rooms.insert(room.clone(), VecDeque::from([event]));
             Pushed::StartDrainer
         }
     }
 
     /// The room's next callback. When the room has none left, it is forgotten (so the next
     /// push starts a new drainer) and `None` tells the drainer to stop.
-    pub fn front(&mut self, room: &str) -> Option<Arc<Event>> {
+    pub fn front(&mut self, room: &RoomKey) -> Option<Arc<Event>> {
         let next = self.rooms.get(room).and_then(|line| line.front().cloned());
         if next.is_none() {
             self.rooms.remove(room);
@@ -126,7 +127,7 @@ impl Backlog {
     }
 
     /// Removes the room's first callback once it is settled.
-    pub fn pop(&mut self, room: &str) -> Option<Arc<Event>> {
+    pub fn pop(&mut self, room: &RoomKey) -> Option<Arc<Event>> {
         let event = self.rooms.get_mut(room)?.pop_front()?;
         self.release(event.raw_body.len());
         Some(event)
@@ -189,16 +190,33 @@ mod tests {
         for e in [&a, &b] {
             backlog.reserve(e.raw_body.len()).expect("room");
         }
-        assert_eq!(backlog.push("r", Arc::clone(&a)), Pushed::StartDrainer);
-        assert_eq!(backlog.push("r", Arc::clone(&b)), Pushed::Queued);
-        assert!(Arc::ptr_eq(&backlog.front("r").expect("a"), &a));
-        backlog.pop("r");
-        assert!(Arc::ptr_eq(&backlog.front("r").expect("b"), &b));
-        backlog.pop("r");
-        assert!(backlog.front("r").is_none());
+        let r = RoomKey::new("1400000001", "r");
+        assert_eq!(backlog.push(&r, Arc::clone(&a)), Pushed::StartDrainer);
+        assert_eq!(backlog.push(&r, Arc::clone(&b)), Pushed::Queued);
+        assert!(Arc::ptr_eq(&backlog.front(&r).expect("a"), &a));
+        backlog.pop(&r);
+        assert!(Arc::ptr_eq(&backlog.front(&r).expect("b"), &b));
+        backlog.pop(&r);
+        assert!(backlog.front(&r).is_none());
         assert!(backlog.is_empty());
         assert_eq!(backlog.bytes(), 0);
         backlog.reserve(1).expect("room");
-        assert_eq!(backlog.push("r", a), Pushed::StartDrainer);
+        assert_eq!(backlog.push(&r, a), Pushed::StartDrainer);
+    }
+
+    #[test]
+    fn the_same_room_id_under_two_apps_is_two_lines() {
+        let mut backlog = Backlog::new(10, 1000);
+        let (a, b) = (event(r#"{"n":1}"#), event(r#"{"n":2}"#));
+        for e in [&a, &b] {
+            backlog.reserve(e.raw_body.len()).expect("room");
+        }
+        let first = RoomKey::new("1400000001", "r");
+        let second = RoomKey::new("1400000002", "r");
+        assert_eq!(backlog.push(&first, Arc::clone(&a)), Pushed::StartDrainer);
+        // Its own drainer: a slow backend for one app's room never holds up the other's.
+        assert_eq!(backlog.push(&second, Arc::clone(&b)), Pushed::StartDrainer);
+        assert!(Arc::ptr_eq(&backlog.front(&second).expect("b"), &b));
+        assert!(Arc::ptr_eq(&backlog.front(&first).expect("a"), &a));
     }
 }

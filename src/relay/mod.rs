@@ -27,6 +27,7 @@ use tokio::sync::{Semaphore, broadcast};
 use crate::event::Event;
 use crate::ingest::receiver::now_ms;
 use crate::protocol::Command;
+use crate::store::RoomKey;
 use backlog::{Backlog, Full, InMemory, PendingLog, Pushed};
 pub use config::{Decision, FallbackPolicy, RelayConfig};
 pub use outcome::RelayRecord;
@@ -301,7 +302,10 @@ impl Relay {
     }
 
     fn queue(self: &Arc<Self>, event: &Arc<Event>) {
-        let room = event.room_id.clone().unwrap_or_default();
+        let room = RoomKey::new(
+            event.sdkappid(),
+            event.room_id.as_deref().unwrap_or_default(),
+        );
         let record = self.board().update(event.seq, Mode::After, |record| {
             record.state = RelayState::Pending;
         });
@@ -312,7 +316,7 @@ impl Relay {
     }
 
     /// Delivers a room's callbacks one after the other until its line is empty.
-    async fn drain(self: Arc<Self>, room: String) {
+    async fn drain(self: Arc<Self>, room: RoomKey) {
         loop {
             let Some(event) = self.backlog().front(&room) else {
                 return;

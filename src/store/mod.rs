@@ -2,6 +2,8 @@
 //! Pure: reads no clock, does no I/O; time comes from the events themselves.
 
 mod battle;
+mod key;
+mod legacy;
 mod recent;
 mod room;
 mod versioned;
@@ -13,6 +15,8 @@ use imbl::{OrdMap, OrdSet, Vector};
 use serde::{Deserialize, Serialize};
 
 pub use battle::{Battle, BattlePhase};
+pub use key::{BattleKey, RoomKey};
+pub use legacy::LegacyCheckpoint;
 pub use room::{
     Ending, FieldChange, GiftTally, LastChange, Presence, Room, RoomLimits, SeatState, Untracked,
     show_bool, show_list, show_public,
@@ -132,8 +136,8 @@ pub struct ThresholdAlert {
 }
 
 /// Which room goes first when the store is full: ended rooms before live ones, then the
-/// oldest time (when it ended; else its latest event), then the id.
-type EvictKey = (bool, i64, String);
+/// oldest time (when it ended; else its latest event), then the key.
+type EvictKey = (bool, i64, RoomKey);
 
 fn evict_key(room: &Room) -> EvictKey {
     let live = !room.is_ended();
@@ -142,17 +146,17 @@ fn evict_key(room: &Room) -> EvictKey {
     } else {
         room.destroyed.as_ref().map(|d| d.stamp.time_ms)
     };
-    (live, time.unwrap_or(i64::MIN), room.id.clone())
+    (live, time.unwrap_or(i64::MIN), room.key())
 }
 
 /// The store's state without its log, as a journal checkpoint stores it. Persistent
 /// collections make taking one cheap (they are shared, not copied).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Checkpoint {
-    rooms: OrdMap<String, Arc<Room>>,
+    rooms: OrdMap<RoomKey, Arc<Room>>,
     evict_order: OrdSet<EvictKey>,
-    battles: OrdMap<String, Battle>,
-    battle_order: Vector<String>,
+    battles: OrdMap<BattleKey, Battle>,
+    battle_order: Vector<BattleKey>,
     counters: Counters,
     threshold: Option<ThresholdAlert>,
     follows: u64,
@@ -168,10 +172,10 @@ pub struct Checkpoint {
 /// rooms there are, and a room is copied only when one side writes to it while shared.
 #[derive(Debug, Clone)]
 pub struct RoomStore {
-    rooms: OrdMap<String, Arc<Room>>,
+    rooms: OrdMap<RoomKey, Arc<Room>>,
     evict_order: OrdSet<EvictKey>,
-    battles: OrdMap<String, Battle>,
-    battle_order: Vector<String>,
+    battles: OrdMap<BattleKey, Battle>,
+    battle_order: Vector<BattleKey>,
     log: VecDeque<LogEntry>,
     log_bytes: usize,
     limits: StoreLimits,
@@ -211,12 +215,28 @@ impl RoomStore {
         }
     }
 
-    pub fn rooms(&self) -> &OrdMap<String, Arc<Room>> {
+    pub fn rooms(&self) -> &OrdMap<RoomKey, Arc<Room>> {
         &self.rooms
     }
 
-    pub fn room(&self, id: &str) -> Option<&Room> {
-        self.rooms.get(id).map(AsRef::as_ref)
+    pub fn room(&self, key: &RoomKey) -> Option<&Room> {
+        self.rooms.get(key).map(AsRef::as_ref)
+    }
+
+    /// The rooms with this RoomId, under any app (in app order).
+    pub fn rooms_with_id<'a>(&'a self, id: &str) -> impl Iterator<Item = &'a Room> + 'a {
+        let from = RoomKey::new("", id);
+        let id = id.to_string();
+        self.rooms
+            .range(from..)
+            .take_while(move |(key, _)| key.id == id)
+            .map(|(_, room)| room.as_ref())
+    }
+
+    /// The room with this RoomId under the first app that has one: the room, when one app
+    /// is watched.
+    pub fn room_by_id(&self, id: &str) -> Option<&Room> {
+        self.rooms_with_id(id).next()
     }
 
     pub fn limits(&self) -> StoreLimits {
@@ -228,7 +248,7 @@ impl RoomStore {
         self.log_bytes
     }
 
-    pub fn battles(&self) -> &OrdMap<String, Battle> {
+    pub fn battles(&self) -> &OrdMap<BattleKey, Battle> {
         &self.battles
     }
 
@@ -282,8 +302,19 @@ impl RoomStore {
 
     /// A store from a checkpoint, with an empty log of `log_capacity`.
     pub fn from_checkpoint(checkpoint: Checkpoint, log_capacity: usize) -> Self {
+        // Rooms do not encode their app: the key gives it back.
+        let rooms = checkpoint
+            .rooms
+            .into_iter()
+            .map(|(key, mut room)| {
+                if room.app != key.app {
+                    Arc::make_mut(&mut room).app.clone_from(&key.app);
+                }
+                (key, room)
+            })
+            .collect();
         Self {
-            rooms: checkpoint.rooms,
+            rooms,
             evict_order: checkpoint.evict_order,
             battles: checkpoint.battles,
             battle_order: checkpoint.battle_order,
@@ -361,8 +392,8 @@ impl RoomStore {
         let Some(key) = self.evict_order.remove_min() else {
             return;
         };
-        let (live, _, id) = key;
-        self.rooms.remove(&id);
+        let (live, _, room) = key;
+        self.rooms.remove(&room);
         self.counters.evicted_rooms += 1;
         if live {
             self.counters.evicted_live_rooms += 1;
@@ -378,8 +409,9 @@ impl RoomStore {
             return;
         };
         for room_id in battle.scores.keys() {
-            if let Some(room) = self.rooms.get_mut(room_id) {
-                Arc::make_mut(room).battles.remove(&id);
+            let room_key = RoomKey::new(id.app.clone(), room_id.clone());
+            if let Some(room) = self.rooms.get_mut(&room_key) {
+                Arc::make_mut(room).battles.remove(&id.id);
             }
         }
     }
@@ -424,25 +456,26 @@ impl RoomStore {
             }
             _ => {}
         }
-        let rooms: Vec<String> = callback
+        let app = event.sdkappid();
+        let rooms: Vec<RoomKey> = callback
             .room_ids()
             .into_iter()
-            .map(str::to_string)
+            .map(|id| RoomKey::new(app, id))
             .collect();
         if rooms.is_empty() {
             return Effect::NoState;
         }
         let mut effect = Effect::Applied;
-        for room_id in &rooms {
-            if !self.rooms.contains_key(room_id) {
+        for room_key in &rooms {
+            if !self.rooms.contains_key(room_key) {
                 while self.rooms.len() >= self.limits.max_rooms {
                     self.evict_one();
                 }
-                let room = Room::new(room_id);
+                let room = Room::new(&room_key.app, &room_key.id);
                 self.evict_order.insert(evict_key(&room));
-                self.rooms.insert(room_id.clone(), Arc::new(room));
+                self.rooms.insert(room_key.clone(), Arc::new(room));
             }
-            let Some(shared) = self.rooms.get_mut(room_id) else {
+            let Some(shared) = self.rooms.get_mut(room_key) else {
                 continue;
             };
             let room = Arc::make_mut(shared);
@@ -467,20 +500,21 @@ impl RoomStore {
             }
         }
         if let Some(id) = battle_id(&callback.payload) {
-            for room_id in &rooms {
-                if let Some(room) = self.rooms.get_mut(room_id) {
+            for room_key in &rooms {
+                if let Some(room) = self.rooms.get_mut(room_key) {
                     Arc::make_mut(room).battles.insert(id.to_string());
                 }
             }
-            if !self.battles.contains_key(id) {
+            let battle_key = BattleKey::new(app, id);
+            if !self.battles.contains_key(&battle_key) {
                 while self.battles.len() >= MAX_BATTLES {
                     self.evict_battle();
                 }
-                self.battle_order.push_back(id.to_string());
+                self.battle_order.push_back(battle_key.clone());
                 self.battles
-                    .insert(id.to_string(), Battle::new(id.to_string()));
+                    .insert(battle_key.clone(), Battle::new(id.to_string()));
             }
-            if let Some(battle) = self.battles.get_mut(id) {
+            if let Some(battle) = self.battles.get_mut(&battle_key) {
                 battle.apply(&callback.payload, stamp);
             }
         }

@@ -121,6 +121,10 @@ impl Untracked {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
+    /// The app (`SdkAppid`) the room belongs to; empty when its callbacks named none. Not
+    /// encoded in checkpoints: the store's key carries it and fills it in on load.
+    #[serde(skip)]
+    pub app: String,
     pub id: String,
     pub name: Option<Versioned<String>>,
     pub room_type: Option<Versioned<String>>,
@@ -220,8 +224,9 @@ pub fn show_list(values: &[i64]) -> String {
 }
 
 impl Room {
-    pub fn new(id: &str) -> Self {
+    pub fn new(app: &str, id: &str) -> Self {
         Self {
+            app: app.to_string(),
             id: id.to_string(),
             name: None,
             room_type: None,
@@ -413,6 +418,11 @@ impl Room {
             .iter()
             .filter_map(|(k, v)| v.value.as_deref().map(|value| (k.as_str(), value)))
             .collect()
+    }
+
+    /// The room's key in the store.
+    pub fn key(&self) -> super::RoomKey {
+        super::RoomKey::new(self.app.clone(), self.id.clone())
     }
 
     /// The room with its arrival-order history cleared: two rooms fed the same callbacks in

@@ -117,31 +117,31 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[ch('s')],
         action: Action::SortNext,
         help: "sort rooms: recent, id, name, online, admins, created, coins",
-        hint: "",
+        hint: "sort",
     },
     Binding {
         keys: &[ch('S')],
         action: Action::SortReverse,
         help: "reverse the room sort",
-        hint: "",
+        hint: "reverse",
     },
     Binding {
         keys: &[ch('x')],
         action: Action::ToggleEnded,
         help: "hide / show ended rooms (shown below the live ones)",
-        hint: "",
+        hint: "ended",
     },
     Binding {
         keys: &[ch('p')],
         action: Action::TogglePlots,
         help: "show / hide the header sparkline and the room chart",
-        hint: "",
+        hint: "plots",
     },
     Binding {
         keys: &[ch('y')],
         action: Action::Copy,
         help: "copy the room id (JSON view: the callback body) via OSC 52",
-        hint: "",
+        hint: "copy",
     },
     Binding {
         keys: &[ch('f')],
@@ -171,13 +171,13 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[ch('r')],
         action: Action::Resend,
         help: "log: resend the callback to the backend",
-        hint: "",
+        hint: "resend",
     },
     Binding {
         keys: &[ch('e')],
         action: Action::Edit,
         help: "log: edit the body in $EDITOR, then resend it",
-        hint: "",
+        hint: "edit",
     },
     Binding {
         keys: &[ch('?')],
@@ -270,12 +270,63 @@ pub fn keys_label(binding: &Binding) -> String {
         .join(" ")
 }
 
-/// The hint bar's entries: (first key, short label), in table order.
-pub fn hints() -> impl Iterator<Item = (String, &'static str)> {
+/// The hint bar's actions, most wanted first: a narrow bar keeps a prefix of this list.
+/// Help comes first so that every other key stays one `?` away.
+pub const HINT_PRIORITY: &[Action] = &[
+    Action::Help,
+    Action::Filter,
+    Action::Open,
+    Action::ToggleScope,
+    Action::TogglePause,
+    Action::SortNext,
+    Action::ToggleEnded,
+    Action::Quit,
+    Action::NextPane,
+    Action::Copy,
+    Action::TogglePlots,
+    Action::Back,
+    Action::SortReverse,
+    Action::Resend,
+    Action::Edit,
+];
+
+/// The hints that fit in `width` cells when each takes `cost(key, hint)` cells: taken in
+/// [`HINT_PRIORITY`] order up to the first that does not fit (with `back_first`, Esc ahead
+/// of all but help: something is open to go back from), then shown in the key table's order.
+pub fn hints_within(
+    width: usize,
+    back_first: bool,
+    cost: impl Fn(&str, &str) -> usize,
+) -> Vec<(String, &'static str)> {
+    let mut priority: Vec<Action> = HINT_PRIORITY.to_vec();
+    if back_first && let Some(at) = priority.iter().position(|a| *a == Action::Back) {
+        let back = priority.remove(at);
+        priority.insert(1, back);
+    }
+    let hint_of = |action: Action| {
+        BINDINGS
+            .iter()
+            .find(|b| b.action == action && !b.hint.is_empty())
+            .and_then(|b| keys_of(b).first().map(|k| (b, key_label(*k))))
+    };
+    let mut chosen = Vec::new();
+    let mut used = 0;
+    for action in priority {
+        let Some((binding, key)) = hint_of(action) else {
+            continue;
+        };
+        let w = cost(&key, binding.hint);
+        if used + w > width {
+            break;
+        }
+        used += w;
+        chosen.push(binding.action);
+    }
     BINDINGS
         .iter()
-        .filter(|b| !b.hint.is_empty())
+        .filter(|b| chosen.contains(&b.action))
         .filter_map(|b| keys_of(b).first().map(|k| (key_label(*k), b.hint)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -284,6 +335,29 @@ mod tests {
 
     fn press(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn every_hint_has_a_priority_and_help_always_fits_first() {
+        for binding in BINDINGS.iter().filter(|b| !b.hint.is_empty()) {
+            assert!(
+                HINT_PRIORITY.contains(&binding.action),
+                "{:?} has a hint but no priority",
+                binding.action
+            );
+        }
+        let cost = |key: &str, hint: &str| key.len() + hint.len() + 3;
+        let narrow = hints_within(10, false, cost);
+        assert_eq!(narrow, [("?".to_string(), "help")]);
+        assert!(hints_within(3, false, cost).is_empty());
+        let wide = hints_within(500, false, cost);
+        assert_eq!(wide.len(), HINT_PRIORITY.len());
+        // Esc moves up when there is something to go back from.
+        let back = hints_within(20, true, cost);
+        assert_eq!(
+            back,
+            [("Esc".to_string(), "back"), ("?".to_string(), "help")]
+        );
     }
 
     #[test]

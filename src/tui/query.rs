@@ -1,5 +1,5 @@
 //! The `/` query: words AND-ed together, each plain text (room id or name contains it) or a
-//! field term such as `room:live_9*`, `cmd:gift`, `user:bob`, `verdict:rejected`,
+//! field term such as `room:live_9*`, `app:1400000001`, `cmd:gift`, `user:bob`, `verdict:rejected`,
 //! `effect:stale`, `relay:failed` or `since:10m`; `!` before a word negates it.
 //!
 //! Pure: [`Query::parse`] checks and compiles the text once per keystroke, so matching a room
@@ -10,12 +10,16 @@ use thiserror::Error;
 use crate::event::{Event, Verdict};
 use crate::protocol::{Callback, Payload};
 use crate::relay::outcome::RelayState;
-use crate::store::{Effect, LogEntry, Room};
+use crate::store::{Effect, LogEntry, Room, RoomKey};
 
 /// The field terms, as help and errors list them.
 pub const TERMS: &[(&str, &str)] = &[
     ("text", "room id or name contains the text"),
     ("room:live_9*", "room id, * matches any run of characters"),
+    (
+        "app:1400000001",
+        "the app (SdkAppid) of the room or callback; 14000* too",
+    ),
     (
         "cmd:gift",
         "command name contains it (gift, SendGift, full names)",
@@ -46,7 +50,7 @@ pub const TERMS: &[(&str, &str)] = &[
 /// Why a query cannot be used, said in the prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum QueryError {
-    #[error("unknown term {0:?}: use room: cmd: user: verdict: effect: relay: since:")]
+    #[error("unknown term {0:?}: use room: app: cmd: user: verdict: effect: relay: since:")]
     UnknownField(String),
     #[error("{0}: needs a value")]
     Empty(String),
@@ -152,6 +156,8 @@ enum Field {
     /// Room id or name contains it (lower case).
     Text(String),
     Room(Pattern),
+    /// The app (SdkAppid).
+    App(Pattern),
     /// Command name contains it (lower case).
     Command(String),
     User(Pattern),
@@ -212,6 +218,7 @@ fn parse_term(word: &str) -> Result<Term, QueryError> {
     let lower = value.to_lowercase();
     let field = match name.as_str() {
         "room" => Field::Room(Pattern::new(value)),
+        "app" => Field::App(Pattern::new(value)),
         "cmd" => Field::Command(lower),
         "user" => Field::User(Pattern::new(value)),
         "verdict" => Field::Verdict(match lower.as_str() {
@@ -244,7 +251,7 @@ fn parse_term(word: &str) -> Result<Term, QueryError> {
 fn known_field(name: &str) -> bool {
     matches!(
         name,
-        "room" | "cmd" | "user" | "verdict" | "effect" | "relay" | "since"
+        "room" | "app" | "cmd" | "user" | "verdict" | "effect" | "relay" | "since"
     )
 }
 
@@ -395,6 +402,7 @@ impl Query {
             let hit = match &term.field {
                 Field::Text(needle) => room_text_matches(Some(room), &room.id, needle),
                 Field::Room(pattern) => pattern.matches(&room.id),
+                Field::App(pattern) => pattern.matches(&room.app),
                 Field::Command(needle) => room
                     .counts
                     .keys()
@@ -410,19 +418,20 @@ impl Query {
     }
 
     /// Whether a log line is shown. `rooms` are the rooms the event concerns; `room` looks a
-    /// room up by id, for its name; `relay` is the line's relay outcome, if any.
+    /// room up, for its name; `relay` is the line's relay outcome, if any.
     pub fn matches_entry<'a>(
         &self,
         entry: &LogEntry,
-        rooms: &[String],
-        room: impl Fn(&str) -> Option<&'a Room>,
+        rooms: &[RoomKey],
+        room: impl Fn(&RoomKey) -> Option<&'a Room>,
         relay: Option<&RelayState>,
         now_ms: i64,
     ) -> bool {
         let event: &Event = &entry.event;
         self.terms.iter().all(|term| {
             let hit = match term.line_test() {
-                LineTest::AnyRoom => rooms.iter().any(|id| term.room_hit(id, room(id))),
+                LineTest::AnyRoom => rooms.iter().any(|key| term.room_hit(&key.id, room(key))),
+                LineTest::App => term.app_hit(event.sdkappid()),
                 LineTest::Command => event
                     .command
                     .as_deref()
@@ -452,6 +461,8 @@ impl Query {
 pub enum LineTest {
     /// A hit when any room of the line passes [`Term::room_hit`].
     AnyRoom,
+    /// A hit when the line's app passes [`Term::app_hit`].
+    App,
     /// A hit when the line has a command that passes [`Term::command_hit`].
     Command,
     /// A hit when any account the line's callback names (see [`accounts`]) passes
@@ -474,6 +485,7 @@ impl Term {
     pub fn line_test(&self) -> LineTest {
         match &self.field {
             Field::Text(_) | Field::Room(_) => LineTest::AnyRoom,
+            Field::App(_) => LineTest::App,
             Field::Command(_) => LineTest::Command,
             Field::Verdict(verdict) => LineTest::Verdict(*verdict),
             Field::Effect(effect) => LineTest::Effect(*effect),
@@ -502,6 +514,14 @@ impl Term {
                 contains(id, needle) || name.is_some_and(|n| contains(n, needle))
             }
             Field::Room(pattern) => pattern.matches(id),
+            _ => false,
+        }
+    }
+
+    /// Whether an app (SdkAppid) passes an `app:` term.
+    pub fn app_hit(&self, app: &str) -> bool {
+        match &self.field {
+            Field::App(pattern) => pattern.matches(app),
             _ => false,
         }
     }
@@ -590,7 +610,8 @@ mod tests {
         assert_eq!(kept, Query::parse("jazz since:1m").unwrap());
         assert_eq!(error, Some(QueryError::UnknownField("colour:".into())));
         let message = QueryError::UnknownField("colour:".into()).to_string();
-        assert!(message.contains("room: cmd: user:"), "{message}");
+        assert!(message.contains("room: app: cmd: user:"), "{message}");
+        assert_eq!(Query::parse("app:"), Err(QueryError::Empty("app".into())));
     }
 
     #[test]

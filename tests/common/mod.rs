@@ -58,7 +58,7 @@ pub async fn start_server_with(
     let state = Arc::new(ReceiverState {
         hub: Arc::clone(&hub),
         auth: AuthConfig {
-            sdkappid: sdkappid.map(Into::into),
+            sdkappids: sdkappid.map(Into::into).into_iter().collect(),
             token: token.map(Into::into),
             window_s: 60,
         },

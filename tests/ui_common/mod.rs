@@ -25,7 +25,7 @@ pub const ADMIN_SEED: &str = include_str!("../../assets/seed/modify-admin.json")
 pub fn info() -> RunInfo {
     RunInfo {
         listen: "127.0.0.1:9000".parse().unwrap(),
-        sdkappid: Some("1400000001".into()),
+        sdkappids: vec!["1400000001".into()],
         token_auth: false,
         demo: false,
         zone: roomwatch::tui::zone::Zone::UTC,
@@ -126,6 +126,57 @@ pub fn publish(hub: &Hub, body: &str, received_at_ms: i64) {
         body,
         received_at_ms,
     ));
+}
+
+/// [`publish`] for another app: the same body posted with that `SdkAppid`.
+pub fn publish_for(hub: &Hub, sdkappid: &str, body: &str, received_at_ms: i64) {
+    let command = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("CallbackCommand")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    hub.publish(event(
+        &format!("SdkAppid={sdkappid}&CallbackCommand={command}"),
+        body,
+        received_at_ms,
+    ));
+}
+
+pub const FIRST_APP: &str = "1400000001";
+pub const SECOND_APP: &str = "1400000002";
+
+/// Two apps with a RoomId in common: live_1 under both (named apart, members only in the
+/// second's), live_2 only in the first (ended), live_3 only in the second.
+pub fn two_apps(hub: &Hub) {
+    let at = |s: i64| NOW_MS - 300_000 + s * 1_000;
+    let rooms = [
+        (FIRST_APP, "live_1", "Jazz of the first app", "host_a"),
+        (SECOND_APP, "live_1", "Jazz of the second app", "host_b"),
+        (FIRST_APP, "live_2", "Talk", "host_c"),
+        (SECOND_APP, "live_3", "Games", "host_d"),
+    ];
+    for (i, (app, id, name, owner)) in rooms.into_iter().enumerate() {
+        let t = at(10 * i as i64);
+        publish_for(hub, app, &create_room(id, name, owner, t), t);
+    }
+    publish_for(
+        hub,
+        SECOND_APP,
+        &members("live_1", &["mei", "kai", "lin"], at(50)),
+        at(50),
+    );
+    publish_for(hub, FIRST_APP, &destroy_room("live_2", at(60)), at(60));
+}
+
+/// Run information for a roomwatch watching both apps.
+pub fn info_two_apps() -> RunInfo {
+    RunInfo {
+        sdkappids: vec![FIRST_APP.into(), SECOND_APP.into()],
+        ..info()
+    }
 }
 
 /// 40 rooms, a few ended, some with members, plus one rejected and one unrecognized callback.

@@ -41,6 +41,8 @@ impl LineWriter {
         value(out, &event.command);
         out.extend_from_slice(b",\"room_id\":");
         value(out, &event.room_id);
+        out.extend_from_slice(b",\"sdkappid\":");
+        value(out, &Some(event.sdkappid()).filter(|a| !a.is_empty()));
         out.extend_from_slice(b",\"verdict\":");
         value(out, &event.verdict);
         out.extend_from_slice(b",\"error\":");

@@ -18,6 +18,8 @@ struct Line<'a> {
     received_at: String,
     command: Option<&'a str>,
     room_id: Option<&'a str>,
+    /// The app the callback names (`SdkAppid`, trimmed), `null` when none.
+    sdkappid: Option<&'a str>,
     verdict: Verdict,
     error: Option<String>,
     effect: Effect,
@@ -55,6 +57,7 @@ pub fn line(entry: &LogEntry) -> String {
         received_at: rfc3339(event.received_at_ms),
         command: event.command.as_deref(),
         room_id: event.room_id.as_deref(),
+        sdkappid: Some(event.sdkappid()).filter(|a| !a.is_empty()),
         verdict: event.verdict,
         error: event.error.as_ref().map(ToString::to_string),
         effect: entry.effect,

@@ -30,9 +30,11 @@ impl App {
         if let (crate::event::Verdict::Accepted, Some(callback)) =
             (entry.event.verdict, &entry.event.callback)
         {
+            let app = entry.event.sdkappid();
             for id in callback.room_ids() {
-                self.room_users.forget(id);
-                self.log_index.room_changed(id);
+                let key = crate::store::RoomKey::new(app, id);
+                self.room_users.forget(&key);
+                self.log_index.room_changed(&key);
             }
         }
         self.arrivals.push_back(entry.event.received_at_ms);
@@ -48,12 +50,14 @@ impl App {
             .record(at, event.verdict == crate::event::Verdict::Rejected);
         if let (crate::event::Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback)
         {
+            let app = event.sdkappid();
             for id in callback.room_ids() {
+                let key = crate::store::RoomKey::new(app, id);
                 let online = self
                     .store
-                    .room(id)
+                    .room(&key)
                     .map_or(0, |r| if r.is_ended() { 0 } else { r.online_count() });
-                self.room_series.record(id, at, online as u64);
+                self.room_series.record(key, at, online as u64);
             }
             // Rooms the store let go of leave the charts too; checked in batches so an
             // event costs O(1) amortized.

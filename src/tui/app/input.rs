@@ -161,7 +161,7 @@ impl App {
             }
             (Action::TogglePlots, _) => self.show_plots = !self.show_plots,
             (Action::Copy, _) => match self.selected.clone() {
-                Some(id) => self.copy(id.clone(), &format!("room id {id}")),
+                Some(key) => self.copy(key.id.clone(), &format!("room id {}", key.id)),
                 None => self.say("nothing to copy: no room selected".into()),
             },
             (Action::ToggleEnded, _) => {

@@ -7,12 +7,14 @@
 //! and account terms once per distinct value, and the scan over the lines only reads these
 //! records.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 
-use super::LogRow;
-use crate::event::{Event, Verdict};
+use super::{LogRow, entry_rooms};
+use crate::event::Verdict;
 use crate::relay::outcome::RelayState;
-use crate::store::{Effect, LogEntry, Room, RoomStore};
+use crate::store::{Effect, LogEntry, Room, RoomKey, RoomStore};
 use crate::tui::query::{LineTest, Query, accounts};
 
 /// A slot in an [`Interner`].
@@ -21,35 +23,51 @@ type Slot = u32;
 /// Strings shared by many lines (room ids, command names, accounts), each stored once and counted, so
 /// that a slot is freed when the last line naming it leaves the log: memory stays bounded by
 /// the log, even when every line names a room never seen again.
-#[derive(Debug, Clone, Default)]
-struct Interner {
-    slots: HashMap<Box<str>, Slot>,
-    /// The string in each slot; empty while the slot is free.
-    names: Vec<Box<str>>,
+#[derive(Debug, Clone)]
+struct Interner<K> {
+    slots: HashMap<K, Slot>,
+    /// The key in each slot; `None` while the slot is free.
+    names: Vec<Option<K>>,
     /// Lines naming each slot; 0 when free.
     refs: Vec<u32>,
     free: Vec<Slot>,
 }
 
-impl Interner {
-    /// The slot of `name`, and whether it was new.
-    fn acquire(&mut self, name: &str) -> (Slot, bool) {
-        if let Some(&slot) = self.slots.get(name) {
+impl<K> Default for Interner<K> {
+    fn default() -> Self {
+        Self {
+            slots: HashMap::new(),
+            names: Vec::new(),
+            refs: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Interner<K> {
+    /// The slot of `key`, and whether it was new.
+    fn acquire<Q>(&mut self, key: &Q) -> (Slot, bool)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(&slot) = self.slots.get(key) {
             self.refs[slot as usize] += 1;
             return (slot, false);
         }
+        let owned = key.to_owned();
         let slot = if let Some(slot) = self.free.pop() {
-            self.names[slot as usize] = name.into();
+            self.names[slot as usize] = Some(owned.clone());
             self.refs[slot as usize] = 1;
             slot
         } else {
             // Slots never outnumber the log's lines, which a u32 holds many times over.
             let slot = Slot::try_from(self.names.len()).unwrap_or(Slot::MAX);
-            self.names.push(name.into());
+            self.names.push(Some(owned.clone()));
             self.refs.push(1);
             slot
         };
-        self.slots.insert(name.into(), slot);
+        self.slots.insert(owned, slot);
         (slot, true)
     }
 
@@ -59,8 +77,9 @@ impl Interner {
             return;
         };
         *refs = refs.saturating_sub(1);
-        if *refs == 0 {
-            let name = std::mem::take(&mut self.names[at]);
+        if *refs == 0
+            && let Some(name) = self.names[at].take()
+        {
             self.slots.remove(&name);
             self.free.push(slot);
         }
@@ -70,9 +89,9 @@ impl Interner {
         self.names.len()
     }
 
-    /// The slots in use, with their strings.
-    fn used(&self) -> impl Iterator<Item = (Slot, &str)> {
-        self.slots.iter().map(|(name, slot)| (*slot, &**name))
+    /// The slots in use, with their keys.
+    fn used(&self) -> impl Iterator<Item = (Slot, &K)> {
+        self.slots.iter().map(|(name, slot)| (*slot, name))
     }
 }
 
@@ -113,6 +132,7 @@ struct LineKey {
     received_at_ms: i64,
     /// The line's rooms (as [`super::entry_rooms`] lists them), most often one.
     rooms: Slots,
+    app: Slot,
     command: Option<Slot>,
     /// Every account the callback names, as `user:` sees them.
     accounts: Slots,
@@ -133,9 +153,10 @@ enum Name {
 #[derive(Debug, Clone, Default)]
 pub(super) struct LogIndex {
     lines: VecDeque<LineKey>,
-    rooms: Interner,
-    commands: Interner,
-    accounts: Interner,
+    rooms: Interner<RoomKey>,
+    apps: Interner<String>,
+    commands: Interner<String>,
+    accounts: Interner<String>,
     /// Each room slot's name as last read from the store: unread until needed, and again
     /// after an event changed the room. Reading thousands of names from the store per
     /// keystroke costs more than the rest of the scan.
@@ -148,6 +169,7 @@ pub(super) struct LogIndex {
 /// A term answered for every room or command slot at once, or per line.
 enum Check {
     Rooms(Vec<bool>),
+    App(Vec<bool>),
     Command(Vec<bool>),
     Accounts(Vec<bool>),
     Verdict(Verdict),
@@ -203,8 +225,8 @@ impl LogIndex {
         LineKey {
             seq: event.seq,
             received_at_ms: event.received_at_ms,
-            rooms: Slots::new(room_ids(event).iter().map(|id| {
-                let (slot, new) = self.rooms.acquire(id);
+            rooms: Slots::new(entry_rooms(event).iter().map(|key| {
+                let (slot, new) = self.rooms.acquire(key);
                 if new {
                     let at = slot as usize;
                     if self.room_names.len() <= at {
@@ -214,6 +236,7 @@ impl LogIndex {
                 }
                 slot
             })),
+            app: self.apps.acquire(event.sdkappid()).0,
             command: event.command.as_deref().map(|c| self.commands.acquire(c).0),
             accounts: event
                 .callback
@@ -226,8 +249,8 @@ impl LogIndex {
     }
 
     /// An event changed this room: its name is read from the store again when needed.
-    pub(super) fn room_changed(&mut self, id: &str) {
-        if let Some(&slot) = self.rooms.slots.get(id) {
+    pub(super) fn room_changed(&mut self, room: &RoomKey) {
+        if let Some(&slot) = self.rooms.slots.get(room) {
             self.room_names[slot as usize] = Name::Unread;
         }
     }
@@ -236,6 +259,7 @@ impl LogIndex {
         for slot in key.rooms.iter() {
             self.rooms.release(slot);
         }
+        self.apps.release(key.app);
         if let Some(slot) = key.command {
             self.commands.release(slot);
         }
@@ -251,7 +275,7 @@ impl LogIndex {
         &mut self,
         store: &RoomStore,
         query: &Query,
-        scope: Option<&str>,
+        scope: Option<&RoomKey>,
         relay: impl Fn(u64) -> Option<&'a RelayState>,
         now_ms: i64,
     ) -> Vec<LogRow> {
@@ -273,6 +297,7 @@ impl LogIndex {
             let pass = checks.iter().zip(terms).all(|(check, term)| {
                 let hit = match check {
                     Check::Rooms(hits) => key.rooms.any(hits),
+                    Check::App(hits) => hits[key.app as usize],
                     Check::Command(hits) => key.command.is_some_and(|s| hits[s as usize]),
                     Check::Accounts(hits) => key.accounts.any(hits),
                     Check::Verdict(verdict) => key.verdict == *verdict,
@@ -305,7 +330,7 @@ impl LogIndex {
         if by_name {
             self.read_names(store);
         }
-        for (slot, id) in self.rooms.used() {
+        for (slot, key) in self.rooms.used() {
             let name = match &self.room_names[slot as usize] {
                 Name::Read(name) if by_name => name.as_deref(),
                 // `room:` patterns look at the id alone.
@@ -313,7 +338,7 @@ impl LogIndex {
             };
             for (term, hits) in terms.iter().zip(&mut room_hits) {
                 if let Some(hits) = hits {
-                    hits[slot as usize] = term.room_hit_named(id, name);
+                    hits[slot as usize] = term.room_hit_named(&key.id, name);
                 }
             }
         }
@@ -326,6 +351,7 @@ impl LogIndex {
                 LineTest::AnyRoom => {
                     Check::Rooms(rooms.unwrap_or_else(|| vec![false; self.rooms.len()]))
                 }
+                LineTest::App => Check::App(per_slot(&self.apps, |app| term.app_hit(app))),
                 LineTest::Command => {
                     Check::Command(per_slot(&self.commands, |name| term.command_hit(name)))
                 }
@@ -356,7 +382,7 @@ impl LogIndex {
         if unknown > store.rooms().len() / 8 {
             // Walking the stored rooms in order is far cheaper than a tree look-up per id.
             for (id, room) in store.rooms() {
-                if let Some(&slot) = self.rooms.slots.get(id.as_str()) {
+                if let Some(&slot) = self.rooms.slots.get(id) {
                     self.room_names[slot as usize] = Name::Read(name_of(room));
                 }
             }
@@ -381,24 +407,10 @@ impl LogIndex {
 }
 
 /// A term's answer for each slot in use (free slots: no line names them).
-fn per_slot(interner: &Interner, hit: impl Fn(&str) -> bool) -> Vec<bool> {
+fn per_slot(interner: &Interner<String>, hit: impl Fn(&str) -> bool) -> Vec<bool> {
     let mut hits = vec![false; interner.len()];
     for (slot, name) in interner.used() {
         hits[slot as usize] = hit(name);
     }
     hits
-}
-
-/// The rooms of an event, as [`super::entry_rooms`] lists them, without copying the ids.
-fn room_ids(event: &Event) -> Vec<&str> {
-    let rooms = event
-        .callback
-        .as_ref()
-        .map(crate::protocol::Callback::room_ids)
-        .unwrap_or_default();
-    if rooms.is_empty() {
-        event.room_id.as_deref().into_iter().collect()
-    } else {
-        rooms
-    }
 }

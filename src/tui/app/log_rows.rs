@@ -3,7 +3,7 @@
 
 use super::App;
 use crate::event::Event;
-use crate::store::LogEntry;
+use crate::store::{LogEntry, RoomKey};
 
 /// A line the app itself adds to the log, e.g. after a lag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl App {
     fn entry_matches(&self, entry: &LogEntry) -> bool {
         let rooms = entry_rooms(&entry.event);
         if let Some(scope) = &self.scope_room
-            && !rooms.iter().any(|r| r == scope)
+            && !rooms.contains(scope)
         {
             return false;
         }
@@ -58,7 +58,7 @@ impl App {
             || self.query.matches_entry(
                 entry,
                 &rooms,
-                |id| self.store.room(id),
+                |key| self.store.room(key),
                 self.relay.record(entry.event.seq).map(|r| &r.state),
                 self.now_ms,
             )
@@ -71,7 +71,7 @@ impl App {
         let mut rows = self.log_index.matching(
             &self.store,
             &self.query,
-            self.scope_room.as_deref(),
+            self.scope_room.as_ref(),
             |seq| relay.record(seq).map(|r| &r.state),
             self.now_ms,
         );
@@ -115,15 +115,22 @@ impl App {
     }
 }
 
-/// Every room an event concerns: the typed callback's rooms, else the id the receiver guessed.
-pub fn entry_rooms(event: &Event) -> Vec<String> {
-    let mut rooms: Vec<String> = event
+/// Every room an event concerns, under the event's app: the typed callback's rooms, else the
+/// id the receiver guessed.
+pub fn entry_rooms(event: &Event) -> Vec<RoomKey> {
+    let app = event.sdkappid();
+    let mut rooms: Vec<RoomKey> = event
         .callback
         .as_ref()
-        .map(|c| c.room_ids().into_iter().map(str::to_string).collect())
+        .map(|c| {
+            c.room_ids()
+                .into_iter()
+                .map(|id| RoomKey::new(app, id))
+                .collect()
+        })
         .unwrap_or_default();
     if rooms.is_empty() {
-        rooms.extend(event.room_id.clone());
+        rooms.extend(event.room_id.as_deref().map(|id| RoomKey::new(app, id)));
     }
     rooms
 }

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use super::App;
 use crate::event::{Event, Verdict};
-use crate::store::Room;
+use crate::store::{Room, RoomKey};
 
 /// Events between two frames whose rooms are moved in the order one by one; after a bigger
 /// burst one full sort at the next frame is cheaper.
@@ -91,6 +91,7 @@ struct Rank<'a> {
     ended: bool,
     primary: Primary<'a>,
     id: &'a str,
+    app: &'a str,
 }
 
 fn rank(room: &Room, key: SortKey) -> Rank<'_> {
@@ -112,6 +113,7 @@ fn rank(room: &Room, key: SortKey) -> Rank<'_> {
         ended: room.is_ended(),
         primary,
         id: &room.id,
+        app: &room.app,
     }
 }
 
@@ -137,12 +139,13 @@ fn compare_ranks(a: &Rank, b: &Rank, reversed: bool) -> Ordering {
         .cmp(&b.ended)
         .then(primary)
         .then_with(|| a.id.cmp(b.id))
+        .then_with(|| a.app.cmp(b.app))
 }
 
 impl App {
     /// Whether an ended room is left out of the table.
     fn listed(&self, room: &Room) -> bool {
-        !(self.hide_ended && room.is_ended()) && self.stored_room_matches(room)
+        !(self.hide_ended && room.is_ended()) && self.room_matches(room)
     }
 
     /// Compares two rooms in table order, counting the comparison as work.
@@ -188,7 +191,10 @@ impl App {
             work.set(work.get() + 1);
             compare_ranks(a, b, reversed)
         });
-        self.room_order = order.into_iter().map(|r| r.id.to_string()).collect();
+        self.room_order = order
+            .into_iter()
+            .map(|r| RoomKey::new(r.app, r.id))
+            .collect();
         self.ended_rooms = ended;
         // Charts of rooms the store no longer holds go too.
         if self.room_series.len() > self.store.rooms().len() {
@@ -200,7 +206,7 @@ impl App {
 
     /// The rooms to move one by one for this event; none when a full sort is due anyway
     /// (already stale, too many events since the last frame, or too many rooms in this one).
-    pub(super) fn rooms_to_place(&mut self, event: &Event) -> Vec<String> {
+    pub(super) fn rooms_to_place(&mut self, event: &Event) -> Vec<RoomKey> {
         if self.rooms_stale {
             return Vec::new();
         }
@@ -215,8 +221,8 @@ impl App {
 
     /// Where a room is in [`Self::room_order`], found by its sort key. `None` when it is not
     /// shown.
-    pub(super) fn order_index(&self, id: &str) -> Option<usize> {
-        let room = self.store.room(id)?;
+    pub(super) fn order_index(&self, key: &RoomKey) -> Option<usize> {
+        let room = self.store.room(key)?;
         self.order_search(room).ok()
     }
 
@@ -231,12 +237,12 @@ impl App {
     }
 
     /// Takes a room out of the order and the counts before an event may change it.
-    pub(super) fn unlist(&mut self, id: &str) {
-        let Some(room) = self.store.room(id) else {
+    pub(super) fn unlist(&mut self, key: &RoomKey) {
+        let Some(room) = self.store.room(key) else {
             return;
         };
         let ended = room.is_ended();
-        if let Some(i) = self.order_index(id) {
+        if let Some(i) = self.order_index(key) {
             self.count_shift(i);
             self.room_order.remove(i);
         }
@@ -248,8 +254,8 @@ impl App {
     }
 
     /// Puts a room back after an event, where it now sorts, if it is shown.
-    pub(super) fn relist(&mut self, id: &str) {
-        let Some(room) = self.store.room(id) else {
+    pub(super) fn relist(&mut self, key: &RoomKey) {
+        let Some(room) = self.store.room(key) else {
             return;
         };
         if room.is_ended() {
@@ -262,7 +268,7 @@ impl App {
         }
         let at = self.order_search(room).unwrap_or_else(|at| at);
         self.count_shift(at);
-        self.room_order.insert(at, id.to_string());
+        self.room_order.insert(at, key.clone());
     }
 
     /// Inserting or removing at `at` moves every row after it: that is work too.
@@ -279,14 +285,15 @@ impl App {
 }
 
 /// The rooms applying an event to the store may create or change, each once.
-fn touched_rooms(event: &Event) -> Vec<String> {
+fn touched_rooms(event: &Event) -> Vec<RoomKey> {
     let (Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback) else {
         return Vec::new();
     };
     let ids = callback.room_ids();
+    let app = event.sdkappid();
     let mut seen: HashSet<&str> = HashSet::with_capacity(ids.len());
     ids.into_iter()
         .filter(|id| seen.insert(id))
-        .map(str::to_string)
+        .map(|id| RoomKey::new(app, id))
         .collect()
 }

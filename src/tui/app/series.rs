@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::store::RoomKey;
+
 /// Seconds of callback counts kept for the header sparkline.
 pub const SECONDS_KEPT: usize = 300;
 /// Minutes kept per room for its chart.
@@ -83,13 +85,13 @@ pub struct MinuteBucket {
 /// Each room's last [`MINUTES_KEPT`] minutes.
 #[derive(Debug, Clone, Default)]
 pub struct RoomSeries {
-    rooms: HashMap<String, VecDeque<MinuteBucket>>,
+    rooms: HashMap<RoomKey, VecDeque<MinuteBucket>>,
 }
 
 impl RoomSeries {
-    pub fn record(&mut self, room: &str, at_ms: i64, online: u64) {
+    pub fn record(&mut self, room: RoomKey, at_ms: i64, online: u64) {
         let minute = at_ms.div_euclid(60_000);
-        let series = self.rooms.entry(room.to_string()).or_default();
+        let series = self.rooms.entry(room).or_default();
         if series.back().is_none_or(|b| minute > b.minute) {
             series.push_back(MinuteBucket {
                 minute,
@@ -108,7 +110,7 @@ impl RoomSeries {
     /// The last `n` minutes of a room up to `now_ms`, oldest first: callbacks (zero when
     /// none) and online (carried over from the minute before when nothing arrived; `None`
     /// before the first known minute).
-    pub fn last_minutes(&self, room: &str, now_ms: i64, n: usize) -> Vec<(u64, Option<u64>)> {
+    pub fn last_minutes(&self, room: &RoomKey, now_ms: i64, n: usize) -> Vec<(u64, Option<u64>)> {
         let now_m = now_ms.div_euclid(60_000);
         let first = now_m - n as i64 + 1;
         let Some(series) = self.rooms.get(room) else {
@@ -134,12 +136,12 @@ impl RoomSeries {
     }
 
     /// Forgets rooms no longer held.
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+    pub fn retain(&mut self, keep: impl Fn(&RoomKey) -> bool) {
         self.rooms.retain(|id, _| keep(id));
     }
 
     /// Whether anything was recorded for this room.
-    pub fn has(&self, room: &str) -> bool {
+    pub fn has(&self, room: &RoomKey) -> bool {
         self.rooms.contains_key(room)
     }
 
@@ -174,21 +176,26 @@ mod tests {
 
     #[test]
     fn minutes_carry_online_and_are_bounded() {
+        let a = RoomKey::new("1400000001", "a");
         let mut r = RoomSeries::default();
-        r.record("a", 60_000, 3);
-        r.record("a", 61_000, 4);
-        r.record("a", 180_000, 2);
-        let last = r.last_minutes("a", 240_000, 4);
+        r.record(a.clone(), 60_000, 3);
+        r.record(a.clone(), 61_000, 4);
+        r.record(a.clone(), 180_000, 2);
+        let last = r.last_minutes(&a, 240_000, 4);
         assert_eq!(
             last,
             [(2, Some(4)), (0, Some(4)), (1, Some(2)), (0, Some(2))]
         );
-        assert_eq!(r.last_minutes("b", 240_000, 2), [(0, None), (0, None)]);
+        let same_id_other_app = RoomKey::new("1400000002", "a");
+        assert_eq!(
+            r.last_minutes(&same_id_other_app, 240_000, 2),
+            [(0, None), (0, None)]
+        );
         for m in 0..500 {
-            r.record("a", m * 60_000, 1);
+            r.record(a.clone(), m * 60_000, 1);
         }
-        assert!(r.rooms["a"].len() <= MINUTES_KEPT);
-        r.retain(|id| id != "a");
+        assert!(r.rooms[&a].len() <= MINUTES_KEPT);
+        r.retain(|key| *key != a);
         assert!(r.is_empty());
     }
 }

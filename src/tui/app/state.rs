@@ -13,7 +13,7 @@ use super::room_users::RoomUsers;
 use super::order::SortKey;
 use super::series::{RoomSeries, Throughput};
 use crate::runner::RunInfo;
-use crate::store::{LogEntry, RoomStore};
+use crate::store::{LogEntry, Room, RoomKey, RoomStore};
 use crate::tui::query::Query;
 
 /// Which pane keys act on.
@@ -61,10 +61,10 @@ pub struct App {
     pub size: (u16, u16),
     pub focus: Pane,
     /// The room highlighted in the table, by id, so it stays put when rows reorder.
-    pub selected: Option<String>,
+    pub selected: Option<RoomKey>,
     /// The room the user picked. It stays picked while a filter hides it (the first match is
     /// highlighted meanwhile) and is highlighted again once it shows.
-    pub pinned: Option<String>,
+    pub pinned: Option<RoomKey>,
     /// The selection follows the first row until the user first moves it.
     pub follow_top: bool,
     /// What the rooms table is sorted by, and whether that order is reversed.
@@ -86,7 +86,7 @@ pub struct App {
     pub last_filter: String,
     /// The log shows only this room: the one selected when the scope was turned on. It never
     /// changes by itself.
-    pub scope_room: Option<String>,
+    pub scope_room: Option<RoomKey>,
     /// The log line under the cursor while paused; `None` follows the tail.
     pub log_cursor: Option<LogRow>,
     /// Log lines that arrived while paused.
@@ -113,7 +113,7 @@ pub struct App {
     // Private to the `app` module: the sibling files that keep these up to date.
     pub(super) arrivals: VecDeque<i64>,
     // Caches, rebuilt by `prepare` only when data, filter or scope changed.
-    pub(super) room_order: Vec<String>,
+    pub(super) room_order: Vec<RoomKey>,
     pub(super) selected_index: Option<usize>,
     pub(super) live_rooms: usize,
     pub(super) ended_rooms: usize,
@@ -185,7 +185,7 @@ impl App {
     }
 
     /// Rooms shown, in order (filtered, most recent activity first).
-    pub fn room_order(&self) -> &[String] {
+    pub fn room_order(&self) -> &[RoomKey] {
         &self.room_order
     }
 
@@ -215,17 +215,19 @@ impl App {
     }
 
     /// Whether a room passes the query.
-    pub fn room_matches(&self, id: &str) -> bool {
-        self.query.is_empty()
-            || self
-                .store
-                .room(id)
-                .is_some_and(|room| self.query.matches_room(room, self.now_ms))
+    pub fn room_matches(&self, room: &Room) -> bool {
+        self.query.is_empty() || self.query.matches_room(room, self.now_ms)
     }
 
-    /// Whether a stored room passes the query, without looking it up again.
-    pub(super) fn stored_room_matches(&self, room: &crate::store::Room) -> bool {
-        self.query.is_empty() || self.query.matches_room(room, self.now_ms)
+    /// The room selected in the table, if any.
+    pub fn selected_room(&self) -> Option<&Room> {
+        self.selected.as_ref().and_then(|key| self.store.room(key))
+    }
+
+    /// Whether rooms of more than one app can show, so the app must be shown with them:
+    /// several apps configured, or none ("any").
+    pub fn shows_apps(&self) -> bool {
+        self.info.sdkappids.len() != 1
     }
 
     /// Rebuilds what changed since last time: room order, counts, selection and log lines.
@@ -253,7 +255,7 @@ impl App {
         let index = if self.follow_top {
             None
         } else {
-            self.pinned.as_deref().and_then(|id| self.order_index(id))
+            self.pinned.as_ref().and_then(|key| self.order_index(key))
         };
         let before = self.selected.clone();
         if let Some(i) = index {

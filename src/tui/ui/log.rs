@@ -22,7 +22,10 @@ pub fn pane(frame: &mut Frame, app: &App, area: Rect) {
     let width = usize::from(area.width);
     let rows = app.log_rows();
     let scope = match &app.scope_room {
-        Some(room) => format!(" room {room} "),
+        Some(room) if app.shows_apps() && !room.app.is_empty() => {
+            format!(" room {} · app {} ", room.id, room.app)
+        }
+        Some(room) => format!(" room {} ", room.id),
         None => " all rooms ".to_string(),
     };
     let mut details = vec![(scope, theme::label())];
@@ -63,6 +66,10 @@ pub fn pane(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
+/// Width of the app column, shown when rooms of several apps can be listed: SDKAppIDs are
+/// ten digits today.
+const APP_W: usize = 10;
+
 fn log_line(app: &App, row: LogRow, width: usize) -> Line<'static> {
     if let Some(i) = row.notice {
         let text = app.notices.get(i).map_or("", |n| n.text.as_str());
@@ -90,17 +97,24 @@ fn log_line(app: &App, row: LogRow, width: usize) -> Line<'static> {
     let command = event.command.as_deref().map_or("—", short_name);
     let room = event.room_id.as_deref().unwrap_or("—");
     let operator = event.operator().unwrap_or("—");
-    let parts = vec![
+    let mut parts = vec![
         (app.info.zone.clock(event.received_at_ms), theme::label()),
         (format!(" {mark} "), style),
         (fit(command, cmd_w), style),
         (" ".into(), Style::new()),
+    ];
+    if app.shows_apps() {
+        // The same RoomId under two apps is two rooms: the line says which.
+        let sdkappid = Some(event.sdkappid()).filter(|a| !a.is_empty());
+        parts.push((fit(sdkappid.unwrap_or("—"), APP_W), style));
+        parts.push((" ".into(), Style::new()));
+    }
+    parts.extend([
         (fit(room, room_w), style.patch(theme::value())),
         (" ".into(), Style::new()),
         (fit(operator, op_w), style),
         (" ".into(), Style::new()),
-    ];
-    let mut parts = parts;
+    ]);
     if let Some(record) = app.relay.record(event.seq) {
         parts.push(super::relay::mark(record));
         parts.push((" ".into(), Style::new()));

@@ -166,7 +166,7 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     }
     if let Some(room) = &app.scope_room {
         badges.push((
-            format!(" ROOM {} ", text::truncate(room, 16)),
+            format!(" ROOM {} ", text::truncate(&room.id, 16)),
             theme::badge_scope(),
         ));
     }
@@ -191,11 +191,23 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
         (" roomwatch ".to_string(), theme::title()),
         (format!(" {}", info.source()), theme::value()),
         (
-            format!("{gap}{}", if narrow { "app " } else { "SdkAppid " }),
+            format!(
+                "{gap}{}",
+                match (narrow, info.sdkappids.len()) {
+                    (true, 2..) => "apps ",
+                    (true, _) => "app ",
+                    (false, _) => "SdkAppid ",
+                }
+            ),
             theme::label(),
         ),
         (
-            info.sdkappid.clone().unwrap_or_else(|| "any".into()),
+            match (narrow, info.sdkappids.as_slice()) {
+                (_, []) => "any".into(),
+                // The list is in the table's APP column; a narrow header only counts them.
+                (true, [_, _, ..]) => info.sdkappids.len().to_string(),
+                _ => info.sdkappids.join(","),
+            },
             theme::value(),
         ),
         (format!("{gap}auth "), theme::label()),
@@ -426,8 +438,8 @@ fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {
         match &app.query_error {
             Some(error) => parts.push((format!("   ✗ {error}"), theme::rejected())),
             None => parts.push((
-                "   Enter keep · Esc clear · Ctrl-U erase · room: cmd: user: verdict: effect: \
-                 since: !not"
+                "   Enter keep · Esc clear · Ctrl-U erase · room: app: cmd: user: verdict: \
+                 effect: since: !not"
                     .into(),
                 theme::label(),
             )),
@@ -438,8 +450,11 @@ fn hint_bar(frame: &mut Frame, app: &App, area: Rect) {
     } else if let Some(status) = app.status_line() {
         fit_line(vec![(format!(" {status}"), theme::value())], width)
     } else {
+        // What fits, most wanted first: `? help` always, the rest as the width allows.
+        let back_first = !app.filter.is_empty() || app.scope_room.is_some();
+        let cost = |key: &str, hint: &str| text::width(key) + text::width(hint) + 3;
         let mut parts = Vec::new();
-        for (key, hint) in keymap::hints() {
+        for (key, hint) in keymap::hints_within(width, back_first, cost) {
             parts.push((format!(" {key} "), theme::hint_key()));
             parts.push((format!("{hint} "), theme::label()));
         }

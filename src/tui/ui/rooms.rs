@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Sparkline, SparklineBar};
 
 use super::text::{age, fit, fit_right};
 use super::{fit_line, focused, theme, title_line};
-use crate::store::{Battle, Room, Versioned, show_bool, show_list, show_public};
+use crate::store::{Battle, BattleKey, Room, Versioned, show_bool, show_list, show_public};
 use crate::tui::app::{App, Pane};
 
 const UNKNOWN: &str = "?";
@@ -16,6 +16,8 @@ const UNKNOWN: &str = "?";
 /// A column of the rooms table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Col {
+    /// The room's app (SdkAppid), shown when rooms of several apps can be listed.
+    App,
     Id,
     Name,
     State,
@@ -32,6 +34,7 @@ enum Col {
 impl Col {
     fn header(self) -> &'static str {
         match self {
+            Self::App => "APP",
             Self::Id => "ROOM ID",
             Self::Name => "NAME",
             Self::State => "STATE",
@@ -52,6 +55,8 @@ impl Col {
             Self::Id | Self::Name | Self::Owner => None,
             Self::State | Self::Seats => Some(5),
             Self::SeatMode => Some(11),
+            // SDKAppIDs are ten digits today.
+            Self::App => Some(10),
             Self::Vis => Some(7),
             Self::Admins => Some(3),
             Self::Online | Self::Age | Self::Last => Some(4),
@@ -69,15 +74,19 @@ impl Col {
 /// Tables narrower than this leave out seat mode, visibility and admins.
 const FULL_TABLE: usize = 100;
 
-/// The columns and their widths for a table `width` cells wide (one space between columns).
-fn columns(width: usize) -> Vec<(Col, usize)> {
-    use Col::{Admins, Age, Id, Last, Name, Online, Owner, SeatMode, Seats, State, Vis};
-    let cols: &[Col] = if width >= FULL_TABLE {
-        &[
+/// The columns and their widths for a table `width` cells wide (one space between columns);
+/// with `apps`, the APP column first.
+fn columns(width: usize, apps: bool) -> Vec<(Col, usize)> {
+    use Col::{Admins, Age, App, Id, Last, Name, Online, Owner, SeatMode, Seats, State, Vis};
+    let cols: &[Col] = match (width >= FULL_TABLE, apps) {
+        (true, false) => &[
             Id, Name, State, SeatMode, Vis, Owner, Admins, Online, Seats, Age, Last,
-        ]
-    } else {
-        &[Id, Name, State, Owner, Online, Seats, Age, Last]
+        ],
+        (true, true) => &[
+            App, Id, Name, State, SeatMode, Vis, Owner, Admins, Online, Seats, Age, Last,
+        ],
+        (false, false) => &[Id, Name, State, Owner, Online, Seats, Age, Last],
+        (false, true) => &[App, Id, Name, State, Owner, Online, Seats, Age, Last],
     };
     let fixed: usize = cols.iter().filter_map(|c| c.fixed()).sum::<usize>() + cols.len();
     let flex = width.saturating_sub(fixed).max(9);
@@ -164,7 +173,7 @@ pub fn table(frame: &mut Frame, app: &App, area: Rect) {
         focused(app, Pane::Rooms),
         width,
     )];
-    let cols = columns(width);
+    let cols = columns(width, app.shows_apps());
     let mut parts = Vec::new();
     for &(col, w) in &cols {
         let text = if col.right_aligned() {
@@ -187,8 +196,8 @@ pub fn table(frame: &mut Frame, app: &App, area: Rect) {
     }
     let selected = app.selected_index().unwrap_or(0);
     let start = (selected + 1).saturating_sub(rows_h);
-    for (offset, id) in order.iter().skip(start).take(rows_h).enumerate() {
-        let Some(room) = app.store.room(id) else {
+    for (offset, key) in order.iter().skip(start).take(rows_h).enumerate() {
+        let Some(room) = app.store.room(key) else {
             continue;
         };
         let mut line = room_row(app, room, &cols, width);
@@ -208,6 +217,7 @@ fn room_row(app: &App, room: &Room, cols: &[(Col, usize)], width: usize) -> Line
     let mut parts = Vec::with_capacity(2 * cols.len());
     for &(col, w) in cols {
         let (text, style) = match col {
+            Col::App => ((!room.app.is_empty()).then(|| room.app.clone()), plain),
             Col::Id => (Some(room.id.clone()), theme::value()),
             Col::Name => (shown(room.name.as_ref(), String::clone), plain),
             Col::State => (
@@ -297,8 +307,8 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let width = usize::from(area.width);
-    let room = app.selected.as_deref().and_then(|id| app.store.room(id));
-    let chart_h = room.map_or(0, |room| chart_rows(app, &room.id, area));
+    let room = app.selected_room();
+    let chart_h = room.map_or(0, |room| chart_rows(app, room, area));
     let body_h = usize::from(area.height - chart_h).saturating_sub(1);
     if let Some(room) = room
         && chart_h > 0
@@ -306,7 +316,7 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
         room_chart(
             frame,
             app,
-            &room.id,
+            room,
             Rect {
                 x: area.x + 1,
                 y: area.y + area.height - chart_h,
@@ -323,6 +333,14 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
         Some(room) => vec![(format!(" {} ", room.id), theme::value())],
         None => vec![],
     };
+    if let Some(room) = room.filter(|_| app.shows_apps()) {
+        let app_id = if room.app.is_empty() {
+            UNKNOWN
+        } else {
+            &room.app
+        };
+        title.push((format!("app {app_id} "), theme::label()));
+    }
     if total > body_h {
         let below = total - scroll - body_h.min(total - scroll);
         let arrows = match (scroll > 0, below > 0) {
@@ -362,8 +380,8 @@ pub fn detail(frame: &mut Frame, app: &App, area: Rect) {
 
 /// Rows at the bottom of the detail pane for the room chart: none when plots are off, the
 /// room has no history since the dashboard started, or the pane is too short to spare them.
-fn chart_rows(app: &App, room: &str, area: Rect) -> u16 {
-    if !app.show_plots || !app.room_series.has(room) {
+fn chart_rows(app: &App, room: &Room, area: Rect) -> u16 {
+    if !app.show_plots || !app.room_series.has(&room.key()) {
         0
     } else if area.height >= CHART_MIN_PANE {
         CHART_ROWS
@@ -381,9 +399,11 @@ const COMPACT_CHART_MIN_PANE: u16 = 6;
 
 /// Members online at the end of each minute, and callbacks per minute, for the room's last
 /// minutes (newest right), from the app's bounded per-room history.
-fn room_chart(frame: &mut Frame, app: &App, room: &str, area: Rect) {
+fn room_chart(frame: &mut Frame, app: &App, room: &Room, area: Rect) {
     let minutes = usize::from(area.width).min(crate::tui::app::MINUTES_KEPT);
-    let series = app.room_series.last_minutes(room, app.now_ms, minutes);
+    let series = app
+        .room_series
+        .last_minutes(&room.key(), app.now_ms, minutes);
     let online: Vec<Option<u64>> = series.iter().map(|(_, o)| *o).collect();
     let calls: Vec<u64> = series.iter().map(|(c, _)| *c).collect();
     let peak_online = online.iter().flatten().max().copied();
@@ -478,16 +498,13 @@ fn room_chart(frame: &mut Frame, app: &App, room: &str, area: Rect) {
 pub fn max_scroll(app: &App) -> usize {
     let areas = super::layout(Rect::new(0, 0, app.size.0, app.size.1));
     let width = usize::from(areas.detail.width).saturating_sub(1);
-    app.selected
-        .as_deref()
-        .and_then(|id| app.store.room(id))
-        .map_or(0, |room| {
-            let chart_h = chart_rows(app, &room.id, areas.detail);
-            let body_h = usize::from(areas.detail.height - chart_h).saturating_sub(1);
-            detail_lines(app, room, width, body_h >= 16)
-                .len()
-                .saturating_sub(body_h)
-        })
+    app.selected_room().map_or(0, |room| {
+        let chart_h = chart_rows(app, room, areas.detail);
+        let body_h = usize::from(areas.detail.height - chart_h).saturating_sub(1);
+        detail_lines(app, room, width, body_h >= 16)
+            .len()
+            .saturating_sub(body_h)
+    })
 }
 
 /// `roomy`: tall enough to give each change of the last update its own line.
@@ -783,7 +800,7 @@ fn detail_lines(app: &App, room: &Room, width: usize, roomy: bool) -> Vec<Vec<(S
             .iter()
             .map(|id| {
                 battles
-                    .get(id)
+                    .get(&BattleKey::new(room.app.clone(), id.clone()))
                     .map_or_else(|| id.clone(), |b| battle_summary(b, &room.id))
             })
             .collect();
