@@ -2,10 +2,10 @@
 //! unknown, never a default that looks like data. The raw JSON stays with the event.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::command::Command;
 use super::fields::{Fields, as_string};
+use super::json::{Json, Object};
 
 /// One parsed callback of a known command.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -288,7 +288,7 @@ pub fn is_blank(id: &str) -> bool {
 }
 
 /// Builds the typed callback for a known command from its JSON object.
-pub fn parse_callback(command: Command, body: &Map<String, Value>) -> Callback {
+pub fn parse_callback(command: Command, body: &Object<'_>) -> Callback {
     let f = Fields(body);
     let payload = match command {
         Command::CreateRoom | Command::RoomCreateRoom => Payload::CreateRoom(
@@ -431,7 +431,7 @@ pub fn parse_callback(command: Command, body: &Map<String, Value>) -> Callback {
                 .list("FollowList")
                 .into_iter()
                 .filter_map(|item| match item {
-                    Value::Object(o) => Fields(o).string("To_Account"),
+                    Json::Object(o) => Fields(o).string("To_Account"),
                     other => as_string(other),
                 })
                 .collect(),
@@ -476,7 +476,7 @@ fn members(f: Fields<'_>) -> Vec<String> {
     f.list("MemberList")
         .into_iter()
         .filter_map(|item| match item {
-            Value::Object(o) => Fields(o).string("Member_Account"),
+            Json::Object(o) => Fields(o).string("Member_Account"),
             other => as_string(other),
         })
         .collect()
