@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use time::OffsetDateTime;
@@ -22,6 +23,10 @@ pub use ndjson::LineWriter;
 /// Events written to stdout in one go, at most; a batch is whatever is queued when the
 /// printer wakes, so under light load every event is written (and flushed) on its own.
 const BATCH: usize = 1024;
+/// A wake this soon after the previous one waits out the rest of this time before taking the
+/// batch: under load, waking per event costs a futex wake on the receiving thread and a
+/// context switch each time; at light load (events further apart) nothing waits.
+const LINGER: Duration = Duration::from_millis(1);
 
 /// The NDJSON line for one event (without the newline).
 pub fn line(entry: &LogEntry) -> String {
@@ -134,9 +139,10 @@ pub fn print_events(
 
 /// [`print_events`], with each event's relay outcome when a relay runs.
 ///
-/// Wakes when an event arrives, takes everything else already queued (up to [`BATCH`]),
-/// formats the batch into one buffer, and writes it line by line so that the count of lines
-/// printed stays exact even when stdout blocks mid-batch.
+/// Wakes when an event arrives (under load at most once per [`LINGER`]), takes everything else
+/// already queued (up to [`BATCH`]), formats the batch into one buffer and writes it in as few
+/// writes as the output takes, counting the lines each write completed, so that the count of
+/// lines printed stays exact even when stdout blocks mid-batch.
 pub fn print_events_with_relay(
     hub: &Hub,
     mut rx: broadcast::Receiver<LogEntry>,
@@ -145,12 +151,17 @@ pub fn print_events_with_relay(
     relay: Option<&RelayLines>,
 ) -> io::Result<()> {
     let mut batch = Batch::default();
+    let mut last_wake: Option<Instant> = None;
     loop {
         match rx.blocking_recv() {
             Ok(entry) => batch.take(entry),
             Err(RecvError::Lagged(_)) => batch.catch_up(hub, progress),
             Err(RecvError::Closed) => return Ok(()),
         }
+        if let Some(rest) = last_wake.and_then(|last| LINGER.checked_sub(last.elapsed())) {
+            std::thread::sleep(rest);
+        }
+        last_wake = Some(Instant::now());
         while batch.entries.len() < BATCH {
             match rx.try_recv() {
                 Ok(entry) => batch.take(entry),
@@ -226,15 +237,27 @@ impl Batch {
             self.writer.write(&mut self.buffer, entry, record.as_ref());
             self.line_ends.push(self.buffer.len());
         }
-        // Line by line, each counted once the OS took it: a write blocked on a full pipe may
-        // already have passed earlier lines to the reader, and the count at exit must match
-        // what the reader got. A line up to PIPE_BUF reaches a pipe whole or not at all.
-        let mut start = 0;
-        for &end in &self.line_ends {
-            out.write_all(&self.buffer[start..end])?;
+        // Each line counted once the output took all of it: a write blocked on a full pipe
+        // may already have passed earlier lines to the reader, and the count at exit must
+        // match what the reader got. Usually the whole batch goes in one write.
+        let mut written = 0;
+        let mut counted = 0;
+        while written < self.buffer.len() {
+            match out.write(&self.buffer[written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
             out.flush()?;
-            progress.printed.fetch_add(1, Ordering::AcqRel);
-            start = end;
+            let complete = self.line_ends[counted..]
+                .iter()
+                .take_while(|&&end| end <= written)
+                .count();
+            counted += complete;
+            progress
+                .printed
+                .fetch_add(complete as u64, Ordering::AcqRel);
         }
         if let Some(printed) = printed.as_mut() {
             **printed = last;
