@@ -256,6 +256,12 @@ async fn checkpoints_taken_from_the_live_state_never_run_ahead_of_the_records() 
     assert!(seen_checkpoint, "no checkpoint was taken during the burst");
     let before = fingerprint(&server.hub.snapshot());
     server.close().await;
+    // A clean stop checkpoints the hub's final state: restore replays nothing.
+    let newest: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT max(seq) FROM checkpoints", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(u64::try_from(newest).unwrap(), before.3);
     let (server, _) = start(&frequent, None).await;
     assert_eq!(before, fingerprint(&server.hub.snapshot()));
     server.close().await;
