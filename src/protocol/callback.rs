@@ -269,7 +269,8 @@ impl Callback {
             Payload::StartBattle { to, .. } | Payload::EndBattle { to, .. } => {
                 to.iter().map(|r| r.room_id.as_str()).collect()
             }
-            _ => Vec::new(),
+            // One room at most: nothing to merge (this runs for every callback).
+            _ => return rooms,
         };
         // Lists are capped (see `limits`), so a set is cheap; repeats need not be adjacent.
         let mut seen: std::collections::HashSet<&str> = rooms.iter().copied().collect();
