@@ -504,7 +504,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
                 let result = headless::print_events_with_relay(
                     &hub,
                     rx,
-                    std::io::stdout(),
+                    headless::unbuffered_stdout(),
                     &progress,
                     relay_lines.as_ref(),
                 );
