@@ -127,6 +127,20 @@ pub struct RunArgs {
     #[arg(long, env = "ROOMWATCH_MAX_CONNECTIONS", value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
+    /// Connections answered beyond --max-connections (GET /healthz 200, callbacks 503 with
+    /// Retry-After) and closed; past these, new connections close at once. 0: none.
+    #[arg(
+        long,
+        env = "ROOMWATCH_OVERFLOW_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 64
+    )]
+    pub overflow_connections: u32,
+
+    /// Largest request head (request line and headers; at least 8KiB). Larger: 431, closed.
+    #[arg(long, env = "ROOMWATCH_MAX_HEAD", default_value = "400KiB", value_parser = parse_head_size)]
+    pub max_head: usize,
+
     /// On quit or a signal, how long open requests may still take before they are cut.
     #[arg(long, env = "ROOMWATCH_SHUTDOWN_GRACE", value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -501,6 +515,15 @@ pub fn parse_time_ms(text: &str) -> Result<i64, String> {
         format!("{text:?} is neither a time like 2026-11-21T21:40:00Z nor a span like 10m")
     })?;
     Ok(crate::ingest::receiver::now_ms() - span)
+}
+
+/// A request head limit: a size of at least 8 KiB (hyper's smallest read buffer).
+fn parse_head_size(text: &str) -> Result<usize, String> {
+    let size = parse_size(text)?;
+    if size < crate::ingest::server::MIN_HEAD {
+        return Err(format!("{text:?}: a request head limit is at least 8KiB"));
+    }
+    Ok(size)
 }
 
 /// A JetStream stream name: letters, digits, `-` and `_`.

@@ -1,7 +1,7 @@
 //! Where events meet state: the hub numbers each event, applies it to the authoritative store
 //! and broadcasts it, all under one lock so that sequence, state and broadcast agree.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::broadcast;
 
@@ -14,10 +14,12 @@ pub const DEFAULT_MAX_CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// Shared by the receiver (writer) and every subscriber (UI, headless printer, tests).
 pub struct Hub {
-    inner: Mutex<Inner>,
-    max_clock_skew_ms: i64,
-    /// Where every event is appended durably, when journaling is on.
+    /// Where every event is appended durably, when journaling is on. Declared (so dropped)
+    /// before the store: a journal stopping with the hub takes its last checkpoint from it.
     journal: Option<SharedLog>,
+    /// Shared with the journal's checkpoints (weakly: the hub owns it).
+    inner: Arc<Mutex<Inner>>,
+    max_clock_skew_ms: i64,
 }
 
 struct Inner {
@@ -48,10 +50,10 @@ impl Hub {
     ) -> Self {
         let (tx, _) = broadcast::channel(channel_capacity.max(1));
         Self {
-            inner: Mutex::new(Inner {
+            inner: Arc::new(Mutex::new(Inner {
                 store: RoomStore::with_limits(limits),
                 tx: Some(tx),
-            }),
+            })),
             max_clock_skew_ms,
             journal: None,
         }
@@ -61,23 +63,32 @@ impl Hub {
     pub fn with_store(store: RoomStore, channel_capacity: usize, max_clock_skew_ms: i64) -> Self {
         let (tx, _) = broadcast::channel(channel_capacity.max(1));
         Self {
-            inner: Mutex::new(Inner {
+            inner: Arc::new(Mutex::new(Inner {
                 store,
                 tx: Some(tx),
-            }),
+            })),
             max_clock_skew_ms,
             journal: None,
         }
     }
 
-    /// A hub that starts from a restored store and appends every event to `journal`.
+    /// A hub that starts from a restored store and appends every event to `journal`. The
+    /// journal's checkpoints are taken from this hub's store, so the journal never keeps (or
+    /// updates) a copy of the state of its own.
     pub fn with_journal(store: RoomStore, channel_capacity: usize, journal: SharedLog) -> Self {
         let (tx, _) = broadcast::channel(channel_capacity.max(1));
+        let inner = Arc::new(Mutex::new(Inner {
+            store,
+            tx: Some(tx),
+        }));
+        let state: Weak<Mutex<Inner>> = Arc::downgrade(&inner);
+        journal.checkpoints_from(Box::new(move || {
+            let inner = state.upgrade()?;
+            let inner = inner.lock().unwrap_or_else(PoisonError::into_inner);
+            Some(inner.store.checkpoint())
+        }));
         Self {
-            inner: Mutex::new(Inner {
-                store,
-                tx: Some(tx),
-            }),
+            inner,
             max_clock_skew_ms: DEFAULT_MAX_CLOCK_SKEW_MS,
             journal: Some(journal),
         }

@@ -504,7 +504,7 @@ async fn serve_and_watch(args: RunArgs) -> Result<(), String> {
                 let result = headless::print_events_with_relay(
                     &hub,
                     rx,
-                    std::io::stdout(),
+                    headless::unbuffered_stdout(),
                     &progress,
                     relay_lines.as_ref(),
                 );
@@ -750,6 +750,8 @@ fn server_limits(args: &RunArgs) -> ServerLimits {
         body_timeout: args.body_timeout,
         idle_timeout: args.idle_timeout,
         max_connections: args.max_connections as usize,
+        overflow_connections: args.overflow_connections as usize,
+        max_head: args.max_head,
         shutdown_grace: args.shutdown_grace,
         sources: SourcePolicy {
             allow_from: args.allow_from.clone().unwrap_or_default(),

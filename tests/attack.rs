@@ -170,6 +170,7 @@ async fn a_client_that_never_reads_its_answers_loses_its_connection() {
         max_connections: 1,
         shutdown_grace: Duration::from_secs(1),
         sources: SourcePolicy::default(),
+        ..ServerLimits::default()
     };
     let state = Arc::new(ReceiverState {
         hub: Arc::new(Hub::new(1000, 1024)),

@@ -336,6 +336,23 @@ async fn rooms_an_earlier_demo_left_live_are_ended_before_the_new_story() {
         .collect();
     assert!(!live.is_empty(), "the first story leaves rooms live");
     drop(first);
+    // At this rate the story's clock runs ahead of the wall clock (a step of at least 1 ms per
+    // callback): wait until the first run is in the past, as an earlier run is, so that the
+    // ending (stamped now) is newer than everything that run said.
+    let latest = store
+        .log()
+        .iter()
+        .map(|entry| entry.event.event_time_ms())
+        .max()
+        .unwrap_or(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while now_ms() <= latest {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the story's clock ran away"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let mut again = options(&server, None, 8, 1);
     again.leftover_rooms.clone_from(&live);
     demo::run(again, std::future::pending()).await;

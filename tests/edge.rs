@@ -34,6 +34,8 @@ fn limits() -> ServerLimits {
         body_timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(30),
         max_connections: 64,
+        overflow_connections: 64,
+        max_head: 400 * 1024,
         shutdown_grace: Duration::from_secs(5),
         sources: SourcePolicy::default(),
     }
@@ -513,10 +515,11 @@ async fn a_trusted_proxy_names_the_source() {
 
 #[tokio::test]
 async fn past_the_overflow_slots_new_connections_are_closed_at_once() {
-    use roomwatch::ingest::server::OVERFLOW_CONNECTIONS;
+    const OVERFLOW_CONNECTIONS: usize = 3;
     let edge = start(
         ServerLimits {
             max_connections: 1,
+            overflow_connections: OVERFLOW_CONNECTIONS,
             ..limits()
         },
         1 << 20,
@@ -549,4 +552,28 @@ async fn past_the_overflow_slots_new_connections_are_closed_at_once() {
         assert!(Instant::now() < deadline, "no slot came free");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn a_request_head_over_max_head_gets_431_and_one_under_it_passes() {
+    let edge = start(
+        ServerLimits {
+            max_head: 16 * 1024,
+            ..limits()
+        },
+        1 << 20,
+    )
+    .await;
+    let request = |header_len: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(header_len)
+        )
+    };
+    let mut small = TcpStream::connect(&edge.addr).await.unwrap();
+    small.write_all(request(8 * 1024).as_bytes()).await.unwrap();
+    assert_eq!(status_of(&read_until_closed(&mut small).await), Some(200));
+    let mut big = TcpStream::connect(&edge.addr).await.unwrap();
+    let _ = big.write_all(request(20 * 1024).as_bytes()).await;
+    assert_eq!(status_of(&read_until_closed(&mut big).await), Some(431));
 }

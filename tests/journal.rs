@@ -207,6 +207,66 @@ async fn a_small_checkpoint_interval_restores_the_same_state() {
     server.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_taken_from_the_live_state_never_run_ahead_of_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ahead.sqlite");
+    let frequent = JournalOptions {
+        checkpoint_every: 1,
+        ..options(&path)
+    };
+    let (server, _) = start(&frequent, None).await;
+    let client = reqwest::Client::new();
+    let mut senders = Vec::new();
+    // Many requests in flight: the hub's state runs ahead of the commits.
+    for c in 0..32 {
+        let (client, base) = (client.clone(), server.base.clone());
+        senders.push(tokio::spawn(async move {
+            for n in 0..25 {
+                let (status, _) = post(&client, &base, QUERY, create_body(c * 1000 + n)).await;
+                assert_eq!(status, 200);
+            }
+        }));
+    }
+    // A reader sees one consistent commit at a time (WAL): a checkpoint of the hub's state
+    // must never be visible before every record it includes.
+    let reader = rusqlite::Connection::open(&path).unwrap();
+    let mut seen_checkpoint = false;
+    while senders.iter().any(|s| !s.is_finished()) {
+        let (checkpoint, newest): (Option<i64>, Option<i64>) = reader
+            .query_row(
+                "SELECT (SELECT max(seq) FROM checkpoints), (SELECT max(seq) FROM callbacks)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        if let Some(checkpoint) = checkpoint {
+            seen_checkpoint = true;
+            assert!(
+                checkpoint <= newest.unwrap_or(0),
+                "checkpoint at {checkpoint} with records only up to {newest:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    drop(reader);
+    assert!(seen_checkpoint, "no checkpoint was taken during the burst");
+    let before = fingerprint(&server.hub.snapshot());
+    server.close().await;
+    // A clean stop checkpoints the hub's final state: restore replays nothing.
+    let newest: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT max(seq) FROM checkpoints", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(u64::try_from(newest).unwrap(), before.3);
+    let (server, _) = start(&frequent, None).await;
+    assert_eq!(before, fingerprint(&server.hub.snapshot()));
+    server.close().await;
+}
+
 /// Starts the real binary on a free port with `args`; returns it and its address.
 /// Callers kill and wait on the child.
 #[allow(clippy::zombie_processes)]

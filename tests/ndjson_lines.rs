@@ -225,3 +225,74 @@ fn the_batched_printer_writes_every_event_once_in_order() {
     assert_eq!(progress.printed(), count as u64);
     assert_eq!(progress.lost(), 0);
 }
+
+/// An output that takes at most `step` bytes per write, and fails for good once it took
+/// `fail_after` bytes: like a pipe that drains slowly, then closes.
+#[derive(Clone)]
+struct Trickle {
+    taken: Arc<std::sync::Mutex<Vec<u8>>>,
+    step: usize,
+    fail_after: usize,
+}
+
+impl std::io::Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut taken = self.taken.lock().unwrap();
+        let room = self.fail_after.saturating_sub(taken.len());
+        if room == 0 {
+            return Err(std::io::ErrorKind::BrokenPipe.into());
+        }
+        let n = buf.len().min(self.step).min(room);
+        taken.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn partial_writes_count_exactly_the_lines_the_output_took() {
+    for (step, fail_after) in [(7, usize::MAX), (7, 5_000), (4096, 12_345)] {
+        let hub = Arc::new(Hub::new(10_000, 10_000));
+        let rx = hub.subscribe();
+        let out = Trickle {
+            taken: Arc::default(),
+            step,
+            fail_after,
+        };
+        let progress = Arc::new(headless::Progress::default());
+        // Published before the printer starts: it takes them in batches.
+        for i in 0..300 {
+            let sample = &SAMPLES[i % SAMPLES.len()];
+            hub.publish(judge(
+                "",
+                BodyRead::Complete(sample.json.as_bytes().to_vec()),
+                &open(),
+            ));
+        }
+        hub.close();
+        let printer = {
+            let (hub, out, progress) = (Arc::clone(&hub), out.clone(), Arc::clone(&progress));
+            std::thread::spawn(move || headless::print_events(&hub, rx, out, &progress))
+        };
+        let result = printer.join().unwrap();
+        let text = String::from_utf8_lossy(&out.taken.lock().unwrap()).into_owned();
+        let complete = text.matches('\n').count();
+        assert_eq!(progress.printed(), complete as u64, "step {step}");
+        for (i, line) in text.lines().take(complete).enumerate() {
+            let value: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(value["seq"].as_u64(), Some(i as u64 + 1));
+        }
+        if fail_after == usize::MAX {
+            result.unwrap();
+            assert_eq!(complete, 300);
+        } else {
+            assert!(
+                result.is_err(),
+                "step {step}: the broken output is reported"
+            );
+            assert!(complete < 300);
+        }
+    }
+}

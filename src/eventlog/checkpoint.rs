@@ -1,6 +1,7 @@
 //! Checkpoints of the reducer's state, so a restore replays only the records after the newest
-//! one instead of the whole history. Written by the journal writer after a commit, off the
-//! receive path; the two newest are kept, so a damaged newest one falls back to the other.
+//! one instead of the whole history. The state is the hub's own (an O(1) copy of its persistent
+//! maps), encoded on a thread of its own and stored by the journal writer once every record it
+//! covers is committed; the two newest are kept, so a damaged newest one falls back to the other.
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -15,12 +16,30 @@ const KEEP: i64 = 2;
 /// eviction entries either).
 const FORMAT_APPS: &[u8] = b"\0rw2";
 
-/// Stores `store`'s state as of its last seq.
-pub fn save(conn: &mut Connection, store: &RoomStore, now_ms: i64) -> Result<(), SaveError> {
-    // A compact binary encoding: a large state is tens of megabytes, and restore reads it.
-    let mut state = FORMAT_APPS.to_vec();
-    state = postcard::to_extend(&store.checkpoint(), state)?;
-    let seq = i64::try_from(store.last_seq()).unwrap_or(i64::MAX);
+/// Where the journal takes the state for its checkpoints: the live store's, as of its last
+/// seq; `None` once that store is gone.
+pub type StateSource = Box<dyn Fn() -> Option<Checkpoint> + Send>;
+
+/// A checkpoint encoded and ready to store.
+pub struct Encoded {
+    /// The last seq the state includes.
+    pub seq: u64,
+    pub state: Vec<u8>,
+}
+
+/// Encodes `checkpoint` in a compact binary form: a large state is tens of megabytes, and
+/// restore reads it. Slow for a large state, so the writer runs it on another thread.
+pub fn encode(checkpoint: &Checkpoint) -> Result<Encoded, SaveError> {
+    Ok(Encoded {
+        seq: checkpoint.last_seq(),
+        state: postcard::to_extend(checkpoint, FORMAT_APPS.to_vec())?,
+    })
+}
+
+/// Stores an encoded checkpoint.
+pub fn store(conn: &mut Connection, encoded: &Encoded, now_ms: i64) -> Result<(), SaveError> {
+    let seq = i64::try_from(encoded.seq).unwrap_or(i64::MAX);
+    let state = &encoded.state;
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT OR REPLACE INTO checkpoints (seq, taken_at_ms, state) VALUES (?1, ?2, ?3)",

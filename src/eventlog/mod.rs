@@ -82,6 +82,9 @@ pub trait EventLog: Send + Sync {
     fn health(&self) -> Health;
     /// Where the log lives, for the header.
     fn describe(&self) -> String;
+    /// Where to take the state for checkpoints (the hub's store), for a log that keeps them
+    /// so that a restore need not replay the whole history.
+    fn checkpoints_from(&self, _source: checkpoint::StateSource) {}
 }
 
 /// What the hub holds.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{oneshot, watch};
 
+use super::checkpoint::StateSource;
 use super::lock::{JournalLock, LockError};
 use super::record::{COLUMNS, StoredRow};
 use super::relay_pending::{self, JournalPending, Resumed};
@@ -17,7 +18,7 @@ use super::restore::{self, Restored};
 use super::schema::{self, Kind};
 use super::writer::{Msg, Pending, Writer, WriterConfig};
 use super::{AppendError, Commit, EventLog, Health, ReadError};
-use crate::store::{LogEntry, RoomStore};
+use crate::store::LogEntry;
 
 /// How hard each commit is pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -172,7 +173,7 @@ impl SqliteJournal {
                 backlog_cap: options.backlog_cap.max(1),
                 checkpoint_every: options.checkpoint_every.max(1),
             },
-            RoomStore::from_checkpoint(restored.store.checkpoint(), 1),
+            last_seq,
             restored.checkpoint_seq,
             committed_tx,
             Arc::clone(&health),
@@ -272,6 +273,10 @@ impl EventLog for SqliteJournal {
 
     fn describe(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn checkpoints_from(&self, source: StateSource) {
+        let _ = self.tx.send(Msg::StateSource(source));
     }
 }
 

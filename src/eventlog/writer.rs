@@ -4,19 +4,19 @@
 //! retried until it lands, so journaling resumes by itself.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 
-use super::checkpoint;
+use super::checkpoint::{self, Encoded, SaveError, StateSource};
 use super::record::{INSERT, StoredRow};
 use super::sqlite::set_max_pages;
 use super::{AppendError, Health};
 use crate::ingest::receiver::now_ms;
-use crate::store::{LogEntry, RoomStore};
+use crate::store::LogEntry;
 
 /// Largest group committed in one transaction; more waits for the next one.
 const MAX_GROUP: usize = 8192;
@@ -30,6 +30,8 @@ const RETAIN_BATCH: usize = 5_000;
 const RETAIN_AGAIN: Duration = Duration::from_millis(200);
 /// A checkpoint is also taken this long after the last one when anything new came in.
 const CHECKPOINT_AFTER: Duration = Duration::from_mins(1);
+/// How often the writer looks for a finished checkpoint encoding while nothing else wakes it.
+const ENCODING_POLL: Duration = Duration::from_millis(5);
 
 /// Answers a waiting handler.
 pub(crate) type Done = oneshot::Sender<Result<u64, AppendError>>;
@@ -45,6 +47,8 @@ pub(crate) enum Msg {
     Relay(RelayOp),
     MaxPages(u64),
     Retain,
+    /// Where checkpoints take the state from from now on.
+    StateSource(StateSource),
     Stop,
 }
 
@@ -82,8 +86,14 @@ pub(crate) struct WriterConfig {
 pub(crate) struct Writer {
     conn: Connection,
     config: WriterConfig,
-    /// The room store as of the last commit, for checkpoints; kept off the receive path.
-    replica: RoomStore,
+    /// The live state, for checkpoints; none until the hub registers, so no checkpoints.
+    source: Option<StateSource>,
+    /// A checkpoint being encoded on its own thread.
+    encoding: Option<Receiver<Result<Encoded, SaveError>>>,
+    /// An encoded checkpoint waiting until every record it covers is committed.
+    ready: Option<Encoded>,
+    /// The highest seq committed.
+    newest: u64,
     last_checkpoint: u64,
     last_checkpoint_at: Instant,
     /// Answered but not yet committed, oldest first.
@@ -99,7 +109,7 @@ impl Writer {
     pub fn new(
         conn: Connection,
         config: WriterConfig,
-        replica: RoomStore,
+        newest: u64,
         last_checkpoint: u64,
         committed: watch::Sender<u64>,
         health: Arc<Mutex<Health>>,
@@ -107,7 +117,10 @@ impl Writer {
         Self {
             conn,
             config,
-            replica,
+            source: None,
+            encoding: None,
+            ready: None,
+            newest,
             last_checkpoint,
             last_checkpoint_at: Instant::now(),
             backlog: VecDeque::new(),
@@ -127,6 +140,9 @@ impl Writer {
                 .max(Duration::from_millis(1));
             if !self.backlog.is_empty() || !self.relay_ops.is_empty() {
                 wait = wait.min(RETRY_EVERY);
+            }
+            if self.encoding.is_some() {
+                wait = wait.min(ENCODING_POLL);
             }
             let first = match rx.recv_timeout(wait) {
                 Ok(msg) => Some(msg),
@@ -151,6 +167,7 @@ impl Writer {
                         }
                     }
                     Msg::Retain => retain_now = true,
+                    Msg::StateSource(source) => self.source = Some(source),
                     Msg::Stop => {
                         stop = true;
                         break;
@@ -163,13 +180,14 @@ impl Writer {
                 };
             }
             self.commit(group);
-            self.maybe_checkpoint(stop);
+            if stop {
+                return self.finish();
+            }
+            self.collect_checkpoint();
+            self.maybe_checkpoint();
             if retain_now || Instant::now() >= self.next_retention {
                 self.next_retention = Instant::now() + RETAIN_EVERY;
                 self.retain();
-            }
-            if stop {
-                return self.finish();
             }
         }
     }
@@ -190,22 +208,15 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.relay_ops.clear();
-                // Wake the waiting requests first: the replica can catch up after.
-                let mut applied = Vec::with_capacity(self.backlog.len() + group.len());
-                applied.extend(
-                    std::mem::take(&mut self.backlog)
-                        .into_iter()
-                        .map(|(_, e)| e),
-                );
-                for (_, Pending { entry, done }) in group {
-                    let _ = done.send(Ok(entry.event.seq));
-                    applied.push(entry);
-                }
-                let mut newest = 0;
-                for entry in applied {
+                let mut newest = self.newest;
+                for (_, entry) in std::mem::take(&mut self.backlog) {
                     newest = newest.max(entry.event.seq);
-                    self.replica.apply(entry.event);
                 }
+                for (_, Pending { entry, done }) in group {
+                    newest = newest.max(entry.event.seq);
+                    let _ = done.send(Ok(entry.event.seq));
+                }
+                self.newest = newest;
                 let recovered = {
                     let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
                     health.committed = health.committed.max(newest);
@@ -250,32 +261,115 @@ impl Writer {
         }
     }
 
-    /// Checkpoints the replica every `checkpoint_every` records, after a quiet minute with
-    /// news, and at a clean stop; never while appends are failing (the replica would be ahead
-    /// of the journal).
-    fn maybe_checkpoint(&mut self, stopping: bool) {
-        let newest = self.replica.last_seq();
-        if !self.backlog.is_empty() || newest <= self.last_checkpoint {
+    /// Starts a checkpoint every `checkpoint_every` records and after a quiet minute with
+    /// news: the hub's state is taken (an O(1) copy) and encoded on a thread of its own, so
+    /// commits never wait for the encoding; one checkpoint at a time.
+    fn maybe_checkpoint(&mut self) {
+        if self.encoding.is_some() || self.ready.is_some() || !self.checkpoint_due() {
             return;
         }
-        let due = newest - self.last_checkpoint >= self.config.checkpoint_every
-            || self.last_checkpoint_at.elapsed() >= CHECKPOINT_AFTER
-            || stopping;
-        if !due {
+        let Some(state) = self.source.as_ref().and_then(|source| source()) else {
+            return;
+        };
+        let (done, encoding) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("journal-checkpoint".into())
+            .spawn(move || {
+                let _ = done.send(checkpoint::encode(&state));
+            });
+        match spawned {
+            Ok(_) => self.encoding = Some(encoding),
+            Err(error) => {
+                tracing::warn!(%error, "checkpoint not taken");
+                self.last_checkpoint_at = Instant::now();
+            }
+        }
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        self.newest > self.last_checkpoint
+            && (self.newest - self.last_checkpoint >= self.config.checkpoint_every
+                || self.last_checkpoint_at.elapsed() >= CHECKPOINT_AFTER)
+    }
+
+    /// Takes a finished encoding, and stores the encoded checkpoint once every record it
+    /// covers is committed: the hub's state runs ahead of the journal by the appends still
+    /// queued, and a checkpoint must never hold a callback the journal could still lose.
+    /// Never while appends are failing.
+    fn collect_checkpoint(&mut self) {
+        if let Some(encoding) = &self.encoding {
+            match encoding.try_recv() {
+                Ok(Ok(encoded)) => {
+                    self.encoding = None;
+                    self.ready = Some(encoded);
+                }
+                Ok(Err(error)) => {
+                    self.encoding = None;
+                    self.checkpoint_failed(&error);
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    self.encoding = None;
+                    tracing::warn!("checkpoint not taken: its encoding stopped");
+                    self.last_checkpoint_at = Instant::now();
+                }
+            }
+        }
+        let storable = self
+            .ready
+            .as_ref()
+            .is_some_and(|ready| ready.seq <= self.newest && self.backlog.is_empty());
+        if !storable {
             return;
         }
-        match checkpoint::save(&mut self.conn, &self.replica, now_ms()) {
+        if let Some(ready) = self.ready.take() {
+            self.store_checkpoint(&ready);
+        }
+    }
+
+    fn store_checkpoint(&mut self, encoded: &Encoded) {
+        if encoded.seq <= self.last_checkpoint {
+            return;
+        }
+        match checkpoint::store(&mut self.conn, encoded, now_ms()) {
             Ok(()) => {
-                self.last_checkpoint = newest;
+                self.last_checkpoint = encoded.seq;
                 self.last_checkpoint_at = Instant::now();
                 // What the checkpoint covers may now be deleted.
                 self.next_retention = Instant::now();
             }
-            Err(error) => {
-                // Restore then replays more; nothing is lost.
-                tracing::warn!(%error, "checkpoint not taken");
-                self.last_checkpoint_at = Instant::now();
-            }
+            Err(error) => self.checkpoint_failed(&error),
+        }
+    }
+
+    fn checkpoint_failed(&mut self, error: &SaveError) {
+        // Restore then replays more; nothing is lost.
+        tracing::warn!(%error, "checkpoint not taken");
+        self.last_checkpoint_at = Instant::now();
+    }
+
+    /// The checkpoint at a clean stop, encoded here: nothing waits on commits any more. The
+    /// hub's state may be ahead of the journal only by appends that could not be committed;
+    /// then no checkpoint is taken and restore replays from the last one.
+    fn final_checkpoint(&mut self) {
+        if let Some(encoding) = self.encoding.take()
+            && let Ok(Ok(encoded)) = encoding.recv()
+        {
+            self.ready = Some(encoded);
+        }
+        self.collect_checkpoint();
+        if !self.backlog.is_empty() || self.newest <= self.last_checkpoint {
+            return;
+        }
+        let Some(state) = self.source.as_ref().and_then(|source| source()) else {
+            return;
+        };
+        if state.last_seq() > self.newest {
+            return;
+        }
+        match checkpoint::encode(&state) {
+            Ok(encoded) => self.store_checkpoint(&encoded),
+            Err(error) => self.checkpoint_failed(&error),
         }
     }
 
@@ -338,7 +432,7 @@ impl Writer {
     fn finish(mut self) {
         // A last try for anything still failing; what cannot be written now is reported.
         self.commit(Vec::new());
-        self.maybe_checkpoint(true);
+        self.final_checkpoint();
         if !self.backlog.is_empty() {
             tracing::error!(
                 count = self.backlog.len(),

@@ -1,11 +1,14 @@
 //! Judging one request: from what arrived (method, path, query, body) to the [`Event`] that
 //! records it, answer included. Pure, so tests build events exactly as the receiver does.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 use crate::event::{Event, Reply, Verdict, fingerprint};
 use crate::ingest::auth::{self, AuthConfig};
 use crate::ingest::query::QueryParams;
+use crate::protocol::json::{Json, Object};
 use crate::protocol::{self, ACK_OK, Rejection};
 use crate::rawbody::REFUSED_BODY_KEPT;
 
@@ -102,7 +105,7 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
         .callback
         .as_ref()
         .and_then(|c| c.room_id().map(str::to_string))
-        .or_else(|| guess_room_id(&parsed.body));
+        .or(parsed.guessed_room_id);
     event.callback = parsed.callback;
     event.trimmed = parsed.trimmed;
     event
@@ -157,23 +160,20 @@ fn guess_from_raw(bytes: &[u8]) -> (Option<String>, Option<String>) {
         return (None, None);
     };
     let wanted = ["CallbackCommand", "RoomId", "RoomInfo", "GroupId"];
-    let object: serde_json::Map<String, serde_json::Value> = top
-        .into_iter()
-        .filter(|(key, _)| wanted.iter().any(|w| w.eq_ignore_ascii_case(key)))
-        .filter_map(|(key, raw)| Some((key, serde_json::from_str(raw.get()).ok()?)))
-        .collect();
+    let object = Object(
+        top.iter()
+            .filter(|(key, _)| wanted.iter().any(|w| w.eq_ignore_ascii_case(key)))
+            .filter_map(|(key, raw)| {
+                Some((
+                    Cow::Borrowed(key.as_str()),
+                    Json::parse(raw.get().as_bytes()).ok()?,
+                ))
+            })
+            .collect(),
+    );
     let fields = protocol::Fields(&object);
-    let command = fields.string("CallbackCommand");
-    (command, guess_room_id(&serde_json::Value::Object(object)))
-}
-
-/// A room id from a body roomwatch could not type, so its log line still names a room.
-fn guess_room_id(value: &serde_json::Value) -> Option<String> {
-    let object = value.as_object()?;
-    let fields = protocol::Fields(object);
-    fields
-        .string("RoomId")
-        .or_else(|| fields.object("RoomInfo").and_then(|r| r.string("RoomId")))
-        .or_else(|| fields.string("GroupId"))
-        .filter(|id| !protocol::is_blank(id))
+    (
+        fields.string("CallbackCommand"),
+        protocol::guess_room_id(fields),
+    )
 }

@@ -31,9 +31,13 @@ use tower::ServiceExt;
 
 use crate::ingest::source::{Source, SourcePolicy};
 
-/// Connections served beyond `max_connections`, only to answer them (503 or the health check)
-/// and close; past this too, a new connection is closed at once.
+/// Connections served beyond `max_connections` by default, only to answer them (503 or the
+/// health check) and close; past these too, a new connection is closed at once.
 pub const OVERFLOW_CONNECTIONS: usize = 64;
+/// The largest request head (request line and headers) by default: hyper's own default buffer.
+pub const MAX_HEAD: usize = 400 * 1024;
+/// hyper refuses a smaller read buffer.
+pub const MIN_HEAD: usize = 8 * 1024;
 
 /// Timeouts, the connection cap and the shutdown grace of the HTTP server.
 #[derive(Debug, Clone)]
@@ -44,8 +48,12 @@ pub struct ServerLimits {
     pub body_timeout: Duration,
     /// Time a kept-alive connection may wait, with no request in progress, for its next one.
     pub idle_timeout: Duration,
-    /// Connections served at once; beyond it, see [`OVERFLOW_CONNECTIONS`].
+    /// Connections served at once; beyond it, `overflow_connections` more are answered 503.
     pub max_connections: usize,
+    /// Connections answered (503, or the health check) and closed beyond `max_connections`.
+    pub overflow_connections: usize,
+    /// The largest request head; a larger one gets 431 and the connection closes.
+    pub max_head: usize,
     /// After a shutdown request, how long in-flight requests may take before they are cut.
     pub shutdown_grace: Duration,
     pub sources: SourcePolicy,
@@ -58,6 +66,8 @@ impl Default for ServerLimits {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_mins(1),
             max_connections: 512,
+            overflow_connections: OVERFLOW_CONNECTIONS,
+            max_head: MAX_HEAD,
             shutdown_grace: Duration::from_secs(5),
             sources: SourcePolicy::default(),
         }
@@ -82,7 +92,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = Arc::new(limits);
     let normal = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let overflow = Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS));
+    let overflow = Arc::new(Semaphore::new(limits.overflow_connections));
     // Said once each time the cap fills, not once per refused connection.
     let mut at_cap = false;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -305,6 +315,7 @@ async fn serve_connection(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .header_read_timeout(None)
+        .max_buf_size(limits.max_head.max(MIN_HEAD))
         .keep_alive(mode == Mode::Normal);
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);

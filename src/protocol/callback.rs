@@ -2,10 +2,10 @@
 //! unknown, never a default that looks like data. The raw JSON stays with the event.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::command::Command;
 use super::fields::{Fields, as_string};
+use super::json::{Json, Object};
 
 /// One parsed callback of a known command.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -269,7 +269,8 @@ impl Callback {
             Payload::StartBattle { to, .. } | Payload::EndBattle { to, .. } => {
                 to.iter().map(|r| r.room_id.as_str()).collect()
             }
-            _ => Vec::new(),
+            // One room at most: nothing to merge (this runs for every callback).
+            _ => return rooms,
         };
         // Lists are capped (see `limits`), so a set is cheap; repeats need not be adjacent.
         let mut seen: std::collections::HashSet<&str> = rooms.iter().copied().collect();
@@ -288,7 +289,7 @@ pub fn is_blank(id: &str) -> bool {
 }
 
 /// Builds the typed callback for a known command from its JSON object.
-pub fn parse_callback(command: Command, body: &Map<String, Value>) -> Callback {
+pub fn parse_callback(command: Command, body: &Object<'_>) -> Callback {
     let f = Fields(body);
     let payload = match command {
         Command::CreateRoom | Command::RoomCreateRoom => Payload::CreateRoom(
@@ -431,7 +432,7 @@ pub fn parse_callback(command: Command, body: &Map<String, Value>) -> Callback {
                 .list("FollowList")
                 .into_iter()
                 .filter_map(|item| match item {
-                    Value::Object(o) => Fields(o).string("To_Account"),
+                    Json::Object(o) => Fields(o).string("To_Account"),
                     other => as_string(other),
                 })
                 .collect(),
@@ -476,7 +477,7 @@ fn members(f: Fields<'_>) -> Vec<String> {
     f.list("MemberList")
         .into_iter()
         .filter_map(|item| match item {
-            Value::Object(o) => Fields(o).string("Member_Account"),
+            Json::Object(o) => Fields(o).string("Member_Account"),
             other => as_string(other),
         })
         .collect()

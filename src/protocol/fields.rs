@@ -1,20 +1,19 @@
 //! Lenient field access over raw JSON: real payloads differ from the docs in key case
 //! (`opType`/`OpType`) and in types (ids as numbers, booleans as strings).
 
-use serde_json::{Map, Value};
+use super::json::{Json, Object};
 
 /// A JSON object viewed through lenient getters.
 #[derive(Clone, Copy)]
-pub struct Fields<'a>(pub &'a Map<String, Value>);
+pub struct Fields<'a>(pub &'a Object<'a>);
 
 impl<'a> Fields<'a> {
-    /// Exact key first, then any key equal ignoring ASCII case.
-    pub fn get(self, key: &str) -> Option<&'a Value> {
-        self.0.get(key).or_else(|| {
-            self.0
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v)
+    /// Exact key first, then the first key equal ignoring ASCII case (its last value, as for
+    /// an exact key).
+    pub fn get(self, key: &str) -> Option<&'a Json<'a>> {
+        self.0.get_exact(key).or_else(|| {
+            let (found, _) = self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(key))?;
+            self.0.get_exact(found)
         })
     }
 
@@ -35,14 +34,14 @@ impl<'a> Fields<'a> {
 
     /// A nested object.
     pub fn object(self, key: &str) -> Option<Fields<'a>> {
-        self.get(key).and_then(Value::as_object).map(Fields)
+        self.get(key).and_then(Json::as_object).map(Fields)
     }
 
     /// An array; a single value where an array was expected counts as one element.
-    pub fn list(self, key: &str) -> Vec<&'a Value> {
+    pub fn list(self, key: &str) -> Vec<&'a Json<'a>> {
         match self.get(key) {
-            Some(Value::Array(items)) => items.iter().collect(),
-            Some(Value::Null) | None => Vec::new(),
+            Some(Json::Array(items)) => items.iter().collect(),
+            Some(Json::Null) | None => Vec::new(),
             Some(other) => vec![other],
         }
     }
@@ -63,37 +62,47 @@ impl<'a> Fields<'a> {
     pub fn objects(self, key: &str) -> Vec<Fields<'a>> {
         self.list(key)
             .into_iter()
-            .filter_map(Value::as_object)
+            .filter_map(Json::as_object)
             .map(Fields)
             .collect()
     }
 }
 
-pub fn as_string(value: &Value) -> Option<String> {
+pub fn as_string(value: &Json<'_>) -> Option<String> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Json::String(s) | Json::Number(s) => Some(s.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
-pub fn as_int(value: &Value) -> Option<i64> {
+pub fn as_int(value: &Json<'_>) -> Option<i64> {
     match value {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_u64().map(|u| i64::try_from(u).unwrap_or(i64::MAX)))
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
+        // The number's text, read as serde_json's `Number` reads it (i64, u64, then f64).
+        Json::Number(n) => n
+            .parse::<i64>()
+            .ok()
+            .or_else(|| {
+                n.parse::<u64>()
+                    .ok()
+                    .map(|u| i64::try_from(u).unwrap_or(i64::MAX))
+            })
+            .or_else(|| {
+                n.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map(|f| f as i64)
+            }),
+        Json::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
-pub fn as_bool(value: &Value) -> Option<bool> {
+pub fn as_bool(value: &Json<'_>) -> Option<bool> {
     match value {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => n.as_i64().map(|i| i != 0),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+        Json::Bool(b) => Some(*b),
+        Json::Number(n) => n.parse::<i64>().ok().map(|i| i != 0),
+        Json::String(s) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "1" => Some(true),
             "false" | "0" => Some(false),
             _ => None,
@@ -105,11 +114,11 @@ pub fn as_bool(value: &Value) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn lenient_types_and_case() {
-        let value = json!({"RoomID": 42, "opType": "add", "Flag": "false", "N": "7", "One": "x"});
+        let body = br#"{"RoomID": 42, "opType": "add", "Flag": "false", "N": "7", "One": "x"}"#;
+        let value = Json::parse(body).expect("valid");
         let fields = Fields(value.as_object().expect("object"));
         assert_eq!(fields.string("RoomId").as_deref(), Some("42"));
         assert_eq!(fields.string("OpType").as_deref(), Some("add"));

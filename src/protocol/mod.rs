@@ -4,6 +4,7 @@
 mod callback;
 mod command;
 mod fields;
+pub mod json;
 pub mod limits;
 mod reply;
 pub mod samples;
@@ -19,6 +20,8 @@ pub use reply::{ACK_OK, Rejection};
 
 use serde_json::Value;
 
+use json::Json;
+
 /// A body that passed the JSON checks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
@@ -28,7 +31,9 @@ pub struct Parsed {
     pub callback: Option<Callback>,
     /// Lists in the callback cut to the per-callback limits.
     pub trimmed: Vec<Trim>,
-    pub body: Value,
+    /// The room the body names when the typed callback names none (top-level `RoomId`,
+    /// `RoomInfo.RoomId` or `GroupId`), so its log line still names a room.
+    pub guessed_room_id: Option<String>,
 }
 
 /// Parses a callback body. `query_command` is the `CallbackCommand` from the URL, if any;
@@ -38,14 +43,15 @@ pub fn parse(query_command: Option<&str>, body: &[u8]) -> Result<Parsed, Rejecti
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Rejection::EmptyBody);
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| Rejection::NotJson {
+    // Read once into a borrowed tree: no copy of the body's keys or plain strings.
+    let value = Json::parse(body).map_err(|e| Rejection::NotJson {
         message: json_error_message(&e),
         line: e.line(),
         column: e.column(),
     })?;
-    let Value::Object(object) = &value else {
+    let Json::Object(object) = &value else {
         return Err(Rejection::NotObject {
-            found: json_kind(&value).to_string(),
+            found: value.kind().to_string(),
         });
     };
     let body_command = Fields(object).string("CallbackCommand");
@@ -64,12 +70,26 @@ pub fn parse(query_command: Option<&str>, body: &[u8]) -> Result<Parsed, Rejecti
         .and_then(Command::from_name)
         .map(|command| parse_callback(command, object));
     let trimmed = callback.as_mut().map(limits::apply).unwrap_or_default();
+    let guessed_room_id = if callback.as_ref().and_then(Callback::room_id).is_none() {
+        guess_room_id(Fields(object))
+    } else {
+        None
+    };
     Ok(Parsed {
         command_name,
         callback,
         trimmed,
-        body: value,
+        guessed_room_id,
     })
+}
+
+/// A room id from a body roomwatch could not type, so its log line still names a room.
+pub fn guess_room_id(fields: Fields<'_>) -> Option<String> {
+    fields
+        .string("RoomId")
+        .or_else(|| fields.object("RoomInfo").and_then(|r| r.string("RoomId")))
+        .or_else(|| fields.string("GroupId"))
+        .filter(|id| !is_blank(id))
 }
 
 /// Two spellings name the same command when they resolve to one, or match ignoring case.

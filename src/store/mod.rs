@@ -165,6 +165,13 @@ pub struct Checkpoint {
     dropped_log_entries: u64,
 }
 
+impl Checkpoint {
+    /// The last seq the state includes.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+}
+
 /// Rooms, battles, counters and the recent log.
 ///
 /// Rooms and battles live in persistent maps whose rooms are shared (`Arc`): a clone of the

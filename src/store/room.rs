@@ -188,7 +188,11 @@ impl WriteLog {
         stamp: Stamp,
         show: impl Fn(&T) -> String,
     ) {
-        let before = known(field).map(&show);
+        // Only a change is shown, so the old value is rendered only when the new one differs.
+        let before = value
+            .as_ref()
+            .and_then(|new| known(field).filter(|current| *current != new))
+            .map(&show);
         match write(field, value, stamp) {
             Write::Changed => {
                 self.wrote = true;

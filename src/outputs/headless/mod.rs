@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use time::OffsetDateTime;
@@ -22,6 +23,10 @@ pub use ndjson::LineWriter;
 /// Events written to stdout in one go, at most; a batch is whatever is queued when the
 /// printer wakes, so under light load every event is written (and flushed) on its own.
 const BATCH: usize = 1024;
+/// A wake this soon after the previous one waits out the rest of this time before taking the
+/// batch: under load, waking per event costs a futex wake on the receiving thread and a
+/// context switch each time; at light load (events further apart) nothing waits.
+const LINGER: Duration = Duration::from_millis(1);
 
 /// The NDJSON line for one event (without the newline).
 pub fn line(entry: &LogEntry) -> String {
@@ -93,6 +98,18 @@ pub fn print_relay_updates(
     }
 }
 
+/// Standard output without std's line buffer in between, for the event printer: a line counts
+/// as printed once a write handed all of it to the OS, and a buffer would take bytes the OS never
+/// got (a pipe nobody reads). Falls back to the buffered handle if the descriptor cannot be
+/// duplicated.
+pub fn unbuffered_stdout() -> Box<dyn Write + Send> {
+    use std::os::fd::AsFd;
+    match io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(_) => Box::new(io::stdout()),
+    }
+}
+
 /// Unix milliseconds as RFC 3339 UTC with milliseconds.
 pub fn rfc3339(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
@@ -134,9 +151,11 @@ pub fn print_events(
 
 /// [`print_events`], with each event's relay outcome when a relay runs.
 ///
-/// Wakes when an event arrives, takes everything else already queued (up to [`BATCH`]),
-/// formats the batch into one buffer, and writes it line by line so that the count of lines
-/// printed stays exact even when stdout blocks mid-batch.
+/// Wakes when an event arrives (under load at most once per [`LINGER`]), takes everything else
+/// already queued (up to [`BATCH`]), formats the batch into one buffer and writes it in
+/// writes of whole lines up to `PIPE_BUF` bytes each, counting each write's lines once it
+/// returned, so that the count of lines printed stays exact even when stdout blocks mid-batch.
+/// `out` should not buffer (see [`unbuffered_stdout`]): a line is counted once `out` took it.
 pub fn print_events_with_relay(
     hub: &Hub,
     mut rx: broadcast::Receiver<LogEntry>,
@@ -145,12 +164,17 @@ pub fn print_events_with_relay(
     relay: Option<&RelayLines>,
 ) -> io::Result<()> {
     let mut batch = Batch::default();
+    let mut last_wake: Option<Instant> = None;
     loop {
         match rx.blocking_recv() {
             Ok(entry) => batch.take(entry),
             Err(RecvError::Lagged(_)) => batch.catch_up(hub, progress),
             Err(RecvError::Closed) => return Ok(()),
         }
+        if let Some(rest) = last_wake.and_then(|last| LINGER.checked_sub(last.elapsed())) {
+            std::thread::sleep(rest);
+        }
+        last_wake = Some(Instant::now());
         while batch.entries.len() < BATCH {
             match rx.try_recv() {
                 Ok(entry) => batch.take(entry),
@@ -226,16 +250,40 @@ impl Batch {
             self.writer.write(&mut self.buffer, entry, record.as_ref());
             self.line_ends.push(self.buffer.len());
         }
-        // Line by line, each counted once the OS took it: a write blocked on a full pipe may
-        // already have passed earlier lines to the reader, and the count at exit must match
-        // what the reader got. A line up to PIPE_BUF reaches a pipe whole or not at all.
+        // Whole lines, at most PIPE_BUF bytes per write (a longer line goes alone): a pipe
+        // takes such a write whole or blocks before taking any of it, so each write's lines are
+        // counted once it returned and a write blocked for good on a full pipe has passed no
+        // line the count misses; the count at exit matches what the reader got.
         let mut start = 0;
-        for &end in &self.line_ends {
-            out.write_all(&self.buffer[start..end])?;
-            out.flush()?;
-            progress.printed.fetch_add(1, Ordering::AcqRel);
-            start = end;
+        let mut counted = 0;
+        for (i, &end) in self.line_ends.iter().enumerate() {
+            let next_fits = self
+                .line_ends
+                .get(i + 1)
+                .is_some_and(|&next| next - start <= PIPE_BUF);
+            if next_fits {
+                continue;
+            }
+            // An output that takes part of a write (not a pipe) gets the rest in more writes,
+            // each counted for the lines it completed.
+            while start < end {
+                match out.write(&self.buffer[start..end]) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => start += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+                let complete = self.line_ends[counted..]
+                    .iter()
+                    .take_while(|&&line_end| line_end <= start)
+                    .count();
+                counted += complete;
+                progress
+                    .printed
+                    .fetch_add(complete as u64, Ordering::AcqRel);
+            }
         }
+        out.flush()?;
         if let Some(printed) = printed.as_mut() {
             **printed = last;
         }
@@ -247,6 +295,10 @@ impl Batch {
         Ok(())
     }
 }
+
+/// The size up to which a pipe takes a write whole or not at all (POSIX: at least 512; 4096
+/// on Linux).
+const PIPE_BUF: usize = 4096;
 
 /// The output buffer's capacity kept between batches.
 const MAX_KEPT_BUFFER: usize = 4 << 20;

@@ -22,6 +22,9 @@ use crate::store::LogEntry;
 const FRAME: Duration = Duration::from_millis(33);
 /// Bus events applied in one go before other inputs get a turn.
 const BUS_BATCH: usize = 512;
+/// A bus wake this soon after the previous one waits out the rest of this time first, so that
+/// a flood is taken in batches: each wake costs the receiver a futex wake and a context switch.
+const BUS_LINGER: Duration = Duration::from_millis(2);
 
 /// Why the loop stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +94,7 @@ where
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut last_draw: Option<Instant> = None;
+    let mut last_bus_wake: Option<Instant> = None;
     loop {
         if app.quit {
             break;
@@ -132,6 +136,12 @@ where
             // Wakes the loop when a pending change may be drawn.
             () = tokio::time::sleep_until(frame_due), if app.dirty => {}
             received = bus.recv(), if bus_open => {
+                if let Some(rest) =
+                    last_bus_wake.and_then(|last| BUS_LINGER.checked_sub(last.elapsed()))
+                {
+                    tokio::time::sleep(rest).await;
+                }
+                last_bus_wake = Some(Instant::now());
                 match received {
                     Ok(entry) => {
                         update(app, Msg::Bus(entry));
