@@ -992,3 +992,42 @@ fn selection_and_scope_stay_on_their_app_when_the_same_room_id_is_busy_elsewhere
     let theirs = app.store.room(&RoomKey::new(FIRST_APP, "live_1")).unwrap();
     assert_eq!(theirs.online_count(), 200);
 }
+
+#[tokio::test]
+async fn w_writes_the_log_as_filtered_to_a_new_ndjson_file_and_says_where() {
+    let hub = Hub::new(1000, 1024);
+    let rx = hub.subscribe();
+    let mut app = App::new(info(), hub.snapshot(), STARTED_MS, (80, 24));
+    let dir = tempfile::tempdir().unwrap();
+    app.save_dir = dir.path().to_path_buf();
+    for event in seed_events() {
+        hub.publish(event);
+    }
+    many_rooms(&hub);
+    let mut keys = chars("/rname");
+    keys.push(press(KeyCode::Enter));
+    keys.push(press(KeyCode::Char('w')));
+    keys.push(press(KeyCode::Char('w')));
+    keys.push(press(KeyCode::Char('q')));
+    let _terminal = run_script(&hub, &mut app, rx, keys, (80, 24)).await;
+    let shown = app.log_rows().len();
+    assert!(shown > 0);
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    // The second save never overwrites the first: it takes a name of its own.
+    assert_eq!(files.len(), 2, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), shown, "one line per log line shown");
+    assert!(lines.iter().all(|l| l["room_id"] == "live-room"), "{text}");
+    let status = app.status_line().unwrap_or_default().to_string();
+    assert!(
+        status.starts_with(&format!("saved {shown} log lines (as filtered) to ")),
+        "{status}"
+    );
+}

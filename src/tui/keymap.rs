@@ -30,6 +30,7 @@ pub enum Action {
     ToggleEnded,
     TogglePlots,
     Copy,
+    SaveLog,
 }
 
 /// One key as written in the table.
@@ -142,6 +143,12 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Copy,
         help: "copy the room id (JSON view: the callback body) via OSC 52",
         hint: "copy",
+    },
+    Binding {
+        keys: &[ch('w')],
+        action: Action::SaveLog,
+        help: "save the log lines shown (filter, scope) as NDJSON",
+        hint: "save",
     },
     Binding {
         keys: &[ch('f')],
@@ -288,6 +295,7 @@ pub const HINT_PRIORITY: &[Action] = &[
     Action::SortReverse,
     Action::Resend,
     Action::Edit,
+    Action::SaveLog,
 ];
 
 /// The hints that fit in `width` cells when each takes `cost(key, hint)` cells: taken in

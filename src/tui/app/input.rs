@@ -160,6 +160,7 @@ impl App {
                 self.rooms_stale = true;
             }
             (Action::TogglePlots, _) => self.show_plots = !self.show_plots,
+            (Action::SaveLog, _) => self.save_log(),
             (Action::Copy, _) => match self.selected.clone() {
                 Some(key) => self.copy(key.id.clone(), &format!("room id {}", key.id)),
                 None => self.say("nothing to copy: no room selected".into()),

@@ -20,6 +20,7 @@ mod order;
 mod relay_view;
 mod room_users;
 mod run;
+mod save;
 mod series;
 mod state;
 

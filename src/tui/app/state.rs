@@ -105,6 +105,8 @@ pub struct App {
     pub show_plots: bool,
     /// Text to put on the clipboard; the run loop sends it to the terminal and clears it.
     pub copy_request: Option<String>,
+    /// Where `w` writes the log as shown (the directory roomwatch was started in).
+    pub save_dir: std::path::PathBuf,
     /// A short message in the hint bar, until this time (Unix ms).
     pub status: Option<(String, i64)>,
     pub quit: bool,
@@ -164,6 +166,7 @@ impl App {
             room_series: RoomSeries::default(),
             show_plots: true,
             copy_request: None,
+            save_dir: std::path::PathBuf::from("."),
             status: None,
             quit: false,
             dirty: true,
