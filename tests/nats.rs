@@ -9,17 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nats_common::{APP, NatsServer, Roomwatch, callback_url, member_enter};
+use nats_common::{APP, NatsServer, Roomwatch, callback_url, member_enter, runtime, user_of};
 
 const MEMBER_ENTER: &str = "Room.CallbackAfterMemberEnter";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn receiver(nats: &str, name: &str) -> Roomwatch {
     Roomwatch::start(&[
@@ -36,13 +28,6 @@ fn receiver(nats: &str, name: &str) -> Roomwatch {
 
 fn viewer(nats: &str) -> Roomwatch {
     Roomwatch::start(&["--nats", nats, "--no-listen"])
-}
-
-/// The user each event's body names (the tests give every callback a unique one).
-fn user_of(event: &serde_json::Value) -> Option<String> {
-    event["body"]["Operator_Account"]
-        .as_str()
-        .map(str::to_string)
 }
 
 /// What a viewer folded, line by line: enough to tell two viewers' states apart.

@@ -8,23 +8,9 @@ mod nats_common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use nats_common::{APP, NatsServer, Roomwatch, callback_url, member_enter};
+use nats_common::{APP, NatsServer, Roomwatch, callback_url, member_enter, runtime, user_of};
 
 const MEMBER_ENTER: &str = "Room.CallbackAfterMemberEnter";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn user_of(event: &serde_json::Value) -> Option<String> {
-    event["body"]["Operator_Account"]
-        .as_str()
-        .map(str::to_string)
-}
 
 /// Posts callbacks `range` one after another (so their order is defined); returns the users
 /// whose callback was answered 200.

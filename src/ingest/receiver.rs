@@ -153,8 +153,15 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
     if let Some(relay) = relay {
         return relayed(&state, relay, event).await;
     }
-    let Reply { status, body } = event.reply.clone();
+    let reply = event.reply.clone();
     durable(state.hub.publish_durably(event)).await;
+    own_answer(reply, allow_post, refuse_unread)
+}
+
+/// roomwatch's own answer: the judged status and body, with `Allow: POST` for a wrong method
+/// and `Connection: close` for an oversize body refused unread.
+fn own_answer(reply: Reply, allow_post: bool, refuse_unread: bool) -> Response {
+    let Reply { status, body } = reply;
     let mut response = json_response(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         body,
@@ -168,6 +175,23 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// The backend's decision on a "before" callback, passed through: status, body, content type.
+fn backend_answer(answer: crate::relay::BeforeAnswer) -> Response {
+    let mut response = (
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY),
+        answer.body,
+    )
+        .into_response();
+    if let Some(value) = answer
+        .content_type
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
     }
     response
 }
@@ -204,19 +228,7 @@ async fn relayed(state: &ReceiverState, relay: &Arc<Relay>, mut event: Event) ->
                 .publish_durably_with(event, |numbered| relay.record_before(numbered.seq, &answer)),
         )
         .await;
-        let mut response = (
-            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY),
-            answer.body,
-        )
-            .into_response();
-        if let Some(value) = answer
-            .content_type
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
-            response.headers_mut().insert(header::CONTENT_TYPE, value);
-        }
-        return response;
+        return backend_answer(answer);
     }
     match relay.reserve(event.raw_body.len()) {
         Ok(reservation) => {
@@ -300,36 +312,9 @@ async fn streamed(
         if let Durable::Stream(stored) = durable {
             relay.record_before(stored.seq, &answer);
         }
-        let mut response = (
-            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY),
-            answer.body,
-        )
-            .into_response();
-        if let Some(value) = answer
-            .content_type
-            .as_deref()
-            .and_then(|v| HeaderValue::from_str(v).ok())
-        {
-            response.headers_mut().insert(header::CONTENT_TYPE, value);
-        }
-        return response;
+        return backend_answer(answer);
     }
-    let Reply { status, body } = event.reply;
-    let mut response = json_response(
-        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-        body,
-    );
-    if allow_post {
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-    }
-    if refuse_unread {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
+    own_answer(event.reply, allow_post, refuse_unread)
 }
 
 /// Ready unless callbacks would be refused: the relay backlog is full (after-callbacks would

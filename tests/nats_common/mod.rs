@@ -382,3 +382,19 @@ pub const APP: &str = "1400000001";
 pub fn callback_url(base: &str, command: &str) -> String {
     format!("{base}/?SdkAppid={APP}&CallbackCommand={command}")
 }
+
+/// A small multi-threaded runtime for the tests' own HTTP clients.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The user an NDJSON line's body names (the tests give every callback a unique one).
+pub fn user_of(event: &serde_json::Value) -> Option<String> {
+    event["body"]["Operator_Account"]
+        .as_str()
+        .map(str::to_string)
+}
