@@ -316,6 +316,38 @@ async fn a_restart_shows_the_restored_rooms_and_says_so() {
     assert!(dash.wait_exit().success());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_pages_back_into_the_journal_past_what_memory_holds() {
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui", "--history", "10"]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_JOURNAL");
+    cmd.env_remove("ROOMWATCH_NO_JOURNAL");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env("XDG_DATA_HOME", data.path());
+    let mut dash = Dashboard::spawn(cmd);
+    let port = dash.port();
+    for i in 0..40 {
+        let body = UPDATE_SEED.replace("\"live-room\"", &format!("\"old-{i:02}\""));
+        assert_ne!(body, UPDATE_SEED, "the seed names its room");
+        post(port, "Live.CallbackAfterUpdateRoomInfo", &body).await;
+    }
+    dash.wait_for("the newest line", |s| {
+        s.contains("old-39") && s.contains("10 lines")
+    });
+    // To the log, to its first held line, then three pages further up.
+    dash.send(b"\t\tg");
+    dash.wait_for("the first held line", |s| s.contains("PAUSED"));
+    dash.send(b"\x1b[5~\x1b[5~\x1b[5~\x1b[5~\x1b[5~");
+    let screen = dash.wait_for("the oldest line, read from the journal", |s| {
+        s.contains("old-00") && s.contains("30 from the journal, start reached")
+    });
+    assert!(screen.contains("40 lines"), "{screen}");
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+}
+
 /// A backend on loopback that records the bodies it receives and answers Tencent's ack.
 async fn recording_backend() -> (String, Arc<Mutex<Vec<String>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));

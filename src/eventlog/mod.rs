@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod location;
 pub mod lock;
+pub mod page;
 pub mod query;
 pub mod record;
 pub mod relay_pending;
@@ -77,6 +78,9 @@ pub trait EventLog: Send + Sync {
     fn append(&self, entry: &LogEntry) -> Commit;
     /// Up to `limit` entries with a position above `after`, oldest first.
     fn read_from(&self, after: u64, limit: usize) -> Result<Vec<LogEntry>, ReadError>;
+    /// Up to `limit` rows next to `from`, in either direction, oldest first: paging through
+    /// history from anywhere.
+    fn read_page(&self, from: page::PageFrom, limit: usize) -> Result<page::Page, ReadError>;
     /// The highest committed position, updated as commits land.
     fn follow(&self) -> watch::Receiver<u64>;
     fn health(&self) -> Health;

@@ -260,6 +260,15 @@ impl EventLog for SqliteJournal {
         Ok(read_after(&conn, after, limit)?.entries)
     }
 
+    fn read_page(
+        &self,
+        from: super::page::PageFrom,
+        limit: usize,
+    ) -> Result<super::page::Page, ReadError> {
+        let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(super::page::read_page(&conn, from, limit)?)
+    }
+
     fn follow(&self) -> watch::Receiver<u64> {
         self.committed.clone()
     }

@@ -47,7 +47,7 @@ impl App {
         self.log_index.size()
     }
 
-    fn entry_matches(&self, entry: &LogEntry) -> bool {
+    pub(super) fn entry_matches(&self, entry: &LogEntry) -> bool {
         let rooms = entry_rooms(&entry.event);
         if let Some(scope) = &self.scope_room
             && !rooms.contains(scope)
@@ -64,17 +64,19 @@ impl App {
             )
     }
 
-    /// Filters the whole stored log again (through its index) and merges the notices in.
+    /// Filters the whole stored log again (through its index), puts the lines read back from
+    /// the journal above it, and merges the notices in.
     pub(super) fn rebuild_log_rows(&mut self) {
         self.log_index.sync(self.store.log());
+        let mut rows = self.history_rows();
         let relay = &self.relay;
-        let mut rows = self.log_index.matching(
+        rows.extend(self.log_index.matching(
             &self.store,
             &self.query,
             self.scope_room.as_ref(),
             |seq| relay.record(seq).map(|r| &r.state),
             self.now_ms,
-        );
+        ));
         for (i, notice) in self.notices.iter().enumerate() {
             let row = LogRow {
                 seq: notice.after_seq,
@@ -86,12 +88,17 @@ impl App {
         self.log_rows = rows;
     }
 
-    /// Drops lines whose events left the store's capped log (and notices among them).
+    /// Drops lines whose events left the store's capped log (and notices among them); lines
+    /// read back from the journal stay.
     pub(super) fn drop_expired_log_rows(&mut self) {
         let first = self.store.log().front().map_or(u64::MAX, |e| e.event.seq);
+        let kept = self.history.last_seq().map_or(0, |seq| {
+            self.log_rows
+                .partition_point(|r| r.seq < seq || (r.seq == seq && r.notice.is_none()))
+        });
         let gone = self.log_rows.partition_point(|r| r.seq < first);
-        if gone > 0 {
-            self.log_rows.drain(..gone);
+        if gone > kept {
+            self.log_rows.drain(kept..gone);
         }
     }
 

@@ -4,7 +4,7 @@
 //!
 //! One job per file: `state` the [`App`] itself, `feed` what arrives from the hub and the
 //! clock, `order` the room table's order, `log_rows` the log's lines, `log_index` a
-//! compact record per log line for filtering it fast, `room_users` each room's
+//! compact record per log line for filtering it fast, `history` the lines paged back from the journal, `room_users` each room's
 //! accounts kept together for `user:`, `input` keys and mouse,
 //! `navigation` moving selections and cursors, `event_view` the JSON overlay, `series` the
 //! plots' bounded history, `order` the rooms table's order.
@@ -12,6 +12,7 @@
 mod copy;
 mod event_view;
 mod feed;
+mod history;
 mod input;
 mod log_index;
 mod log_rows;
@@ -27,6 +28,7 @@ mod state;
 use crossterm::event::{KeyEvent, MouseEvent};
 
 pub use event_view::{EventView, event_view};
+pub use history::{HISTORY_PAGE, HISTORY_WINDOW, History, HistoryPage, HistoryRequest};
 pub use log_rows::{LogRow, Notice, entry_rooms};
 pub use order::SortKey;
 pub use relay_view::RelayView;
@@ -57,6 +59,8 @@ pub enum Msg {
     Relay(RelayRecord),
     /// The relay's status, once a second.
     RelayStatus(RelayStatus),
+    /// A page read back from the journal, as asked by [`App::take_history_request`].
+    History(Box<HistoryPage>),
 }
 
 /// Applies one message. Pure: no I/O, no clock.
@@ -83,5 +87,6 @@ pub fn update(app: &mut App, msg: Msg) {
         Msg::Quit => app.quit = true,
         Msg::Relay(record) => app.on_relay(record),
         Msg::RelayStatus(status) => app.on_relay_status(status),
+        Msg::History(page) => app.on_history(*page),
     }
 }

@@ -33,13 +33,33 @@ impl App {
 
     pub(super) fn move_log(&mut self, delta: isize) {
         let Some(current) = self.log_cursor_index() else {
+            if delta < 0 {
+                // Nothing shown in memory (or nothing matches there): the journal may have it.
+                self.page_back(delta);
+            }
             return;
         };
         if delta > 0 && self.log_cursor.is_none() {
             return;
         }
+        let target = current.cast_signed().saturating_add(delta);
+        if target < 0 {
+            // Above the first line: page back into the journal for the rest of the way.
+            self.pause_at(0);
+            self.page_back(target);
+            return;
+        }
+        let from_journal = self.rows_from_journal();
+        if delta > 0 && current < from_journal && target.cast_unsigned() >= from_journal {
+            // Down past the lines read back, towards lines not read between them and memory.
+            let last_read = from_journal - 1;
+            if self.page_forward(target - last_read.cast_signed()) {
+                self.pause_at(last_read);
+                return;
+            }
+        }
         let last = self.log_rows.len() - 1;
-        let next = current.saturating_add_signed(delta).min(last);
+        let next = target.cast_unsigned().min(last);
         self.pause_at(next);
     }
 
@@ -52,6 +72,7 @@ impl App {
     }
 
     pub(super) fn follow(&mut self) {
+        self.stop_paging();
         self.log_cursor = None;
         self.new_while_paused = 0;
         self.dirty = true;

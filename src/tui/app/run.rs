@@ -12,7 +12,7 @@ use ratatui::backend::Backend;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{App, Msg, update};
+use super::{App, HistoryPage, HistoryRequest, Msg, update};
 use crate::hub::Hub;
 use crate::relay::{Relay, RelayRecord};
 use crate::runner::RunInfo;
@@ -83,6 +83,9 @@ where
     F: Future<Output = ()>,
 {
     let mut relay_open = relay.is_some();
+    app.set_history_available(hub.journal().is_some());
+    // Pages read back from the journal, off this thread.
+    let (history_tx, mut history_rx) = tokio::sync::mpsc::unbounded_channel();
     if let Some(feed) = &relay {
         app.relay.resend_to = Some(feed.resend_to.to_string());
         update(app, Msg::RelayStatus(feed.relay.status()));
@@ -130,6 +133,9 @@ where
                 tracing::warn!("clipboard copy failed: {e}");
             }
         }
+        if let Some(request) = app.take_history_request() {
+            read_history(hub, request, history_tx.clone());
+        }
         tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -170,6 +176,7 @@ where
                 }
             }
             event = input.next(), if input_open => input_open = on_input(app, event)?,
+            Some(page) = history_rx.recv() => update(app, Msg::History(Box::new(page))),
             record = relay_update(relay.as_mut()), if relay_open => match record {
                 Ok(record) => update(app, Msg::Relay(record)),
                 // Missed updates only delay a label: the status and the next update catch up.
@@ -220,6 +227,25 @@ fn edit_and_resend<B: Backend>(
         }
         Err(error) => app.push_notice(format!("e: #{seq}: {error}")),
     }
+}
+
+/// Reads the page asked for on a blocking thread; the answer comes back through `done`.
+fn read_history(
+    hub: &Hub,
+    request: HistoryRequest,
+    done: tokio::sync::mpsc::UnboundedSender<HistoryPage>,
+) {
+    let Some(journal) = hub.journal().cloned() else {
+        let result = Err("there is no journal".to_string());
+        let _ = done.send(HistoryPage { request, result });
+        return;
+    };
+    tokio::task::spawn_blocking(move || {
+        let result = journal
+            .read_page(request.from, request.limit)
+            .map_err(|e| e.to_string());
+        let _ = done.send(HistoryPage { request, result });
+    });
 }
 
 async fn relay_update(feed: Option<&mut RelayFeed>) -> Result<RelayRecord, RecvError> {

@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 
 use super::event_view::EventView;
+use super::history::History;
 use super::log_index::LogIndex;
 use super::log_rows::{LogRow, Notice};
 use super::relay_view::RelayView;
@@ -95,6 +96,8 @@ pub struct App {
     pub notices: Vec<Notice>,
     /// Relay outcomes and status, when a relay runs.
     pub relay: RelayView,
+    /// Older lines read back from the journal, above those held in memory.
+    pub(super) history: History,
     /// Callbacks per second over the last few seconds.
     pub rate: f64,
     /// Callbacks (and rejections) per second, for the header sparkline.
@@ -161,6 +164,7 @@ impl App {
             overlay: Overlay::None,
             notices: Vec::new(),
             relay: RelayView::default(),
+            history: History::default(),
             rate: 0.0,
             throughput: Throughput::default(),
             room_series: RoomSeries::default(),
@@ -210,11 +214,14 @@ impl App {
         self.log_cursor.is_some()
     }
 
-    /// The stored log entry with this sequence number, if still held.
+    /// The log entry with this sequence number, if still held in memory or read back from
+    /// the journal.
     pub fn entry(&self, seq: u64) -> Option<&LogEntry> {
         let log = self.store.log();
         let at = log.partition_point(|e| e.event.seq < seq);
-        log.get(at).filter(|e| e.event.seq == seq)
+        log.get(at)
+            .filter(|e| e.event.seq == seq)
+            .or_else(|| self.history.entry(seq))
     }
 
     /// Whether a room passes the query.

@@ -30,6 +30,29 @@ pub fn pane(frame: &mut Frame, app: &App, area: Rect) {
     };
     let mut details = vec![(scope, theme::label())];
     details.push((format!("· {} lines ", rows.len()), theme::label()));
+    let history = app.history();
+    if history.busy() {
+        details.push(("· reading the journal… ".into(), theme::badge_paused()));
+    } else if !history.is_empty() {
+        let at_start = history.start_reached() && app.log_cursor_index() == Some(0);
+        let text = if at_start {
+            format!("· {} from the journal, start reached ", history.len())
+        } else {
+            format!("· {} from the journal ", history.len())
+        };
+        details.push((text, theme::label()));
+    }
+    // Lines only show the time of day: say the day when the cursor is on an earlier one.
+    if let Some(entry) = app.log_cursor.and_then(|row| app.entry(row.seq)) {
+        let zone = app.info.zone;
+        let (at, now) = (
+            zone.date_time(entry.event.received_at_ms),
+            zone.date_time(app.now_ms),
+        );
+        if at.get(..10) != now.get(..10) {
+            details.push((format!("· {} ", at.get(..10).unwrap_or("")), theme::label()));
+        }
+    }
     if app.paused() {
         details.push((
             format!(" PAUSED · {} new ", app.new_while_paused),

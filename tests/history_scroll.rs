@@ -1,0 +1,238 @@
+//! Paging the dashboard's log back past the lines held in memory, into a real SQLite journal:
+//! the app asks for pages, the test reads them from the journal as the run loop would.
+#![allow(clippy::unwrap_used)]
+
+mod ui_common;
+
+use std::sync::Arc;
+
+use crossterm::event::KeyCode;
+use roomwatch::eventlog::{EventLog, JournalOptions, SqliteJournal};
+use roomwatch::hub::Hub;
+use roomwatch::tui::app::{App, HistoryPage, Msg, update};
+use ui_common::*;
+
+/// A hub holding `held` log lines in memory, journaling into `dir`, with `rooms` rooms created
+/// in order (`h-000`, `h-001`, ...), every record committed.
+fn journaled(dir: &std::path::Path, held: usize, rooms: usize) -> (Arc<Hub>, Arc<SqliteJournal>) {
+    let options = JournalOptions {
+        log_capacity: held,
+        ..JournalOptions::new(dir.join("journal.sqlite"))
+    };
+    let (journal, restored) = SqliteJournal::open(&options).unwrap();
+    let journal = Arc::new(journal);
+    let hub = Arc::new(Hub::with_journal(
+        restored.store,
+        64,
+        Arc::clone(&journal) as Arc<dyn EventLog>,
+    ));
+    for i in 0..rooms {
+        let at = NOW_MS - 3_600_000 + i64::try_from(i).unwrap() * 1000;
+        let body = create_room(&format!("h-{i:03}"), "hist", "owner", at);
+        let query = "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom";
+        let (_, commit) = hub.publish_durably(event(query, &body, at));
+        commit.unwrap().wait_blocking().unwrap();
+    }
+    (hub, journal)
+}
+
+/// The dashboard on `hub`, with the journal to page into, the log pane focused.
+fn dashboard(hub: &Hub) -> App {
+    let mut app = app(hub, 110, 30);
+    app.set_history_available(true);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    app
+}
+
+/// Reads every page the app asks for from the journal, as the run loop does.
+fn serve(app: &mut App, journal: &SqliteJournal) -> usize {
+    let mut served = 0;
+    while let Some(request) = app.take_history_request() {
+        let result = journal
+            .read_page(request.from, request.limit)
+            .map_err(|e| e.to_string());
+        update(app, Msg::History(Box::new(HistoryPage { request, result })));
+        served += 1;
+        assert!(served < 10_000, "the app kept asking for pages");
+    }
+    served
+}
+
+/// The room id of the line under the cursor.
+fn cursor_room(app: &App) -> String {
+    let row = app.log_rows()[app.log_cursor_index().unwrap()];
+    app.entry(row.seq)
+        .unwrap()
+        .event
+        .room_id
+        .clone()
+        .unwrap_or_default()
+}
+
+#[test]
+fn scrolling_up_past_the_held_lines_reads_older_ones_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, journal) = journaled(dir.path(), 20, 100);
+    let mut app = dashboard(&hub);
+    app.set_history_limits(30, 1000);
+    assert_eq!(app.log_rows().len(), 20, "only the held lines at first");
+
+    // Up to the first held line, then one more: the page before it is asked for.
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(cursor_room(&app), "h-080");
+    key(&mut app, KeyCode::Up);
+    assert!(app.history().busy(), "a page is asked for");
+    assert!(render(&mut app, 110, 30).contains("reading the journal"));
+    assert_eq!(serve(&mut app, &journal), 1);
+    assert_eq!(
+        cursor_room(&app),
+        "h-079",
+        "the cursor moved onto the line read"
+    );
+    assert_eq!(app.log_rows().len(), 50);
+
+    // Page up to the very start: every line is there once, in order.
+    for _ in 0..20 {
+        key(&mut app, KeyCode::PageUp);
+        serve(&mut app, &journal);
+    }
+    assert_eq!(cursor_room(&app), "h-000");
+    assert!(app.history().start_reached());
+    let seqs: Vec<u64> = app.log_rows().iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=100).collect::<Vec<u64>>());
+    let screen = render(&mut app, 110, 30);
+    assert!(screen.contains("h-000"), "{screen}");
+    assert!(
+        screen.contains("80 from the journal, start reached"),
+        "{screen}"
+    );
+
+    // At the start, one more Up says so and asks for nothing.
+    key(&mut app, KeyCode::Up);
+    assert_eq!(serve(&mut app, &journal), 0);
+    assert!(render(&mut app, 110, 30).contains("start of the journal"));
+
+    // Enter opens a line read from the journal like any other.
+    key(&mut app, KeyCode::Enter);
+    let screen = render(&mut app, 110, 30);
+    assert!(screen.contains("h-000"), "{screen}");
+}
+
+#[test]
+fn a_filter_scans_back_until_it_finds_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, journal) = journaled(dir.path(), 20, 200);
+    let mut app = dashboard(&hub);
+    app.set_history_limits(25, 1000);
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "room:h-003");
+    key(&mut app, KeyCode::Enter);
+    assert!(app.log_rows().is_empty(), "no held line matches");
+
+    // Many pages hold no match: they are read one after another without more keys.
+    key(&mut app, KeyCode::Up);
+    let pages = serve(&mut app, &journal);
+    assert!(pages >= 7, "read {pages} pages");
+    assert_eq!(app.log_rows().len(), 1);
+    assert_eq!(cursor_room(&app), "h-003");
+    assert!(app.paused());
+
+    // A new filter lets the lines picked by the old one go.
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "*");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.history().len(), 0);
+    assert!(app.log_rows().iter().all(|r| r.seq > 180));
+}
+
+#[test]
+fn the_window_slides_both_ways_and_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, journal) = journaled(dir.path(), 10, 120);
+    let mut app = dashboard(&hub);
+    app.set_history_limits(10, 30);
+
+    // All the way up, line by line: the window holds at most 30 lines from the journal.
+    key(&mut app, KeyCode::Char('g'));
+    for _ in 0..200 {
+        key(&mut app, KeyCode::Up);
+        serve(&mut app, &journal);
+        assert!(app.history().len() <= 30);
+    }
+    assert_eq!(cursor_room(&app), "h-000");
+
+    // And all the way down again: every line shows up once, in order, and the held lines
+    // follow the last line read from the journal.
+    let mut seen = vec![app.log_rows()[app.log_cursor_index().unwrap()].seq];
+    for _ in 0..200 {
+        key(&mut app, KeyCode::Down);
+        serve(&mut app, &journal);
+        assert!(app.history().len() <= 30);
+        let seq = app.log_rows()[app.log_cursor_index().unwrap()].seq;
+        if seen.last() != Some(&seq) {
+            seen.push(seq);
+        }
+    }
+    assert_eq!(seen, (1..=120).collect::<Vec<u64>>());
+    assert_eq!(cursor_room(&app), "h-119");
+}
+
+#[test]
+fn following_the_tail_stops_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, journal) = journaled(dir.path(), 20, 100);
+    let mut app = dashboard(&hub);
+    app.set_history_limits(10, 1000);
+    key(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "room:nowhere");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Up);
+    let request = app.take_history_request().unwrap();
+    // End while the page is being read: the page still lands, nothing more is asked for.
+    key(&mut app, KeyCode::End);
+    let result = journal
+        .read_page(request.from, request.limit)
+        .map_err(|e| e.to_string());
+    update(
+        &mut app,
+        Msg::History(Box::new(HistoryPage { request, result })),
+    );
+    assert!(app.take_history_request().is_none());
+    assert!(!app.paused());
+}
+
+#[test]
+fn without_a_journal_the_top_says_so() {
+    let hub = Hub::new(20, 64);
+    for i in 0..30_i64 {
+        publish(
+            &hub,
+            &create_room(&format!("n-{i:02}"), "x", "o", NOW_MS),
+            NOW_MS,
+        );
+    }
+    let mut app = app(&hub, 110, 30);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Tab);
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Up);
+    assert!(app.take_history_request().is_none());
+    assert!(render(&mut app, 110, 30).contains("needs the journal"));
+}
+
+#[test]
+fn keys_pressed_while_a_page_is_read_still_move_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, journal) = journaled(dir.path(), 20, 100);
+    let mut app = dashboard(&hub);
+    app.set_history_limits(50, 1000);
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Up);
+    // Three more Ups before the page is in: the cursor ends four lines above the held ones.
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Up);
+    }
+    assert_eq!(serve(&mut app, &journal), 1);
+    assert_eq!(cursor_room(&app), "h-076");
+}
