@@ -81,7 +81,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[key(KeyCode::PageUp)],
         action: Action::PageUp,
-        help: "page up (pauses the log)",
+        help: "page up (pauses the log; past its top: the journal)",
         hint: "",
     },
     Binding {
