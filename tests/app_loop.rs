@@ -1031,3 +1031,134 @@ async fn w_writes_the_log_as_filtered_to_a_new_ndjson_file_and_says_where() {
         "{status}"
     );
 }
+
+/// Hands everything queued on `rx` to the app the way the run loop does: in one batch, with
+/// the hub's state as of the last of them.
+fn sync(
+    app: &mut App,
+    hub: &Hub,
+    rx: &mut tokio::sync::broadcast::Receiver<roomwatch::store::LogEntry>,
+) {
+    let state = hub.read(roomwatch::store::RoomStore::checkpoint);
+    let mut entries = Vec::new();
+    while let Ok(entry) = rx.try_recv() {
+        entries.push(entry);
+    }
+    update(
+        app,
+        Msg::Synced {
+            entries,
+            state: Box::new(state),
+        },
+    );
+}
+
+/// The dashboard reads the hub's state at frame time instead of folding every event itself:
+/// after any batch of events, it must show exactly what folding each event shows (rooms,
+/// counts, order, selection, log lines), with and without a filter, including batches bigger
+/// than the log keeps.
+#[test]
+fn reading_the_hubs_state_per_frame_equals_folding_each_event() {
+    for filter in ["", "blue"] {
+        // A log of 50: the burst below is bigger than it.
+        let hub = Hub::new(50, 4096);
+        let mut rx_folded = hub.subscribe();
+        let mut rx_synced = hub.subscribe();
+        let mut folded = app(&hub, 160, 40);
+        let mut synced = app(&hub, 160, 40);
+        for app in [&mut folded, &mut synced] {
+            if !filter.is_empty() {
+                key(app, KeyCode::Char('/'));
+                type_text(app, filter);
+                key(app, KeyCode::Enter);
+            }
+        }
+        let mut state = 11_u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        for i in 0..300_i64 {
+            let room = format!("r{}", next(15));
+            let at = NOW_MS - 100_000 + i * 100 - i64::try_from(next(5)).unwrap() * 1000;
+            let body = match next(5) {
+                0 => create_room(
+                    &room,
+                    if next(2) == 0 { "Blue room" } else { "Red" },
+                    "h",
+                    at,
+                ),
+                1 => destroy_room(&room, at),
+                2 => members(&room, &["v"], NOW_MS - 200_000),
+                _ => members(&room, &["w", "x"], at),
+            };
+            publish(&hub, &body, at);
+            if next(3) == 0 {
+                // Several events between two frames.
+                continue;
+            }
+            if i == 150 {
+                for n in 0..120 {
+                    let room = format!("r{}", next(15));
+                    publish(&hub, &members(&room, &["y"], at + n), at + n);
+                }
+            }
+            if i % 40 == 7 {
+                key(&mut folded, KeyCode::Char('j'));
+                key(&mut synced, KeyCode::Char('j'));
+            }
+            drain(&mut folded, &mut rx_folded);
+            sync(&mut synced, &hub, &mut rx_synced);
+            folded.prepare();
+            synced.prepare();
+            assert_eq!(
+                synced.store.rooms(),
+                folded.store.rooms(),
+                "after event {i}"
+            );
+            assert_eq!(synced.store.counters(), folded.store.counters());
+            assert_eq!(synced.store.last_seq(), folded.store.last_seq());
+            assert_eq!(synced.store.log(), folded.store.log(), "after event {i}");
+            assert_eq!(synced.room_order(), folded.room_order(), "after event {i}");
+            assert_eq!(synced.room_counts(), folded.room_counts());
+            assert_eq!(synced.selected, folded.selected, "after event {i}");
+            assert_eq!(synced.log_rows(), folded.log_rows(), "after event {i}");
+            assert_eq!(synced.log_index_size(), folded.log_index_size());
+            assert_eq!(
+                render(&mut synced, 160, 40),
+                render(&mut folded, 160, 40),
+                "after event {i}"
+            );
+        }
+    }
+}
+
+/// Events the hub applied after it closed never come over the bus; the state still shows
+/// them, and the table is rebuilt from it rather than left in a stale order.
+#[test]
+fn a_state_ahead_of_the_bus_rebuilds_the_table() {
+    let hub = Hub::new(100, 64);
+    let mut rx = hub.subscribe();
+    let mut app = app(&hub, 80, 24);
+    publish(
+        &hub,
+        &create_room("first", "one", "h", NOW_MS - 2000),
+        NOW_MS - 2000,
+    );
+    sync(&mut app, &hub, &mut rx);
+    app.prepare();
+    hub.close();
+    publish(
+        &hub,
+        &create_room("second", "two", "h", NOW_MS - 1000),
+        NOW_MS - 1000,
+    );
+    sync(&mut app, &hub, &mut rx);
+    app.prepare();
+    assert_eq!(ids(app.room_order()), ["second", "first"]);
+    assert_eq!(app.room_counts(), (2, 0));
+    // Only what came over the bus is in the log.
+    assert_eq!(app.log_rows().len(), 1);
+}

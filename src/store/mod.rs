@@ -151,7 +151,7 @@ fn evict_key(room: &Room) -> EvictKey {
 
 /// The store's state without its log, as a journal checkpoint stores it. Persistent
 /// collections make taking one cheap (they are shared, not copied).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Checkpoint {
     rooms: OrdMap<RoomKey, Arc<Room>>,
     evict_order: OrdSet<EvictKey>,
@@ -333,6 +333,28 @@ impl RoomStore {
             dropped_log_entries: checkpoint.dropped_log_entries,
             ..Self::new(log_capacity)
         }
+    }
+
+    /// Appends an entry another store already applied (a dashboard copying the hub's log from
+    /// the bus), without folding it: the state comes separately, by [`Self::adopt_state`].
+    pub fn push_applied(&mut self, entry: LogEntry) {
+        self.advance_seq(entry.event.seq);
+        self.push_log(entry);
+    }
+
+    /// Takes another store's state (rooms, battles, counters; e.g. the hub's, as of the last
+    /// entry given to [`Self::push_applied`]) in place of this one's, keeping this store's own
+    /// log and limits. Cheap: the persistent collections are shared, not copied.
+    pub fn adopt_state(&mut self, state: Checkpoint) {
+        self.rooms = state.rooms;
+        self.evict_order = state.evict_order;
+        self.battles = state.battles;
+        self.battle_order = state.battle_order;
+        self.counters = state.counters;
+        self.threshold = state.threshold;
+        self.follows = state.follows;
+        self.seen_roomless = state.seen_roomless;
+        self.advance_seq(state.last_seq);
     }
 
     /// Takes other limits (the run's flags) for what comes next.

@@ -1,8 +1,11 @@
 //! What reaches the app from outside the terminal: hub events, lag resyncs, clock ticks.
 
+use std::collections::HashSet;
+
 use super::App;
 use super::log_rows::Notice;
-use crate::store::{LogEntry, RoomStore};
+use crate::event::{Event, Verdict};
+use crate::store::{Checkpoint, LogEntry, RoomKey, RoomStore};
 
 /// Notices kept in the log (lag resyncs); older ones are dropped.
 const MAX_NOTICES: usize = 100;
@@ -27,20 +30,64 @@ impl App {
             // Already part of the replica (taken from a snapshot).
             return;
         }
-        if let (crate::event::Verdict::Accepted, Some(callback)) =
-            (entry.event.verdict, &entry.event.callback)
-        {
-            let app = entry.event.sdkappid();
+        self.took(&entry.event);
+    }
+
+    /// Events from the hub with the hub's state once they were applied: the log takes the
+    /// entries as they are and the rooms are read from `state`, so no event is folded a
+    /// second time here. Entries the store already holds (from a snapshot) are skipped.
+    pub(super) fn on_synced(&mut self, entries: &[LogEntry], state: Checkpoint) {
+        let held = self.store.last_seq();
+        let fresh = &entries[entries.partition_point(|e| e.event.seq <= held)..];
+        let upto = fresh.last().map_or(held, |e| e.event.seq);
+        if state.last_seq() > upto {
+            // The state holds events that never came through here (published after the bus
+            // closed): the rooms they changed are unknown, so the order is rebuilt.
+            self.view_changed();
+        }
+        let mut touched: Vec<RoomKey> = Vec::new();
+        let mut seen: HashSet<RoomKey> = HashSet::new();
+        for entry in fresh {
+            for key in self.rooms_to_place(&entry.event) {
+                if seen.insert(key.clone()) {
+                    touched.push(key);
+                }
+            }
+        }
+        if self.rooms_stale {
+            // A full sort is due at the next frame anyway.
+            touched.clear();
+        }
+        for key in &touched {
+            self.unlist(key);
+        }
+        for entry in fresh {
+            self.store.push_applied(entry.clone());
+        }
+        self.store.adopt_state(state);
+        for key in &touched {
+            self.relist(key);
+        }
+        for entry in fresh {
+            self.took(&entry.event);
+        }
+    }
+
+    /// What every event new to the store changes besides the rooms: the caches it makes
+    /// stale, the rate and plots, and the log's lines.
+    fn took(&mut self, event: &Event) {
+        if let (Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback) {
+            let app = event.sdkappid();
             for id in callback.room_ids() {
-                let key = crate::store::RoomKey::new(app, id);
+                let key = RoomKey::new(app, id);
                 self.room_users.forget(&key);
                 self.log_index.room_changed(&key);
             }
         }
-        self.arrivals.push_back(entry.event.received_at_ms);
-        self.record_series(&entry.event);
+        self.arrivals.push_back(event.received_at_ms);
+        self.record_series(event);
         self.dirty = true;
-        self.append_log_row(entry.event.seq);
+        self.append_log_row(event.seq);
     }
 
     /// Counts the event for the plots.

@@ -102,17 +102,14 @@ impl App {
         }
     }
 
-    /// Appends the event just applied, if it is shown, instead of filtering the log again.
+    /// Appends an event just taken in, if it is shown, instead of filtering the log again.
     pub(super) fn append_log_row(&mut self, seq: u64) {
         if self.log_stale {
             return;
         }
-        // The stored copy carries the replica's own effect.
-        let matches = self
-            .store
-            .log()
-            .back()
-            .is_some_and(|e| self.entry_matches(e));
+        // The stored copy carries the effect the store gave it. A line already gone from
+        // the capped log (many events since the last frame) is not shown.
+        let matches = self.entry(seq).is_some_and(|e| self.entry_matches(e));
         if matches {
             self.log_rows.push(LogRow { seq, notice: None });
             if self.log_cursor.is_some() {

@@ -1,10 +1,11 @@
-//! The dashboard's state and its reducer: [`App`] holds a replica of the room store plus
+//! The dashboard's state and its reducer: [`App`] holds a copy of the room store plus
 //! everything about the view (selection, filter, follow/pause, overlays); [`update`] applies
 //! one [`Msg`] to it and does no I/O. The loop that feeds it lives in [`run`].
 //!
 //! One job per file: `state` the [`App`] itself, `feed` what arrives from the hub and the
-//! clock, `order` the room table's order, `log_rows` the log's lines, `log_index` a
-//! compact record per log line for filtering it fast, `history` the lines paged back from the journal, `room_users` each room's
+//! clock, `intake` the hub's events on their way in, `order` the room table's order,
+//! `log_rows` the log's lines, `log_index` a compact record per log line for filtering it
+//! fast, `history` the lines paged back from the journal, `room_users` each room's
 //! accounts kept together for `user:`, `input` keys and mouse,
 //! `navigation` moving selections and cursors, `event_view` the JSON overlay, `series` the
 //! plots' bounded history, `order` the rooms table's order.
@@ -14,6 +15,7 @@ mod event_view;
 mod feed;
 mod history;
 mod input;
+mod intake;
 mod log_index;
 mod log_rows;
 mod navigation;
@@ -37,7 +39,7 @@ pub use series::{MINUTES_KEPT, RoomSeries, SECONDS_KEPT, SecondBucket, Throughpu
 pub use state::{App, Overlay, Pane};
 
 use crate::relay::{RelayRecord, RelayStatus};
-use crate::store::{LogEntry, RoomStore};
+use crate::store::{Checkpoint, LogEntry, RoomStore};
 
 /// Everything that can happen to the dashboard.
 #[derive(Debug, Clone)]
@@ -47,8 +49,15 @@ pub enum Msg {
     Resize(u16, u16),
     /// The clock, once a second (Unix ms).
     Tick(i64),
-    /// An event from the hub.
+    /// An event from the hub, folded into the app's own store.
     Bus(LogEntry),
+    /// Events from the hub, oldest first, with the hub's state once they were applied (see
+    /// [`RoomStore::checkpoint`]): the store takes the entries into its log and the state as
+    /// it is, without folding anything itself.
+    Synced {
+        entries: Vec<LogEntry>,
+        state: Box<Checkpoint>,
+    },
     /// The subscriber fell behind by `skipped` events; `snapshot` is the hub's state now.
     Lagged {
         skipped: u64,
@@ -83,6 +92,7 @@ pub fn update(app: &mut App, msg: Msg) {
         }
         Msg::Tick(now_ms) => app.on_tick(now_ms),
         Msg::Bus(entry) => app.on_bus(&entry),
+        Msg::Synced { entries, state } => app.on_synced(&entries, *state),
         Msg::Lagged { skipped, snapshot } => app.on_lagged(skipped, *snapshot),
         Msg::Quit => app.quit = true,
         Msg::Relay(record) => app.on_relay(record),

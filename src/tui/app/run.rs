@@ -12,6 +12,7 @@ use ratatui::backend::Backend;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::intake::{Intake, Lagged};
 use super::{App, HistoryPage, HistoryRequest, Msg, update};
 use crate::hub::Hub;
 use crate::relay::{Relay, RelayRecord};
@@ -20,8 +21,11 @@ use crate::store::LogEntry;
 
 /// The shortest time between two frames (about 30 per second).
 const FRAME: Duration = Duration::from_millis(33);
-/// Bus events applied in one go before other inputs get a turn.
+/// Bus events taken in one go before other inputs get a turn.
 const BUS_BATCH: usize = 512;
+/// Events taken off the bus that are handed to the app before the frame is due, so that what
+/// waits for a frame stays bounded under a flood.
+const SYNC_AT: usize = 4096;
 /// A bus wake this soon after the previous one waits out the rest of this time first, so that
 /// a flood is taken in batches: each wake costs the receiver a futex wake and a context switch.
 const BUS_LINGER: Duration = Duration::from_millis(2);
@@ -98,6 +102,9 @@ where
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut last_draw: Option<Instant> = None;
     let mut last_bus_wake: Option<Instant> = None;
+    // Events wait here for the frame: the app reads the hub's state once per frame instead of
+    // folding every event into a store of its own.
+    let mut intake = Intake::default();
     loop {
         if app.quit {
             break;
@@ -119,7 +126,9 @@ where
             }
         }
         let frame_due = last_draw.map_or_else(Instant::now, |t| t + FRAME);
-        if app.dirty && Instant::now() >= frame_due {
+        let frame_wanted = app.dirty || !intake.is_empty();
+        if frame_wanted && Instant::now() >= frame_due {
+            sync(app, hub, &mut bus, &mut intake);
             app.prepare();
             terminal
                 .draw(|frame| crate::tui::ui::draw(frame, app))
@@ -140,7 +149,7 @@ where
             biased;
             () = &mut shutdown => break,
             // Wakes the loop when a pending change may be drawn.
-            () = tokio::time::sleep_until(frame_due), if app.dirty => {}
+            () = tokio::time::sleep_until(frame_due), if frame_wanted => {}
             received = bus.recv(), if bus_open => {
                 if let Some(rest) =
                     last_bus_wake.and_then(|last| BUS_LINGER.checked_sub(last.elapsed()))
@@ -150,32 +159,35 @@ where
                 last_bus_wake = Some(Instant::now());
                 match received {
                     Ok(entry) => {
-                        update(app, Msg::Bus(entry));
+                        intake.push(entry);
                         // Take what else is queued now, up to a bound, without waiting.
-                        for _ in 0..BUS_BATCH {
-                            match bus.try_recv() {
-                                Ok(entry) => update(app, Msg::Bus(entry)),
-                                Err(broadcast::error::TryRecvError::Lagged(skipped)) => {
-                                    resync(app, hub, skipped);
-                                }
-                                Err(_) => break,
-                            }
+                        if let Err(Lagged(skipped)) = intake.drain(&mut bus, BUS_BATCH) {
+                            intake.clear();
+                            resync(app, hub, skipped);
                         }
                     }
-                    Err(RecvError::Lagged(skipped)) => resync(app, hub, skipped),
+                    Err(RecvError::Lagged(skipped)) => {
+                        intake.clear();
+                        resync(app, hub, skipped);
+                    }
                     Err(RecvError::Closed) => bus_open = false,
+                }
+                if intake.len() >= SYNC_AT {
+                    sync(app, hub, &mut bus, &mut intake);
                 }
                 // A steady flood keeps the bus ready, and `biased` would then never reach the
                 // branches below: take a ready key and a due tick here, without waiting.
                 if input_open && let Some(event) = input.next().now_or_never() {
-                    input_open = on_input(app, event)?;
+                    input_open = on_input(app, hub, &mut bus, &mut intake, event)?;
                 }
                 if tick.tick().now_or_never().is_some() {
                     app.journal_health = hub.journal_health();
                     update(app, Msg::Tick(clock()));
                 }
             }
-            event = input.next(), if input_open => input_open = on_input(app, event)?,
+            event = input.next(), if input_open => {
+                input_open = on_input(app, hub, &mut bus, &mut intake, event)?;
+            }
             Some(page) = history_rx.recv() => update(app, Msg::History(Box::new(page))),
             record = relay_update(relay.as_mut()), if relay_open => match record {
                 Ok(record) => update(app, Msg::Relay(record)),
@@ -256,16 +268,35 @@ async fn relay_update(feed: Option<&mut RelayFeed>) -> Result<RelayRecord, RecvE
 }
 
 /// Applies one item from the terminal's event stream; returns whether the stream is still open.
-fn on_input(app: &mut App, event: Option<io::Result<TermEvent>>) -> Result<bool, RunError> {
+/// Events taken off the bus are handed to the app first: a key acts on everything received
+/// before it.
+fn on_input(
+    app: &mut App,
+    hub: &Hub,
+    bus: &mut broadcast::Receiver<LogEntry>,
+    intake: &mut Intake,
+    event: Option<io::Result<TermEvent>>,
+) -> Result<bool, RunError> {
     match event {
         Some(Ok(event)) => {
             if let Some(msg) = msg_from_terminal(&event) {
+                if !intake.is_empty() {
+                    sync(app, hub, bus, intake);
+                }
                 update(app, msg);
             }
             Ok(true)
         }
         Some(Err(e)) => Err(RunError::Input(e)),
         None => Ok(false),
+    }
+}
+
+/// Hands what the intake holds to the app with the hub's state; resynchronises after a lag.
+fn sync(app: &mut App, hub: &Hub, bus: &mut broadcast::Receiver<LogEntry>, intake: &mut Intake) {
+    if let Err(Lagged(skipped)) = intake.sync(app, hub, bus) {
+        intake.clear();
+        resync(app, hub, skipped);
     }
 }
 

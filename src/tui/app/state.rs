@@ -1,4 +1,4 @@
-//! The [`App`] struct: the store replica, the view settings, and the caches `prepare` keeps
+//! The [`App`] struct: the store copy, the view settings, and the caches `prepare` keeps
 //! in step with them.
 
 use std::cell::Cell;
@@ -53,7 +53,8 @@ pub struct App {
     pub info: RunInfo,
     /// The journal's health as of the last tick (disk full shows in the header).
     pub journal_health: Option<crate::eventlog::Health>,
-    /// A replica of the hub's store, kept current from the bus.
+    /// A copy of the hub's store: its log kept from the bus, its rooms read from the hub at
+    /// frame time (see [`Msg::Synced`](super::Msg::Synced)).
     pub store: RoomStore,
     /// Now, for ages and uptime (Unix ms); set from outside so drawing stays pure.
     pub now_ms: i64,
