@@ -296,3 +296,92 @@ fn partial_writes_count_exactly_the_lines_the_output_took() {
         }
     }
 }
+
+/// Publishes `count` sample callbacks to `hub`, waiting for each journal commit when there
+/// is a journal.
+fn publish_samples(hub: &Hub, count: usize) {
+    for i in 0..count {
+        let sample = &SAMPLES[i % SAMPLES.len()];
+        let event = judge(
+            "",
+            BodyRead::Complete(sample.json.as_bytes().to_vec()),
+            &open(),
+        );
+        if let (_, Some(commit)) = hub.publish_durably(event) {
+            commit.wait_blocking().unwrap();
+        }
+    }
+}
+
+/// Runs the printer over everything `rx` missed until the hub closes; its output and progress.
+fn print_all(
+    hub: &Arc<Hub>,
+    rx: tokio::sync::broadcast::Receiver<LogEntry>,
+) -> (String, Arc<headless::Progress>) {
+    hub.close();
+    let out = Shared::default();
+    let progress = Arc::new(headless::Progress::default());
+    let printer = {
+        let (hub, out, progress) = (Arc::clone(hub), out.clone(), Arc::clone(&progress));
+        std::thread::spawn(move || headless::print_events(&hub, rx, out, &progress))
+    };
+    printer.join().unwrap().unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    (text, progress)
+}
+
+/// A printer that fell further behind than the in-memory log reaches reads the rest from the
+/// journal: every line printed, in order, byte for byte what it would have printed live.
+#[test]
+fn a_printer_behind_the_in_memory_log_catches_up_from_the_journal() {
+    let count = 2_500;
+    let dir = tempfile::tempdir().unwrap();
+    let options = roomwatch::eventlog::JournalOptions {
+        log_capacity: 10,
+        ..roomwatch::eventlog::JournalOptions::new(dir.path().join("journal.sqlite"))
+    };
+    let (journal, restored) = roomwatch::eventlog::SqliteJournal::open(&options).unwrap();
+    // A channel of 4 and a log of 10: the printer, started late, misses almost everything.
+    let hub = Arc::new(Hub::with_journal(restored.store, 4, Arc::new(journal)));
+    let rx = hub.subscribe();
+    publish_samples(&hub, count);
+    // The same callbacks in a hub that keeps them all give the lines expected.
+    let reference = Hub::new(count, count);
+    publish_samples(&reference, count);
+    let expected: String = reference.read(|store| {
+        store
+            .log()
+            .iter()
+            .map(|entry| headless::line(entry) + "\n")
+            .collect()
+    });
+
+    let (text, progress) = print_all(&hub, rx);
+    assert_eq!(progress.lost(), 0);
+    assert_eq!(progress.printed(), count as u64);
+    assert!(
+        text == expected,
+        "the caught-up lines differ from the live ones"
+    );
+}
+
+/// Without a journal, what left the in-memory log is counted as not printed (and said on
+/// stderr); the rest is printed in order.
+#[test]
+fn without_a_journal_a_printer_behind_the_log_counts_what_it_lost() {
+    let hub = Arc::new(Hub::new(10, 4));
+    let rx = hub.subscribe();
+    publish_samples(&hub, 100);
+    let (text, progress) = print_all(&hub, rx);
+    let seqs: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, (91..=100).collect::<Vec<_>>());
+    assert_eq!(progress.printed(), 10);
+    assert_eq!(progress.lost(), 90);
+}

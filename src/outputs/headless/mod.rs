@@ -23,6 +23,8 @@ pub use ndjson::LineWriter;
 /// Events written to stdout in one go, at most; a batch is whatever is queued when the
 /// printer wakes, so under light load every event is written (and flushed) on its own.
 const BATCH: usize = 1024;
+/// Events read from the journal and written in one go when catching up after a lag.
+const JOURNAL_CHUNK: usize = 1024;
 /// A wake this soon after the previous one waits out the rest of this time before taking the
 /// batch: under load, waking per event costs a futex wake on the receiving thread and a
 /// context switch each time; at light load (events further apart) nothing waits.
@@ -168,7 +170,7 @@ pub fn print_events_with_relay(
     loop {
         match rx.blocking_recv() {
             Ok(entry) => batch.take(entry),
-            Err(RecvError::Lagged(_)) => batch.catch_up(hub, progress),
+            Err(RecvError::Lagged(_)) => batch.catch_up(hub, progress, &mut out, relay)?,
             Err(RecvError::Closed) => return Ok(()),
         }
         if let Some(rest) = last_wake.and_then(|last| LINGER.checked_sub(last.elapsed())) {
@@ -178,7 +180,7 @@ pub fn print_events_with_relay(
         while batch.entries.len() < BATCH {
             match rx.try_recv() {
                 Ok(entry) => batch.take(entry),
-                Err(TryRecvError::Lagged(_)) => batch.catch_up(hub, progress),
+                Err(TryRecvError::Lagged(_)) => batch.catch_up(hub, progress, &mut out, relay)?,
                 // Closed: the next `blocking_recv` says so, once this batch is out.
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
@@ -208,25 +210,86 @@ impl Batch {
         }
     }
 
-    /// After the bus dropped events for this printer: takes them from the hub's log, and says
-    /// on stderr exactly which ones the log no longer held.
-    fn catch_up(&mut self, hub: &Hub, progress: &Progress) {
+    /// After the bus dropped events for this printer: takes them from the journal (when there
+    /// is one) as far as they left the hub's in-memory log, then from that log, and says on
+    /// stderr exactly which ones neither held.
+    fn catch_up(
+        &mut self,
+        hub: &Hub,
+        progress: &Progress,
+        out: &mut impl Write,
+        relay: Option<&RelayLines>,
+    ) -> io::Result<()> {
+        if let Some(journal) = hub.journal() {
+            self.catch_up_from_journal(journal.as_ref(), hub, progress, out, relay)?;
+        }
         let last = self.last_taken;
         let missed: Vec<LogEntry> = hub.read(|store| store.log_after(last).cloned().collect());
-        if let Some(first) = missed.first()
-            && first.event.seq > last + 1
-        {
-            let gone = first.event.seq - last - 1;
-            progress.lost.fetch_add(gone, Ordering::AcqRel);
-            eprintln!(
-                "roomwatch: output fell behind; {gone} events ({}..{}) left the in-memory log (--history, --history-bytes) before they could be printed",
-                last + 1,
-                first.event.seq - 1
-            );
+        if let Some(first) = missed.first() {
+            Self::count_lost(progress, hub.journal().is_some(), last + 1, first.event.seq);
         }
         for entry in missed {
             self.take(entry);
         }
+        Ok(())
+    }
+
+    /// Reads what already left the in-memory log from the journal, a chunk at a time, and
+    /// writes each chunk before reading the next, so that a long gap never sits in memory.
+    /// Stops where the in-memory log begins, or where the journal holds nothing further
+    /// (not committed yet, removed by retention, or unreadable: those count as not printed).
+    fn catch_up_from_journal(
+        &mut self,
+        journal: &dyn crate::eventlog::EventLog,
+        hub: &Hub,
+        progress: &Progress,
+        out: &mut impl Write,
+        relay: Option<&RelayLines>,
+    ) -> io::Result<()> {
+        loop {
+            let first_held = hub.read(|store| store.log().front().map(|e| e.event.seq));
+            if first_held.is_none_or(|first| first <= self.last_taken + 1) {
+                return Ok(());
+            }
+            let chunk = match journal.read_from(self.last_taken, JOURNAL_CHUNK) {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    eprintln!(
+                        "roomwatch: output fell behind and the journal could not be read: {e}"
+                    );
+                    return Ok(());
+                }
+            };
+            let before = self.last_taken;
+            for entry in chunk {
+                // Records the journal lost (retention, an unreadable one) leave a gap.
+                Self::count_lost(progress, true, self.last_taken + 1, entry.event.seq);
+                self.take(entry);
+            }
+            if self.last_taken == before {
+                return Ok(());
+            }
+            self.write(out, progress, relay)?;
+        }
+    }
+
+    /// Counts the events from `from` up to (not including) `to` as never printed, and says so
+    /// on stderr; nothing when the range is empty.
+    fn count_lost(progress: &Progress, journaled: bool, from: u64, to: u64) {
+        if to <= from {
+            return;
+        }
+        let gone = to - from;
+        progress.lost.fetch_add(gone, Ordering::AcqRel);
+        eprintln!(
+            "roomwatch: output fell behind; {gone} events ({from}..{}) left the in-memory log (--history, --history-bytes) before they could be printed{}",
+            to - 1,
+            if journaled {
+                " and the journal did not hold them"
+            } else {
+                ""
+            }
+        );
     }
 
     /// Writes and flushes every taken event, counting each as printed once written: the count
