@@ -109,12 +109,7 @@ impl Event {
         } else {
             0
         };
-        let query: usize = self
-            .query
-            .0
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 48)
-            .sum();
+        let query = self.query.retained_bytes();
         std::mem::size_of::<Self>()
             + self.raw_body.len()
             + callback

@@ -50,7 +50,8 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
         received_at_ms: arrival.received_at_ms,
         method: arrival.method,
         path: arrival.path,
-        command: query.get("CallbackCommand").map(str::to_string),
+        // Set from the body once parsed; from the query only if refused before that.
+        command: None,
         query,
         raw_query: arrival.raw_query,
         content_type: arrival.content_type,
@@ -138,9 +139,7 @@ fn reject(mut event: Event, bytes: &[u8], rejection: Rejection) -> Event {
     event.raw_body = Bytes::copy_from_slice(&bytes[..bytes.len().min(REFUSED_BODY_KEPT)]);
     let (command, room_id) = guess_from_raw(bytes);
     event.room_id = room_id;
-    if command.is_some() {
-        event.command = command;
-    }
+    event.command = command.or_else(|| event.query.get("CallbackCommand").map(str::to_string));
     event.verdict = Verdict::Rejected;
     event.reply = Reply {
         status: rejection.status(),

@@ -64,7 +64,7 @@ impl LineWriter {
         out.extend_from_slice(b",\"path\":");
         value(out, &event.path);
         out.extend_from_slice(b",\"query\":[");
-        for (i, (name, val)) in event.query.0.iter().enumerate() {
+        for (i, (name, val)) in event.query.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }

@@ -51,7 +51,7 @@ pub fn event_view(entry: &LogEntry) -> EventView {
     lines.push(format!("Auth: {auth}"));
     lines.push(String::new());
     lines.push("Query parameters:".into());
-    if event.query.0.is_empty() {
+    if event.query.is_empty() {
         lines.push("  (none)".into());
     }
     for (key, value) in event.query.redacted() {
