@@ -76,30 +76,15 @@ impl App {
     /// What every event new to the store changes besides the rooms: the caches it makes
     /// stale, the rate and plots, and the log's lines.
     fn took(&mut self, event: &Event) {
+        let at = event.received_at_ms;
+        self.throughput
+            .record(at, event.verdict == Verdict::Rejected);
         if let (Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback) {
             let app = event.sdkappid();
             for id in callback.room_ids() {
                 let key = RoomKey::new(app, id);
                 self.room_users.forget(&key);
                 self.log_index.room_changed(&key);
-            }
-        }
-        self.arrivals.push_back(event.received_at_ms);
-        self.record_series(event);
-        self.dirty = true;
-        self.append_log_row(event.seq);
-    }
-
-    /// Counts the event for the plots.
-    fn record_series(&mut self, event: &crate::event::Event) {
-        let at = event.received_at_ms;
-        self.throughput
-            .record(at, event.verdict == crate::event::Verdict::Rejected);
-        if let (crate::event::Verdict::Accepted, Some(callback)) = (event.verdict, &event.callback)
-        {
-            let app = event.sdkappid();
-            for id in callback.room_ids() {
-                let key = crate::store::RoomKey::new(app, id);
                 let online = self
                     .store
                     .room(&key)
@@ -114,6 +99,9 @@ impl App {
                 self.room_series.retain(|id| rooms.contains_key(id));
             }
         }
+        self.arrivals.push_back(at);
+        self.dirty = true;
+        self.append_log_row(event.seq);
     }
 
     pub(super) fn on_lagged(&mut self, skipped: u64, snapshot: RoomStore) {
