@@ -25,7 +25,7 @@ use ratatui::backend::TestBackend;
 use roomwatch::hub::Hub;
 use roomwatch::ingest::auth::AuthConfig;
 use roomwatch::ingest::receiver::{self, ReceiverState};
-use roomwatch::store::LogEntry;
+use roomwatch::store::{Checkpoint, LogEntry, RoomStore};
 use roomwatch::tui::app::{App, Msg, update};
 use ui_common::{NOW_MS, create_room, destroy_room, event, key, members, publish};
 
@@ -34,7 +34,7 @@ const REPS: usize = 9;
 /// Frames (or events) per timed batch.
 const BATCH: usize = 100;
 /// Fresh callbacks made per store for the cases that consume them.
-const POOL: usize = 6 * (REPS + 1) * BATCH + (REPS + 1) * BURST_FRAMES * BURST;
+const POOL: usize = 7 * (REPS + 1) * BATCH + (REPS + 1) * BURST_FRAMES * BURST;
 /// Callbacks in one burst, as many as the run loop takes off the bus before a frame.
 const BURST: usize = 512;
 /// Frames per timed batch in the burst case.
@@ -93,6 +93,8 @@ struct Store {
     name: String,
     app: App,
     pool: Vec<LogEntry>,
+    /// The hub's state right after each pool entry, as the run loop reads it at frame time.
+    states: Vec<Checkpoint>,
     next: usize,
 }
 
@@ -114,8 +116,10 @@ impl Store {
         let mut app = App::new(ui_common::info(), hub.snapshot(), NOW_MS - 150_000, size);
         update(&mut app, Msg::Tick(NOW_MS));
         let mut rx = hub.subscribe();
+        let mut states = Vec::with_capacity(POOL);
         for i in 0..POOL {
             traffic(&hub, &mut rng, rooms, start + (events + i) as i64 * 100);
+            states.push(hub.read(RoomStore::checkpoint));
         }
         let mut pool = Vec::with_capacity(POOL);
         while let Ok(entry) = rx.try_recv() {
@@ -126,8 +130,15 @@ impl Store {
             name: format!("{rooms} rooms / {events} events"),
             app,
             pool,
+            states,
             next: 0,
         }
+    }
+
+    /// The next entry with the hub's state once it was applied.
+    fn take_with_state(&mut self) -> (LogEntry, Checkpoint) {
+        let state = self.states[self.next].clone();
+        (self.take(), state)
     }
 
     fn take(&mut self) -> LogEntry {
@@ -207,6 +218,22 @@ fn app_apply(store: &mut Store) -> Step<'_> {
     Box::new(move || {
         let entry = store.take();
         update(&mut store.app, Msg::Bus(entry));
+        store.app.prepare();
+    })
+}
+
+/// One callback off the bus into the app with the hub's state (the run loop's way, one event
+/// per frame at worst), and its view caches, no redraw.
+fn app_sync(store: &mut Store) -> Step<'_> {
+    Box::new(move || {
+        let (entry, state) = store.take_with_state();
+        update(
+            &mut store.app,
+            Msg::Synced {
+                entries: vec![entry],
+                state: Box::new(state),
+            },
+        );
         store.app.prepare();
     })
 }
@@ -303,6 +330,7 @@ fn frames(small: &mut Store, large: &mut Store) -> Vec<Row> {
         BATCH,
         &app_apply,
     );
+    bench.case("take 1 event + the hub's state + prepare", BATCH, &app_sync);
     // The rooms of so many events are not moved one by one: the frame sorts them all once.
     bench.case(
         &format!("{BURST} events + 1 frame 160x40 (sorts all)"),

@@ -109,7 +109,11 @@ impl App {
         }
         // The stored copy carries the effect the store gave it. A line already gone from
         // the capped log (many events since the last frame) is not shown.
-        let matches = self.entry(seq).is_some_and(|e| self.entry_matches(e));
+        let log = self.store.log();
+        let at = log.partition_point(|e| e.event.seq < seq);
+        let matches = log
+            .get(at)
+            .is_some_and(|e| e.event.seq == seq && self.entry_matches(e));
         if matches {
             self.log_rows.push(LogRow { seq, notice: None });
             if self.log_cursor.is_some() {
