@@ -1162,3 +1162,37 @@ fn a_state_ahead_of_the_bus_rebuilds_the_table() {
     // Only what came over the bus is in the log.
     assert_eq!(app.log_rows().len(), 1);
 }
+
+/// A dashboard whose bus dropped events takes them from the hub's log: every line the hub
+/// still holds is in its log, in order, with one notice saying it fell behind.
+#[tokio::test]
+async fn a_lagged_dashboard_catches_up_every_line_the_hub_holds() {
+    let hub = Hub::new(1000, 4);
+    let rx = hub.subscribe();
+    let mut app = App::new(info(), hub.snapshot(), STARTED_MS, (80, 24));
+    for event in seed_events() {
+        hub.publish(event);
+    }
+    many_rooms(&hub);
+    let held: Vec<u64> = hub.read(|store| store.log().iter().map(|e| e.event.seq).collect());
+    assert!(held.len() > 50);
+    let _terminal = run_script(
+        &hub,
+        &mut app,
+        rx,
+        vec![press(KeyCode::Char('q'))],
+        (80, 24),
+    )
+    .await;
+    let logged: Vec<u64> = app.store.log().iter().map(|e| e.event.seq).collect();
+    assert_eq!(logged, held);
+    let lines: Vec<u64> = app
+        .log_rows()
+        .iter()
+        .filter(|r| r.notice.is_none())
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(lines, held);
+    assert_eq!(app.notices.len(), 1);
+    assert_eq!(app.log_index_size().0, held.len());
+}

@@ -109,6 +109,12 @@ impl App {
         // The snapshot's lines may carry other effects under sequence numbers already seen.
         self.log_index.reset();
         self.room_users.clear();
+        self.on_skipped(skipped);
+    }
+
+    /// Says in the log, after the last line held, that the bus dropped `skipped` events and the
+    /// app caught up from the hub.
+    pub(super) fn on_skipped(&mut self, skipped: u64) {
         if self.notices.len() == MAX_NOTICES {
             self.notices.remove(0);
         }

@@ -7,7 +7,7 @@ use tokio::sync::broadcast::{self, error::TryRecvError};
 
 use super::{App, Msg, update};
 use crate::hub::Hub;
-use crate::store::{LogEntry, RoomStore};
+use crate::store::{Checkpoint, LogEntry, RoomStore};
 
 /// Events taken off the bus and not yet handed to the app, oldest first.
 #[derive(Default)]
@@ -30,11 +30,6 @@ impl Intake {
 
     pub fn push(&mut self, entry: LogEntry) {
         self.pending.push(entry);
-    }
-
-    /// Forgets what was taken: after a lag the app starts again from a snapshot that holds it.
-    pub fn clear(&mut self) {
-        self.pending.clear();
     }
 
     /// Takes up to `limit` events already queued on the bus, without waiting.
@@ -75,6 +70,31 @@ impl Intake {
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
+        self.hand_over(app, state);
+        Ok(())
+    }
+
+    /// After the bus dropped events for this subscriber: takes them from the hub's in-memory
+    /// log instead (as far as it still holds them) with the hub's state, and hands everything
+    /// over. Nothing the app already holds or indexed is built again, so a dashboard that fell
+    /// behind once does not fall further behind rebuilding. The log says it happened.
+    pub fn catch_up(&mut self, app: &mut App, hub: &Hub, skipped: u64) {
+        let after = self
+            .pending
+            .last()
+            .map_or_else(|| app.store.last_seq(), |e| e.event.seq);
+        let (missed, state) = hub.read(|store| {
+            let missed: Vec<LogEntry> = store.log_after(after).cloned().collect();
+            (missed, store.checkpoint())
+        });
+        self.pending.extend(missed);
+        self.hand_over(app, state);
+        update(app, Msg::Skipped(skipped));
+    }
+
+    /// Hands the events `state` includes to the app with it; later ones wait.
+    fn hand_over(&mut self, app: &mut App, state: Checkpoint) {
+        let upto = state.last_seq();
         let included = self.pending.partition_point(|e| e.event.seq <= upto);
         let later = self.pending.split_off(included);
         let entries = std::mem::replace(&mut self.pending, later);
@@ -85,6 +105,5 @@ impl Intake {
                 state: Box::new(state),
             },
         );
-        Ok(())
     }
 }

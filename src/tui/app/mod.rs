@@ -58,6 +58,9 @@ pub enum Msg {
         entries: Vec<LogEntry>,
         state: Box<Checkpoint>,
     },
+    /// The bus dropped `skipped` events for the dashboard, which then caught up from the hub:
+    /// the log says so.
+    Skipped(u64),
     /// The subscriber fell behind by `skipped` events; `snapshot` is the hub's state now.
     Lagged {
         skipped: u64,
@@ -94,6 +97,7 @@ pub fn update(app: &mut App, msg: Msg) {
         Msg::Bus(entry) => app.on_bus(&entry),
         Msg::Synced { entries, state } => app.on_synced(&entries, *state),
         Msg::Lagged { skipped, snapshot } => app.on_lagged(skipped, *snapshot),
+        Msg::Skipped(skipped) => app.on_skipped(skipped),
         Msg::Quit => app.quit = true,
         Msg::Relay(record) => app.on_relay(record),
         Msg::RelayStatus(status) => app.on_relay_status(status),

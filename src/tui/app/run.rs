@@ -162,14 +162,10 @@ where
                         intake.push(entry);
                         // Take what else is queued now, up to a bound, without waiting.
                         if let Err(Lagged(skipped)) = intake.drain(&mut bus, BUS_BATCH) {
-                            intake.clear();
-                            resync(app, hub, skipped);
+                            intake.catch_up(app, hub, skipped);
                         }
                     }
-                    Err(RecvError::Lagged(skipped)) => {
-                        intake.clear();
-                        resync(app, hub, skipped);
-                    }
+                    Err(RecvError::Lagged(skipped)) => intake.catch_up(app, hub, skipped),
                     Err(RecvError::Closed) => bus_open = false,
                 }
                 if intake.len() >= SYNC_AT {
@@ -292,22 +288,11 @@ fn on_input(
     }
 }
 
-/// Hands what the intake holds to the app with the hub's state; resynchronises after a lag.
+/// Hands what the intake holds to the app with the hub's state; catches up after a lag.
 fn sync(app: &mut App, hub: &Hub, bus: &mut broadcast::Receiver<LogEntry>, intake: &mut Intake) {
     if let Err(Lagged(skipped)) = intake.sync(app, hub, bus) {
-        intake.clear();
-        resync(app, hub, skipped);
+        intake.catch_up(app, hub, skipped);
     }
-}
-
-fn resync(app: &mut App, hub: &Hub, skipped: u64) {
-    update(
-        app,
-        Msg::Lagged {
-            skipped,
-            snapshot: Box::new(hub.snapshot()),
-        },
-    );
 }
 
 /// The message for a terminal event, if it means anything to the app.
