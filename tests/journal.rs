@@ -852,3 +852,66 @@ async fn retention_deletes_old_records_and_room_state_survives() {
         server.close().await;
     }
 }
+
+/// The room's index lists rooms per block of 256 records: a room seen in every block is found
+/// in all of them, in order, and a journal with the older per-room index gives the same
+/// answer before and after a roomwatch opens it and swaps the index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_by_room_reads_every_block_and_old_journals_are_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blocks.sqlite");
+    let (server, _) = start(&options(&path), None).await;
+    let client = reqwest::Client::new();
+    for i in 0..600 {
+        let body = create_body(i).replace(&format!("\"r{i}\""), &format!("\"r{}\"", i % 7));
+        assert_eq!(post(&client, &server.base, QUERY, body).await.0, 200);
+    }
+    server.close().await;
+    let journal = path.to_str().unwrap();
+    let export = |extra: &[&str]| {
+        let mut args = vec!["export", "--journal", journal];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = run_binary(&args, dir.path());
+        assert_eq!(code, 0, "{stderr}");
+        stdout.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let expected: Vec<String> = export(&[])
+        .into_iter()
+        .filter(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["room_id"] == "r3")
+        .collect();
+    assert_eq!(expected.len(), 86);
+    let indexes = |path: &Path| -> Vec<String> {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'callbacks' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(
+        indexes(&path),
+        ["callbacks_by_room_block", "callbacks_by_time"]
+    );
+    assert_eq!(export(&["--room", "r3"]), expected);
+
+    // The layout an older roomwatch wrote: read as it is (export never writes)...
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP INDEX callbacks_by_room_block; CREATE INDEX callbacks_by_room ON callbacks(room_id, seq);",
+        )
+        .unwrap();
+    assert_eq!(export(&["--room", "r3"]), expected);
+    // ...and upgraded by the next roomwatch that opens it for writing, state intact.
+    let (journal_again, restored) = SqliteJournal::open(&options(&path)).unwrap();
+    assert_eq!(restored.callbacks, 600);
+    assert!(restored.store.room_by_id("r3").is_some());
+    drop(journal_again);
+    assert_eq!(
+        indexes(&path),
+        ["callbacks_by_room_block", "callbacks_by_time"]
+    );
+    assert_eq!(export(&["--room", "r3"]), expected);
+}

@@ -5,6 +5,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
 use super::record::{COLUMNS, StoredRow};
+use super::schema::{ROOM_BLOCK_SHIFT, ROOM_BLOCKS, has_room_blocks};
 use crate::store::LogEntry;
 
 /// Which records to select; every set field must match.
@@ -53,13 +54,38 @@ impl Filter {
                 .is_none_or(|until| event.received_at_ms < until)
     }
 
-    fn clause(&self) -> (String, Vec<SqlValue>) {
-        let mut parts = Vec::new();
+    /// The query, and its values. With a room and the blocked room index, the room's
+    /// records are read through it block by block; otherwise the room is one more condition.
+    fn query(&self, room_blocks: bool) -> (String, Vec<SqlValue>) {
         let mut values = Vec::new();
+        let mut room_join = String::new();
+        let mut room_condition = None;
         if let Some(room) = &self.room {
             values.push(SqlValue::Text(room.clone()));
-            parts.push(format!("room_id = ?{}", values.len()));
+            if room_blocks {
+                room_join = format!(
+                    "WITH RECURSIVE {ROOM_BLOCKS} SELECT {COLUMNS} FROM blocks JOIN callbacks \
+                     ON (callbacks.seq >> {ROOM_BLOCK_SHIFT}) = blocks.n AND callbacks.room_id = ?1"
+                );
+            } else {
+                room_condition = Some("room_id = ?1".to_string());
+            }
         }
+        let (clause, values) = self.clause(values, room_condition);
+        let select = if room_join.is_empty() {
+            format!("SELECT {COLUMNS} FROM callbacks")
+        } else {
+            room_join
+        };
+        (format!("{select} {clause} ORDER BY seq"), values)
+    }
+
+    fn clause(
+        &self,
+        mut values: Vec<SqlValue>,
+        room_condition: Option<String>,
+    ) -> (String, Vec<SqlValue>) {
+        let mut parts: Vec<String> = room_condition.into_iter().collect();
         if let Some(command) = &self.command {
             values.push(SqlValue::Text(command.to_ascii_lowercase()));
             let n = values.len();
@@ -95,10 +121,9 @@ pub fn select<E>(
     filter: &Filter,
     mut each: impl FnMut(LogEntry) -> Result<(), E>,
 ) -> Result<u64, SelectError<E>> {
-    let (clause, values) = filter.clause();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM callbacks {clause} ORDER BY seq"
-    ))?;
+    let room_blocks = filter.room.is_some() && has_room_blocks(conn)?;
+    let (sql, values) = filter.query(room_blocks);
+    let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(values))?;
     let mut skipped = 0;
     while let Some(row) = rows.next()? {

@@ -50,7 +50,12 @@ pub fn restore(conn: &Connection, log_capacity: usize) -> rusqlite::Result<Resto
     let (checkpoint_seq, mut store) = checkpoint::load_newest(conn, log_capacity)
         .unwrap_or_else(|| (0, RoomStore::new(log_capacity)));
     if checkpoint_seq > 0 {
-        let (recent, bad) = recent_before(conn, checkpoint_seq, log_capacity);
+        // The records replayed after the checkpoint enter the log too: only the rest of it is
+        // read from before the checkpoint (after a crash the tail alone can fill the log, and
+        // reading entries only to drop them again was a third of the restore).
+        let tail = records_after(conn, checkpoint_seq)?;
+        let wanted = log_capacity.saturating_sub(usize::try_from(tail).unwrap_or(usize::MAX));
+        let (recent, bad) = recent_before(conn, checkpoint_seq, wanted);
         skipped += bad;
         for entry in recent {
             store.push_restored(entry);
@@ -74,6 +79,17 @@ pub fn restore(conn: &Connection, log_capacity: usize) -> rusqlite::Result<Resto
         skipped,
         checkpoint_seq,
     })
+}
+
+/// How many records follow `seq`.
+fn records_after(conn: &Connection, seq: u64) -> rusqlite::Result<u64> {
+    let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+    let count: i64 = conn.query_row(
+        "SELECT count(*) FROM callbacks WHERE seq > ?1",
+        [seq],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(count).unwrap_or(0))
 }
 
 /// The last `limit` entries at or before `seq`, oldest first, and how many were unreadable.

@@ -35,7 +35,8 @@ CREATE TABLE callbacks (
     checksum       INTEGER NOT NULL,     -- CRC-32 of the fields: corrupt rows are skipped
     clock_skew     INTEGER NOT NULL      -- 1: EventTime too far ahead, ordered by arrival instead
 );
-CREATE INDEX callbacks_by_room ON callbacks(room_id, seq);
+-- A room's records, found block by block (see ROOM_BLOCK_SHIFT).
+CREATE INDEX callbacks_by_room_block ON callbacks(seq >> 8, room_id);
 CREATE INDEX callbacks_by_time ON callbacks(received_at_ms);
 
 -- The reducer's state after `seq`: restore loads the newest and replays the records after it.
@@ -69,6 +70,55 @@ CREATE TABLE relay_outcomes (
 );
 CREATE INDEX relay_outcomes_by_seq ON relay_outcomes(seq);
 ";
+
+/// The room index groups records into blocks of 256 consecutive seqs (`seq >> 8`), rooms
+/// sorted within each block. A plain `(room_id, seq)` index puts each room's newest entry on
+/// a page of its own, so a commit rewrote about one index page per record (most of the
+/// commit's cost on a large journal); blocked, every commit touches only the newest block's
+/// one or two pages. Finding a room reads one index entry range per block
+/// ([`ROOM_BLOCKS`]). Changing the shift changes the index: keep it in step with
+/// [`CREATE`] and [`ROOM_BLOCKS`].
+pub const ROOM_BLOCK_SHIFT: u32 = 8;
+
+/// The blocks of seqs a journal holds, as rows `blocks(n)`: join
+/// `callbacks ON (callbacks.seq >> 8) = blocks.n AND callbacks.room_id = ?` to read a room
+/// through the index.
+pub const ROOM_BLOCKS: &str = "blocks(n) AS (SELECT (SELECT min(seq) FROM callbacks) >> 8 \
+     UNION ALL SELECT n + 1 FROM blocks WHERE n < (SELECT max(seq) FROM callbacks) >> 8)";
+
+/// The room index of journals written before it was blocked.
+const OLD_ROOM_INDEX: &str = "callbacks_by_room";
+
+/// Whether the blocked room index is there (a journal written by an older roomwatch that
+/// no newer one has opened for writing has the old one).
+pub fn has_room_blocks(conn: &Connection) -> rusqlite::Result<bool> {
+    has_index(conn, "callbacks_by_room_block")
+}
+
+fn has_index(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// Replaces the old room index with the blocked one, in one transaction. Reads every record
+/// once, so a large journal takes a few seconds, once. The schema version stays: an older
+/// roomwatch still reads and writes the file (its room queries just read every record).
+pub fn upgrade_room_index(conn: &mut Connection) -> rusqlite::Result<bool> {
+    if !has_index(conn, OLD_ROOM_INDEX)? {
+        return Ok(false);
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "CREATE INDEX IF NOT EXISTS callbacks_by_room_block ON callbacks(seq >> 8, room_id);
+         DROP INDEX callbacks_by_room;",
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
 
 /// What a file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -157,6 +157,13 @@ impl SqliteJournal {
             set_max_pages(&conn, pages).map_err(sqlite)?;
         }
         let restored = restore::restore(&conn, options.log_capacity).map_err(sqlite)?;
+        // After the restore: an old checkpoint's rooms look up their app by room id.
+        match schema::upgrade_room_index(&mut conn) {
+            Ok(true) => tracing::info!("journal's room index rebuilt in blocks"),
+            Ok(false) => {}
+            // The old index still works, only commits cost more: never a reason not to start.
+            Err(error) => tracing::warn!(%error, "journal's room index not rebuilt"),
+        }
         let reader = open_reader(path).map_err(sqlite)?;
         let last_seq = restored.store.last_seq();
         let (committed_tx, committed) = watch::channel(last_seq);
