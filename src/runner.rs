@@ -791,6 +791,7 @@ async fn start_relay(
     }
     .map_err(|e| e.to_string())?;
     if let Some(journal) = journal {
+        restore_outcomes(journal, &relay, args.history);
         resume_relays(journal, &relay, target.as_str(), args.relay_max_age);
     }
     if let Err(reason) = relay.probe().await {
@@ -799,6 +800,18 @@ async fn start_relay(
         );
     }
     Ok(Some(relay))
+}
+
+/// Gives the relay the outcomes the journal recorded for the callbacks restored into the log,
+/// so their lines and callback views show how their relay ended.
+fn restore_outcomes(journal: &crate::eventlog::SqliteJournal, relay: &Relay, recent: usize) {
+    match journal.relay_outcomes(recent) {
+        Ok(records) => relay.restore(records),
+        Err(error) => {
+            tracing::warn!(%error, "relay outcomes could not be read from the journal");
+            eprintln!("roomwatch: relay outcomes could not be read from the journal: {error}");
+        }
+    }
 }
 
 /// Hands the callbacks still pending in the journal to the relay, and says how many.

@@ -628,3 +628,50 @@ async fn two_apps_show_the_same_room_id_twice_and_app_filters() {
     let status = dash.wait_exit();
     assert!(status.success(), "{status:?}");
 }
+
+/// The dashboard with a journal in `data_home`, relaying to `backend`.
+fn journaled_relay(data_home: &std::path::Path, backend: &str) -> Dashboard {
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_roomwatch"));
+    cmd.args(["--listen", "127.0.0.1:0", "--tui", "--forward-to", backend]);
+    cmd.env_remove("ROOMWATCH_SDKAPPID");
+    cmd.env_remove("ROOMWATCH_JOURNAL");
+    cmd.env_remove("ROOMWATCH_NO_JOURNAL");
+    cmd.env_remove("ROOMWATCH_TOKEN");
+    cmd.env("XDG_DATA_HOME", data_home);
+    Dashboard::spawn(cmd)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_shows_how_the_relay_of_restored_callbacks_ended() {
+    let (backend, got) = recording_backend().await;
+    let data = tempfile::tempdir().unwrap();
+    let mut dash = journaled_relay(data.path(), &backend);
+    let port = dash.port();
+    post(port, "Live.CallbackAfterUpdateRoomInfo", UPDATE_SEED).await;
+    dash.wait_for("the delivered mark", |s| s.contains("→ 200"));
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+    dash.wait_restored();
+    drop(dash);
+    assert_eq!(got.lock().unwrap().len(), 1);
+
+    // Nothing new arrives: the mark comes from the journal.
+    let mut dash = journaled_relay(data.path(), &backend);
+    dash.wait_for("the restored line with its relay outcome", |s| {
+        s.contains("rname-123") && s.contains("→ 200")
+    });
+    // Tab to the log pane (rooms, detail, log), then open its line.
+    dash.send(b"\t\t\r");
+    dash.wait_for("the callback view", |s| s.contains("Esc closes"));
+    // Page down to the relay section at its end.
+    dash.send(b"\x1b[6~");
+    let view = dash.wait_for("the callback view's relay section", |s| {
+        s.contains("relay (after): → 200")
+    });
+    assert!(view.contains("attempt 1 at"), "{view}");
+    assert!(view.contains("backend answered"), "{view}");
+    dash.send(b"q");
+    dash.send(b"q");
+    assert!(dash.wait_exit().success());
+    assert_eq!(got.lock().unwrap().len(), 1, "nothing relayed twice");
+}

@@ -9,6 +9,7 @@ pub mod lock;
 pub mod page;
 pub mod query;
 pub mod record;
+pub mod relay_outcome;
 pub mod relay_pending;
 pub mod restore;
 pub mod schema;

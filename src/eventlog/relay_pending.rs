@@ -13,6 +13,7 @@ use super::ReadError;
 use super::record::{COLUMNS, StoredRow};
 use super::writer::{Msg, RelayOp};
 use crate::event::Event;
+use crate::relay::RelayRecord;
 use crate::relay::backlog::PendingLog;
 
 /// A [`PendingLog`] that hands every change to the journal's writer thread. Never waits on the
@@ -46,6 +47,14 @@ impl PendingLog for JournalPending {
 
     fn settled(&self, seq: u64) {
         let _ = self.tx.send(Msg::Relay(RelayOp::Settled { seq }));
+    }
+
+    fn finished(&self, record: &RelayRecord) {
+        let _ = self.tx.send(Msg::Relay(RelayOp::Outcome {
+            at_ms: crate::ingest::receiver::now_ms(),
+            target: self.target.clone(),
+            record: Box::new(record.clone()),
+        }));
     }
 }
 

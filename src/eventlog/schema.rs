@@ -7,8 +7,9 @@ use rusqlite::Connection;
 /// `PRAGMA application_id`: "rmwt".
 pub const APPLICATION_ID: i32 = 0x726d_7774;
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i32 = 1;
+/// The schema version this build writes and reads. Older journals are migrated when roomwatch
+/// opens them for writing ([`migrate`]); read-only readers cope with them as they are.
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Every table, created together on a fresh file.
 pub const CREATE: &str = r"
@@ -55,18 +56,22 @@ CREATE TABLE relay_pending (
     give_up_at_ms   INTEGER NOT NULL
 );
 
--- Every relay attempt and its outcome.
+-- Each relayed callback's final outcome (a resend adds a newer row; the newest counts).
 CREATE TABLE relay_outcomes (
     id          INTEGER PRIMARY KEY,
     seq         INTEGER NOT NULL,        -- the callback (callbacks.seq)
-    attempt     INTEGER NOT NULL,
-    at_ms       INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,        -- attempts made (0: given up at a restart, never tried)
+    at_ms       INTEGER NOT NULL,        -- when the outcome was reached, Unix ms
     target      TEXT NOT NULL,
-    outcome     TEXT NOT NULL,           -- delivered | retrying | failed | fallback
+    outcome     TEXT NOT NULL,           -- delivered | failed | fallback | refused
     status      INTEGER,                 -- backend HTTP status, when it answered
     latency_ms  INTEGER,
-    error       TEXT,
-    reply       BLOB                     -- backend answer body
+    error       TEXT,                    -- the reason, when failed, fallback or refused
+    reply       BLOB,                    -- backend answer body, first 4 KiB
+    mode        TEXT,                    -- before | after (schema 2)
+    decision    TEXT,                    -- allow | deny, when the fallback answered (schema 2)
+    note        TEXT,                    -- a note for the operator (schema 2)
+    attempt_log TEXT                     -- the last attempts as a JSON array (schema 2)
 );
 CREATE INDEX relay_outcomes_by_seq ON relay_outcomes(seq);
 ";
@@ -127,6 +132,8 @@ pub enum Kind {
     Empty,
     /// A roomwatch journal of this version.
     Current,
+    /// A roomwatch journal of an older version, to migrate.
+    Older(i32),
     /// A roomwatch journal from a newer roomwatch.
     Newer(i32),
     /// Some other SQLite database.
@@ -141,6 +148,7 @@ pub fn inspect(conn: &Connection) -> rusqlite::Result<Kind> {
     Ok(match (app, tables) {
         (0, 0) => Kind::Empty,
         (APPLICATION_ID, _) if version > SCHEMA_VERSION => Kind::Newer(version),
+        (APPLICATION_ID, _) if version < SCHEMA_VERSION => Kind::Older(version),
         (APPLICATION_ID, _) => Kind::Current,
         _ => Kind::Foreign,
     })
@@ -153,4 +161,69 @@ pub fn create(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
+}
+
+/// Schema 1 to 2: relay outcomes gain the callback's mode, the fallback's decision, the
+/// operator's note and the attempt log, so a restart shows each relay as it ended. Rows
+/// written by schema 1 (given up at a restart) keep NULL there and read as "after" relays.
+const MIGRATE_TO_2: &str = r"
+ALTER TABLE relay_outcomes ADD COLUMN mode TEXT;
+ALTER TABLE relay_outcomes ADD COLUMN decision TEXT;
+ALTER TABLE relay_outcomes ADD COLUMN note TEXT;
+ALTER TABLE relay_outcomes ADD COLUMN attempt_log TEXT;
+";
+
+/// Brings a journal of schema `from` up to [`SCHEMA_VERSION`], in one transaction: a failed
+/// migration leaves the file as it was.
+pub fn migrate(conn: &mut Connection, from: i32) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    if from < 2 {
+        tx.execute_batch(MIGRATE_TO_2)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()
+}
+
+/// The schema version of a journal, for readers that must cope with older files.
+pub fn version(conn: &Connection) -> rusqlite::Result<i32> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tables schema 1 created, as that version wrote them.
+    const CREATE_1: &str = r"
+CREATE TABLE relay_outcomes (
+    id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, attempt INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+    target TEXT NOT NULL, outcome TEXT NOT NULL, status INTEGER, latency_ms INTEGER, error TEXT,
+    reply BLOB
+);
+";
+
+    fn columns(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info('relay_outcomes') ORDER BY cid")
+            .expect("prepare");
+        stmt.query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn a_migrated_schema_1_journal_has_the_columns_of_a_new_one() {
+        let mut fresh = Connection::open_in_memory().expect("open");
+        create(&mut fresh).expect("create");
+        let mut old = Connection::open_in_memory().expect("open");
+        old.execute_batch(CREATE_1).expect("schema 1");
+        old.pragma_update(None, "application_id", APPLICATION_ID)
+            .expect("id");
+        old.pragma_update(None, "user_version", 1).expect("version");
+        assert_eq!(inspect(&old).expect("inspect"), Kind::Older(1));
+        migrate(&mut old, 1).expect("migrate");
+        assert_eq!(inspect(&old).expect("inspect"), Kind::Current);
+        assert_eq!(columns(&old), columns(&fresh));
+    }
 }

@@ -137,6 +137,7 @@ impl SqliteJournal {
         match schema::inspect(&conn) {
             Ok(Kind::Empty) => schema::create(&mut conn).map_err(sqlite)?,
             Ok(Kind::Current) => {}
+            Ok(Kind::Older(from)) => schema::migrate(&mut conn, from).map_err(sqlite)?,
             Ok(Kind::Newer(found)) => {
                 return Err(OpenError::Newer {
                     path: shown,
@@ -232,6 +233,25 @@ impl SqliteJournal {
     ) -> Result<Resumed, ReadError> {
         let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
         relay_pending::resume(&conn, &self.tx, target, max_age, now_ms)
+    }
+
+    /// The newest relay outcome of each of the last `recent` callbacks in the journal (those
+    /// a restore brings back into the log), in seq order, for
+    /// [`Relay::restore`](crate::relay::Relay::restore).
+    pub fn relay_outcomes(
+        &self,
+        recent: usize,
+    ) -> Result<Vec<crate::relay::RelayRecord>, ReadError> {
+        let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        let first: i64 = conn.query_row(
+            "SELECT coalesce(min(seq), 0) FROM (SELECT seq FROM callbacks ORDER BY seq DESC LIMIT ?1)",
+            [i64::try_from(recent).unwrap_or(i64::MAX)],
+            |r| r.get(0),
+        )?;
+        Ok(super::relay_outcome::since(
+            &conn,
+            u64::try_from(first).unwrap_or(0),
+        )?)
     }
 
     /// Asks the writer to delete what retention allows now, instead of at its next round.

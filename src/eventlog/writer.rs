@@ -74,6 +74,12 @@ pub(crate) enum RelayOp {
         target: String,
         reason: String,
     },
+    /// A relayed callback's final outcome, as a `relay_outcomes` row.
+    Outcome {
+        at_ms: i64,
+        target: String,
+        record: Box<crate::relay::RelayRecord>,
+    },
 }
 
 pub(crate) struct WriterConfig {
@@ -409,7 +415,18 @@ impl Writer {
             "DELETE FROM callbacks WHERE seq IN (SELECT seq FROM callbacks WHERE {condition} AND seq NOT IN (SELECT seq FROM relay_pending) ORDER BY seq LIMIT {RETAIN_BATCH})"
         );
         match self.conn.execute(&sql, params) {
-            Ok(n) => n,
+            Ok(n) => {
+                // Relay outcomes go with their callbacks (those before the oldest one kept).
+                if n > 0
+                    && let Err(error) = self.conn.execute(
+                        "DELETE FROM relay_outcomes WHERE seq < (SELECT min(seq) FROM callbacks)",
+                        [],
+                    )
+                {
+                    tracing::warn!(%error, "retention could not delete old relay outcomes");
+                }
+                n
+            }
             Err(error) => {
                 tracing::warn!(%error, "retention could not delete old records");
                 0
@@ -491,6 +508,11 @@ fn apply_relay_op(tx: &rusqlite::Transaction<'_>, op: &RelayOp) -> rusqlite::Res
             tx.prepare_cached("DELETE FROM relay_pending WHERE seq = ?1")?
                 .execute([seq_of(*seq)])?;
         }
+        RelayOp::Outcome {
+            at_ms,
+            target,
+            record,
+        } => super::relay_outcome::insert(tx, *at_ms, target, record)?,
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use crate::cli::{ExportArgs, SelectArgs};
 use crate::eventlog::location;
 use crate::eventlog::query::{Filter, SelectError, select};
+use crate::eventlog::relay_outcome;
 use crate::eventlog::sqlite::open_reader;
 use crate::outputs::headless;
 
@@ -63,7 +64,9 @@ pub fn run(args: &ExportArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let result = select(&conn, &filter(&args.select), |entry| {
-        writeln!(out, "{}", headless::line(&entry))
+        // The callback's relay outcome as recorded (unreadable: the line goes without it).
+        let relay = relay_outcome::newest(&conn, entry.event.seq).ok().flatten();
+        writeln!(out, "{}", headless::line_with_relay(&entry, relay.as_ref()))
     });
     let flushed = out.flush();
     match (result, flushed) {

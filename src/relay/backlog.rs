@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::event::Event;
+use crate::relay::outcome::RelayRecord;
 use crate::store::RoomKey;
 
 /// Told about every callback that enters and leaves the backlog, in order. `pending` runs
@@ -21,6 +22,10 @@ pub trait PendingLog: Send + Sync {
     fn pending(&self, event: &Event);
     /// `seq` left the backlog: delivered, failed for good or given up.
     fn settled(&self, seq: u64);
+    /// A relayed callback reached its final outcome (also "before" callbacks, refusals and
+    /// resends), so that it can be shown again after a restart. Called from the relay's tasks
+    /// and under the hub's lock: hand it on, never wait.
+    fn finished(&self, _record: &RelayRecord) {}
 }
 
 /// Memory only: pending relays do not survive a restart.

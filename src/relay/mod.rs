@@ -157,6 +157,17 @@ impl Relay {
         }
     }
 
+    /// Puts the outcomes of a previous run (read back from a journal) in place, so that the
+    /// callbacks restored with them show how their relay ended. Not broadcast: they are old news.
+    pub fn restore(&self, records: impl IntoIterator<Item = RelayRecord>) {
+        self.board().restore(records);
+    }
+
+    /// Every record held (bounded by `history`), oldest first.
+    pub fn records(&self) -> Vec<RelayRecord> {
+        self.board().records().cloned().collect()
+    }
+
     /// The record of `seq`, if that callback was relayed (and is still remembered).
     pub fn record(&self, seq: u64) -> Option<RelayRecord> {
         self.board().get(seq).cloned()
@@ -262,6 +273,7 @@ impl Relay {
             record.attempts.push(answer.attempt.clone());
             record.answer.clone_from(&answer.answer);
         });
+        self.pending_log.finished(&record);
         let _ = self.updates.send(record);
     }
 
@@ -283,6 +295,7 @@ impl Relay {
                 reason: reason.to_string(),
             };
         });
+        self.pending_log.finished(&record);
         let _ = self.updates.send(record);
     }
 
@@ -458,12 +471,16 @@ impl Relay {
                 },
             };
         });
+        self.pending_log.finished(&record);
         let _ = self.updates.send(record.clone());
         record
     }
 
     fn update(&self, seq: u64, change: impl FnOnce(&mut RelayRecord)) {
         let record = self.board().update(seq, Mode::After, change);
+        if record.state.is_final() {
+            self.pending_log.finished(&record);
+        }
         let _ = self.updates.send(record);
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a callback reaches the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,7 +43,7 @@ impl RelayState {
 }
 
 /// One try at the backend.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     /// When it was sent, Unix ms.
     pub at_ms: i64,
@@ -70,6 +70,15 @@ pub struct RelayRecord {
     pub answer: Option<String>,
     /// A note for the operator, e.g. that a stale copy went unsigned.
     pub note: Option<String>,
+    /// Attempts made but no longer listed in `attempts` (a record read back from a journal,
+    /// which keeps the last ones only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub earlier_attempts: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl RelayRecord {
@@ -81,7 +90,13 @@ impl RelayRecord {
             attempts: Vec::new(),
             answer: None,
             note: None,
+            earlier_attempts: 0,
         }
+    }
+
+    /// Every attempt made, listed or not.
+    pub fn attempt_count(&self) -> usize {
+        self.attempts.len() + self.earlier_attempts as usize
     }
 
     /// The `relay` object of a headless line.
@@ -99,7 +114,7 @@ impl RelayRecord {
             object.insert("mode".into(), serde_json::json!(self.mode));
             object.insert("status".into(), serde_json::json!(status));
             object.insert("latency_ms".into(), serde_json::json!(latency_ms));
-            object.insert("attempts".into(), self.attempts.len().into());
+            object.insert("attempts".into(), self.attempt_count().into());
             if let Some(note) = &self.note {
                 object.insert("note".into(), note.clone().into());
             }
@@ -159,6 +174,22 @@ impl Board {
 
     pub fn get(&self, seq: u64) -> Option<&RelayRecord> {
         self.records.get(&seq)
+    }
+
+    /// Puts records read back from a journal in place (a newer record of the same seq, from
+    /// this run, wins), without going past the capacity.
+    pub fn restore(&mut self, records: impl IntoIterator<Item = RelayRecord>) {
+        for record in records {
+            self.records.entry(record.seq).or_insert(record);
+        }
+        while self.records.len() > self.capacity {
+            self.records.pop_first();
+        }
+    }
+
+    /// Every record held, oldest first.
+    pub fn records(&self) -> impl Iterator<Item = &RelayRecord> {
+        self.records.values()
     }
 
     /// Applies `change` to the record of `seq` (creating it), and returns a copy of the result.

@@ -93,6 +93,10 @@ where
     if let Some(feed) = &relay {
         app.relay.resend_to = Some(feed.resend_to.to_string());
         update(app, Msg::RelayStatus(feed.relay.status()));
+        // Outcomes known before the loop (e.g. restored from the journal) for the restored lines.
+        for record in feed.relay.records() {
+            update(app, Msg::Relay(record));
+        }
     }
     let mut input = pin!(input);
     let mut shutdown = pin!(shutdown);

@@ -82,10 +82,17 @@ pub fn view_lines(record: &RelayRecord) -> Vec<String> {
     if let Some(note) = &record.note {
         lines.push(format!("  note: {note}"));
     }
+    if record.earlier_attempts > 0 {
+        lines.push(format!(
+            "  {} earlier attempt(s) not kept",
+            record.earlier_attempts
+        ));
+    }
+    let first = record.earlier_attempts as usize + 1;
     for (n, attempt) in record.attempts.iter().enumerate() {
         let mut line = format!(
             "  attempt {} at {}  {}  {} ms",
-            n + 1,
+            first + n,
             clock(attempt.at_ms),
             attempt.result,
             attempt.latency_ms
