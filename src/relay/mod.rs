@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::{Client, Url};
+use reqwest::Url;
 use serde::Serialize;
 use tokio::sync::{Semaphore, broadcast};
 
@@ -40,10 +40,10 @@ const BACKOFF_START: Duration = Duration::from_millis(250);
 /// Updates a subscriber may fall behind by before it lags.
 const UPDATES_CAPACITY: usize = 4096;
 
-/// The relay: one HTTP client (keep-alive, HTTP/1.1 and h2), the backlog, the outcomes.
+/// The relay: its HTTP clients (keep-alive, HTTP/1.1 and h2), the backlog, the outcomes.
 pub struct Relay {
     config: RelayConfig,
-    client: Client,
+    client: send::Clients,
     backlog: Mutex<Backlog>,
     board: Mutex<Board>,
     updates: broadcast::Sender<RelayRecord>,

@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// How a callback reaches the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,6 +123,12 @@ impl RelayRecord {
         value
     }
 
+    /// The `relay` object of a headless line, serialized straight into the output: the same
+    /// text as [`summary`](Self::summary) without building a JSON value per line.
+    pub fn summary_fields(&self) -> Summary<'_> {
+        Summary(self)
+    }
+
     /// A short label for a log line: `→ 200 12ms`, `pending`, `retrying (attempt 3)`, ...
     pub fn label(&self) -> String {
         match &self.state {
@@ -132,6 +139,59 @@ impl RelayRecord {
             RelayState::Fallback { decision, .. } => format!("→ fallback {decision}"),
             RelayState::Refused { .. } => "→ refused: backlog full".into(),
         }
+    }
+}
+
+/// See [`RelayRecord::summary_fields`]: the state's own fields first (`outcome`, then e.g.
+/// `reason`), then `mode`, `status`, `latency_ms`, `attempts` and `note`.
+pub struct Summary<'a>(&'a RelayRecord);
+
+impl Serialize for Summary<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let record = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        let (status, latency_ms) = record
+            .attempts
+            .last()
+            .map_or((None, None), |a| (a.status, Some(a.latency_ms)));
+        let mut delivered = false;
+        match &record.state {
+            RelayState::Pending => map.serialize_entry("outcome", "pending")?,
+            RelayState::Retrying { attempt, reason } => {
+                map.serialize_entry("outcome", "retrying")?;
+                map.serialize_entry("attempt", attempt)?;
+                map.serialize_entry("reason", reason)?;
+            }
+            RelayState::Delivered { status, latency_ms } => {
+                delivered = true;
+                map.serialize_entry("outcome", "delivered")?;
+                map.serialize_entry("status", status)?;
+                map.serialize_entry("latency_ms", latency_ms)?;
+            }
+            RelayState::Failed { reason } => {
+                map.serialize_entry("outcome", "failed")?;
+                map.serialize_entry("reason", reason)?;
+            }
+            RelayState::Fallback { decision, reason } => {
+                map.serialize_entry("outcome", "fallback")?;
+                map.serialize_entry("decision", decision)?;
+                map.serialize_entry("reason", reason)?;
+            }
+            RelayState::Refused { reason } => {
+                map.serialize_entry("outcome", "refused")?;
+                map.serialize_entry("reason", reason)?;
+            }
+        }
+        map.serialize_entry("mode", &record.mode)?;
+        if !delivered {
+            map.serialize_entry("status", &status)?;
+            map.serialize_entry("latency_ms", &latency_ms)?;
+        }
+        map.serialize_entry("attempts", &record.attempt_count())?;
+        if let Some(note) = &record.note {
+            map.serialize_entry("note", note)?;
+        }
+        map.end()
     }
 }
 
@@ -259,6 +319,56 @@ impl Board {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_streamed_summary_is_the_summary() {
+        let attempt = Attempt {
+            at_ms: 5,
+            latency_ms: 7,
+            status: Some(503),
+            result: "503".into(),
+            resigned: false,
+            resend: false,
+        };
+        let states = [
+            RelayState::Pending,
+            RelayState::Retrying {
+                attempt: 2,
+                reason: "503".into(),
+            },
+            RelayState::Delivered {
+                status: 200,
+                latency_ms: 3,
+            },
+            RelayState::Failed {
+                reason: "gone \"quoted\"".into(),
+            },
+            RelayState::Fallback {
+                decision: "deny".into(),
+                reason: "timeout".into(),
+            },
+            RelayState::Refused {
+                reason: "full".into(),
+            },
+        ];
+        for state in states {
+            for (attempts, note, earlier) in [
+                (vec![], None, 0),
+                (vec![attempt.clone()], Some("stale".to_string()), 3),
+            ] {
+                let mut record = RelayRecord::new(9, Mode::Before);
+                record.state = state.clone();
+                record.attempts = attempts;
+                record.note = note;
+                record.earlier_attempts = earlier;
+                assert_eq!(
+                    serde_json::to_string(&record.summary_fields()).expect("json"),
+                    record.summary().to_string(),
+                    "{state:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn board_is_bounded_and_health_tracks_the_first_failure() {

@@ -4,27 +4,71 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use reqwest::{Client, Url, header};
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderValue, USER_AGENT};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use reqwest::{Url, header};
 
 /// Answer bytes kept at most. A larger answer is cut there: an "after" callback is still
 /// delivered (the status counts), a "before" callback gets the fallback (a cut answer
 /// cannot be passed on).
 pub const ANSWER_LIMIT: usize = 64 * 1024;
 
-/// The single client: keep-alive pools connections per host, HTTP/2 is negotiated over TLS,
-/// redirects are not followed (a 3xx to a POST would silently lose the body).
-pub fn client(target: &Url) -> Result<Client, reqwest::Error> {
-    let builder = Client::builder()
-        .user_agent(concat!("roomwatch/", env!("CARGO_PKG_VERSION")))
+const AGENT: &str = concat!("roomwatch/", env!("CARGO_PKG_VERSION"));
+
+/// How long an idle connection to the backend is kept for reuse.
+const IDLE: Duration = Duration::from_mins(1);
+
+/// hyper-util's pooled HTTP/1.1 client, without reqwest's layers on top.
+type Plain = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
+
+/// The relay's clients: keep-alive pools connections per host; redirects are not followed
+/// (a 3xx to a POST would silently lose the body). Plain `http://` goes through hyper-util's
+/// pooled client directly, which costs a fraction of reqwest's per-request work; `https://`
+/// (TLS, h2 negotiated) and anything a proxy from the environment applies to go through reqwest.
+pub struct Clients {
+    plain: Plain,
+    full: reqwest::Client,
+    /// `HTTP_PROXY` or `ALL_PROXY` is set: plain requests to other than loopback go through
+    /// reqwest, which honours it.
+    proxied: bool,
+}
+
+impl Clients {
+    /// The plain client, when it may carry a request to `url`.
+    fn plain_for(&self, url: &Url) -> Option<&Plain> {
+        (url.scheme() == "http" && (!self.proxied || is_loopback(url))).then_some(&self.plain)
+    }
+}
+
+pub fn client(target: &Url) -> Result<Clients, reqwest::Error> {
+    let builder = reqwest::Client::builder()
+        .user_agent(AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
-        .pool_idle_timeout(Duration::from_mins(1))
+        .pool_idle_timeout(IDLE)
         .tcp_nodelay(true);
-    if is_loopback(target) {
-        builder.no_proxy().build()
+    let full = if is_loopback(target) {
+        builder.no_proxy().build()?
     } else {
-        builder.build()
-    }
+        builder.build()?
+    };
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    let plain = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(IDLE)
+        .pool_timer(TokioTimer::new())
+        .build(connector);
+    let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    Ok(Clients {
+        plain,
+        full,
+        proxied,
+    })
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -89,7 +133,106 @@ impl Sent {
 
 /// POSTs `body` to `url` and reads the answer, all within `limit`.
 pub async fn once(
-    client: &Client,
+    clients: &Clients,
+    url: Url,
+    body: Bytes,
+    content_type: Option<&str>,
+    limit: Duration,
+) -> Sent {
+    if let Some(plain) = clients.plain_for(&url) {
+        return once_plain(plain, &url, body, content_type, limit).await;
+    }
+    once_full(&clients.full, url, body, content_type, limit).await
+}
+
+/// [`once`] through hyper-util's client: the same request (method, URL, Content-Type, body,
+/// User-Agent; Host from the URL), the same limits and the same outcomes.
+async fn once_plain(
+    client: &Plain,
+    url: &Url,
+    body: Bytes,
+    content_type: Option<&str>,
+    limit: Duration,
+) -> Sent {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + limit;
+    let elapsed_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let failed = |reason: String| Sent::Failed {
+        reason,
+        latency_ms: elapsed_ms(),
+    };
+    let uri = match url.as_str().parse::<hyper::Uri>() {
+        Ok(uri) => uri,
+        Err(e) => return failed(format!("request failed: {e}")),
+    };
+    let mut request = hyper::Request::new(Full::new(body));
+    *request.method_mut() = hyper::Method::POST;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+    if let Some(content_type) = content_type {
+        match HeaderValue::from_str(content_type) {
+            Ok(value) => {
+                headers.insert(header::CONTENT_TYPE, value);
+            }
+            Err(e) => return failed(format!("request failed: Content-Type: {e}")),
+        }
+    }
+    let response = match tokio::time::timeout_at(deadline, client.request(request)).await {
+        Err(_) => return failed(format!("no answer within {} ms", limit.as_millis())),
+        Ok(Err(error)) => {
+            let kind = if error.is_connect() {
+                "cannot connect"
+            } else {
+                "request failed"
+            };
+            return failed(format!("{kind}: {}", root_cause(&error)));
+        }
+        Ok(Ok(response)) => response,
+    };
+    // As in `once_full`: once the status is in, the backend has taken the callback.
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut incoming = response.into_body();
+    let mut body = BytesMut::new();
+    let mut truncated = false;
+    let read = async {
+        while let Some(frame) = incoming.frame().await {
+            let Ok(chunk) = frame?.into_data() else {
+                continue;
+            };
+            let room = ANSWER_LIMIT - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok::<_, hyper::Error>(())
+    };
+    let broken = match tokio::time::timeout_at(deadline, read).await {
+        Err(_) => Some(format!("no whole answer within {} ms", limit.as_millis())),
+        Ok(Err(error)) => Some(format!("answer broke off: {}", root_cause(&error))),
+        Ok(Ok(())) => None,
+    };
+    Sent::Answered(Answered {
+        status,
+        body: body.freeze(),
+        content_type,
+        truncated,
+        broken,
+        latency_ms: elapsed_ms(),
+    })
+}
+
+/// [`once`] through reqwest (TLS, h2, proxies).
+async fn once_full(
+    client: &reqwest::Client,
     url: Url,
     body: Bytes,
     content_type: Option<&str>,
@@ -155,6 +298,15 @@ pub async fn once(
     })
 }
 
+/// The innermost error of a chain: what actually went wrong.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut root = error;
+    while let Some(source) = root.source() {
+        root = source;
+    }
+    root.to_string()
+}
+
 /// A reqwest error in a few words, with its root cause.
 fn describe(error: &reqwest::Error) -> String {
     let kind = if error.is_connect() {
@@ -166,11 +318,7 @@ fn describe(error: &reqwest::Error) -> String {
     } else {
         "request failed"
     };
-    let mut root: &dyn std::error::Error = error;
-    while let Some(source) = root.source() {
-        root = source;
-    }
-    format!("{kind}: {root}")
+    format!("{kind}: {}", root_cause(error))
 }
 
 /// Whether a "before" answer may go to Tencent as it is. A 2xx must carry a whole JSON object
@@ -244,6 +392,34 @@ pub async fn probe(target: &Url, limit: Duration) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).expect("url")
+    }
+
+    #[test]
+    fn the_plain_client_takes_only_http_that_no_proxy_applies_to() {
+        let mut clients = client(&url("http://127.0.0.1:9/hook")).expect("clients");
+        clients.proxied = false;
+        assert!(
+            clients
+                .plain_for(&url("http://backend.example/x"))
+                .is_some()
+        );
+        assert!(
+            clients
+                .plain_for(&url("https://backend.example/x"))
+                .is_none()
+        );
+        clients.proxied = true;
+        assert!(
+            clients
+                .plain_for(&url("http://backend.example/x"))
+                .is_none()
+        );
+        assert!(clients.plain_for(&url("http://127.0.0.1:8080/x")).is_some());
+        assert!(clients.plain_for(&url("http://localhost:8080/x")).is_some());
+    }
 
     fn answered(status: u16, body: &str) -> Answered {
         Answered {

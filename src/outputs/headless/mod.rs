@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
@@ -46,7 +45,15 @@ pub fn line_with_relay(entry: &LogEntry, relay: Option<&RelayRecord>) -> String 
 
 /// A relay outcome that came after its event's line was printed.
 pub fn relay_line(record: &RelayRecord) -> String {
-    let text = json!({ "kind": "relay", "seq": record.seq, "relay": record.summary() }).to_string();
+    let mut text = String::with_capacity(160);
+    text.push_str("{\"kind\":\"relay\",\"seq\":");
+    text.push_str(&record.seq.to_string());
+    text.push_str(",\"relay\":");
+    // Serializing to a String cannot fail (the writer is infallible, the summary plain data).
+    if let Ok(summary) = serde_json::to_string(&record.summary_fields()) {
+        text.push_str(&summary);
+    }
+    text.push('}');
     crate::escape::escape_json(&text).into_owned()
 }
 

@@ -24,7 +24,7 @@ impl LineWriter {
         self.fields(out, entry);
         if let Some(record) = relay {
             out.extend_from_slice(b",\"relay\":");
-            value(out, &record.summary());
+            value(out, &record.summary_fields());
         }
         out.push(b'}');
         escape_unsafe(out, start);
