@@ -16,6 +16,7 @@ pub mod outcome;
 pub mod request;
 mod send;
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -208,11 +209,11 @@ impl Relay {
     /// Relays a "before" callback now and returns what Tencent must receive: the backend's
     /// answer, or the fallback's when the backend did not decide within `--before-timeout`.
     pub async fn before(&self, event: &Event, command: Command) -> BeforeAnswer {
-        let url = request::relay_url(&self.config.target, &event.raw_query);
+        let url = request::relay_text(&self.config.target, &event.raw_query);
         let at_ms = now_ms();
         let sent = send::once(
             &self.client,
-            url,
+            &url,
             event.raw_body.clone(),
             event.content_type.as_deref(),
             self.config.before_timeout,
@@ -365,12 +366,12 @@ impl Relay {
             }
             attempts += 1;
             let (query, resigned, note) = self.query_for_copy(&event.raw_query, at_ms / 1000);
-            let url = request::relay_url(&self.config.target, &query);
+            let url = request::relay_text(&self.config.target, &query);
             let sent = {
                 let _permit = self.permits.acquire().await;
                 send::once(
                     &self.client,
-                    url,
+                    &url,
                     event.raw_body.clone(),
                     event.content_type.as_deref(),
                     self.config.attempt_timeout,
@@ -410,14 +411,22 @@ impl Relay {
 
     /// The query a copy sent at `now_s` carries: re-signed when stale and a token is known;
     /// else as recorded, with a note when the backend may find it stale.
-    fn query_for_copy(&self, raw_query: &str, now_s: i64) -> (String, bool, Option<String>) {
+    fn query_for_copy<'q>(
+        &self,
+        raw_query: &'q str,
+        now_s: i64,
+    ) -> (Cow<'q, str>, bool, Option<String>) {
         if !request::is_stale(raw_query, now_s) {
-            return (raw_query.to_string(), false, None);
+            return (Cow::Borrowed(raw_query), false, None);
         }
         match &self.config.token {
-            Some(token) => (request::resign(raw_query, token, now_s), true, None),
+            Some(token) => (
+                Cow::Owned(request::resign(raw_query, token, now_s)),
+                true,
+                None,
+            ),
             None => (
-                raw_query.to_string(),
+                Cow::Borrowed(raw_query),
                 false,
                 Some(format!(
                     "sent with its original RequestTime, over {} s old: without --token roomwatch cannot re-sign, and the backend may refuse it as stale",
@@ -436,11 +445,11 @@ impl Relay {
             Some(token) => (request::resign(&event.raw_query, token, now_s), true),
             None => (event.raw_query.clone(), false),
         };
-        let url = request::relay_url(to, &query);
+        let url = request::relay_text(to, &query);
         let body = body.unwrap_or_else(|| event.raw_body.clone());
         let sent = send::once(
             &self.client,
-            url,
+            &url,
             body,
             event.content_type.as_deref(),
             self.config.attempt_timeout,

@@ -37,8 +37,12 @@ pub struct Clients {
 
 impl Clients {
     /// The plain client, when it may carry a request to `url`.
-    fn plain_for(&self, url: &Url) -> Option<&Plain> {
-        (url.scheme() == "http" && (!self.proxied || is_loopback(url))).then_some(&self.plain)
+    fn plain_for(&self, url: &str) -> Option<&Plain> {
+        let http = url
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        let direct = || !self.proxied || Url::parse(url).is_ok_and(|url| is_loopback(&url));
+        (http && direct()).then_some(&self.plain)
     }
 }
 
@@ -134,13 +138,13 @@ impl Sent {
 /// POSTs `body` to `url` and reads the answer, all within `limit`.
 pub async fn once(
     clients: &Clients,
-    url: Url,
+    url: &str,
     body: Bytes,
     content_type: Option<&str>,
     limit: Duration,
 ) -> Sent {
-    if let Some(plain) = clients.plain_for(&url) {
-        return once_plain(plain, &url, body, content_type, limit).await;
+    if let Some(plain) = clients.plain_for(url) {
+        return once_plain(plain, url, body, content_type, limit).await;
     }
     once_full(&clients.full, url, body, content_type, limit).await
 }
@@ -149,7 +153,7 @@ pub async fn once(
 /// User-Agent; Host from the URL), the same limits and the same outcomes.
 async fn once_plain(
     client: &Plain,
-    url: &Url,
+    url: &str,
     body: Bytes,
     content_type: Option<&str>,
     limit: Duration,
@@ -161,9 +165,13 @@ async fn once_plain(
         reason,
         latency_ms: elapsed_ms(),
     };
-    let uri = match url.as_str().parse::<hyper::Uri>() {
+    // A query byte a URI may not carry raw is sent percent-encoded, as a parsed URL has it.
+    let uri = match url.parse::<hyper::Uri>() {
         Ok(uri) => uri,
-        Err(e) => return failed(format!("request failed: {e}")),
+        Err(raw_error) => match Url::parse(url).map(|u| u.as_str().parse::<hyper::Uri>()) {
+            Ok(Ok(uri)) => uri,
+            _ => return failed(format!("request failed: {raw_error}")),
+        },
     };
     let mut request = hyper::Request::new(Full::new(body));
     *request.method_mut() = hyper::Method::POST;
@@ -233,7 +241,7 @@ async fn once_plain(
 /// [`once`] through reqwest (TLS, h2, proxies).
 async fn once_full(
     client: &reqwest::Client,
-    url: Url,
+    url: &str,
     body: Bytes,
     content_type: Option<&str>,
     limit: Duration,
@@ -401,24 +409,12 @@ mod tests {
     fn the_plain_client_takes_only_http_that_no_proxy_applies_to() {
         let mut clients = client(&url("http://127.0.0.1:9/hook")).expect("clients");
         clients.proxied = false;
-        assert!(
-            clients
-                .plain_for(&url("http://backend.example/x"))
-                .is_some()
-        );
-        assert!(
-            clients
-                .plain_for(&url("https://backend.example/x"))
-                .is_none()
-        );
+        assert!(clients.plain_for("http://backend.example/x").is_some());
+        assert!(clients.plain_for("https://backend.example/x").is_none());
         clients.proxied = true;
-        assert!(
-            clients
-                .plain_for(&url("http://backend.example/x"))
-                .is_none()
-        );
-        assert!(clients.plain_for(&url("http://127.0.0.1:8080/x")).is_some());
-        assert!(clients.plain_for(&url("http://localhost:8080/x")).is_some());
+        assert!(clients.plain_for("http://backend.example/x").is_none());
+        assert!(clients.plain_for("http://127.0.0.1:8080/x").is_some());
+        assert!(clients.plain_for("http://localhost:8080/x").is_some());
     }
 
     fn answered(status: u16, body: &str) -> Answered {
