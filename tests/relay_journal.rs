@@ -245,8 +245,8 @@ async fn a_journal_from_before_outcomes_were_recorded_opens_and_is_migrated() {
     .await;
     kill_9(child);
 
-    // Turn it into a schema 1 journal: without the new columns, with a give-up written the
-    // way schema 1 wrote them.
+    // Turn it into a journal as an older roomwatch wrote it: without the new columns, with a
+    // give-up written the way it wrote them.
     {
         let conn = rusqlite::Connection::open(&journal).unwrap();
         conn.execute_batch(
@@ -256,7 +256,7 @@ async fn a_journal_from_before_outcomes_were_recorded_opens_and_is_migrated() {
              ALTER TABLE relay_outcomes DROP COLUMN attempt_log;
              INSERT INTO relay_outcomes (seq, attempt, at_ms, target, outcome, error)
                SELECT seq, 0, 1, 'http://127.0.0.1:9/hook', 'failed', 'older than --relay-max-age' FROM callbacks;
-             PRAGMA user_version = 1;",
+",
         )
         .unwrap();
     }
@@ -268,7 +268,7 @@ async fn a_journal_from_before_outcomes_were_recorded_opens_and_is_migrated() {
     assert_eq!(lines[0]["relay"]["attempts"], 0);
     assert_eq!(lines[0]["relay"]["reason"], "older than --relay-max-age");
 
-    // Opened for writing: migrated, nothing lost, new outcomes recorded.
+    // Opened for writing: upgraded, nothing lost, new outcomes recorded.
     let target = backend().await;
     let args = [
         "--journal",
@@ -289,7 +289,14 @@ async fn a_journal_from_before_outcomes_were_recorded_opens_and_is_migrated() {
     })
     .await;
     kill_9(child);
-    assert_eq!(query_one::<i64>(&journal, "PRAGMA user_version"), 2);
+    assert_eq!(
+        query_one::<i64>(
+            &journal,
+            "SELECT count(*) FROM pragma_table_info('relay_outcomes') WHERE name IN ('mode', 'decision', 'note', 'attempt_log')"
+        ),
+        4
+    );
+    assert_eq!(query_one::<i64>(&journal, "PRAGMA user_version"), 1);
     let lines = export(&journal, dir.path());
     assert_eq!(lines.len(), 2);
     assert_eq!(relay_of(&lines, "room_old")["outcome"], "failed");

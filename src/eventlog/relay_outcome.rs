@@ -84,36 +84,44 @@ fn bounded_answer(answer: &str) -> String {
     )
 }
 
-/// The columns read, oldest schema included (its missing columns read as NULL).
-fn columns(conn: &Connection) -> rusqlite::Result<&'static str> {
-    Ok(if schema::version(conn)? >= 2 {
-        "seq, attempt, outcome, status, latency_ms, error, reply, mode, decision, note, attempt_log"
-    } else {
-        "seq, attempt, outcome, status, latency_ms, error, reply, NULL, NULL, NULL, NULL"
-    })
+/// Reads outcomes, from a journal of any age (columns added later read as NULL where missing).
+pub struct OutcomeReader {
+    columns: &'static str,
 }
 
-/// The newest outcome of `seq`, if it was relayed and recorded.
-pub fn newest(conn: &Connection, seq: u64) -> rusqlite::Result<Option<RelayRecord>> {
-    let sql = format!(
-        "SELECT {} FROM relay_outcomes WHERE seq = ?1 ORDER BY id DESC LIMIT 1",
-        columns(conn)?
-    );
-    conn.prepare_cached(&sql)?
-        .query_row([i64::try_from(seq).unwrap_or(i64::MAX)], from_row)
-        .optional()
-}
+impl OutcomeReader {
+    pub fn new(conn: &Connection) -> rusqlite::Result<Self> {
+        Ok(Self {
+            columns: if schema::has_outcome_columns(conn)? {
+                "seq, attempt, outcome, status, latency_ms, error, reply, mode, decision, note, attempt_log"
+            } else {
+                "seq, attempt, outcome, status, latency_ms, error, reply, NULL, NULL, NULL, NULL"
+            },
+        })
+    }
 
-/// The newest outcome of every callback from `first_seq` on, in seq order.
-pub fn since(conn: &Connection, first_seq: u64) -> rusqlite::Result<Vec<RelayRecord>> {
-    let sql = format!(
-        "SELECT {} FROM relay_outcomes WHERE id IN \
-         (SELECT max(id) FROM relay_outcomes WHERE seq >= ?1 GROUP BY seq) ORDER BY seq",
-        columns(conn)?
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([i64::try_from(first_seq).unwrap_or(i64::MAX)], from_row)?;
-    rows.collect()
+    /// The newest outcome of `seq`, if it was relayed and recorded.
+    pub fn newest(&self, conn: &Connection, seq: u64) -> rusqlite::Result<Option<RelayRecord>> {
+        let sql = format!(
+            "SELECT {} FROM relay_outcomes WHERE seq = ?1 ORDER BY id DESC LIMIT 1",
+            self.columns
+        );
+        conn.prepare_cached(&sql)?
+            .query_row([i64::try_from(seq).unwrap_or(i64::MAX)], from_row)
+            .optional()
+    }
+
+    /// The newest outcome of every callback from `first_seq` on, in seq order.
+    pub fn since(&self, conn: &Connection, first_seq: u64) -> rusqlite::Result<Vec<RelayRecord>> {
+        let sql = format!(
+            "SELECT {} FROM relay_outcomes WHERE id IN \
+             (SELECT max(id) FROM relay_outcomes WHERE seq >= ?1 GROUP BY seq) ORDER BY seq",
+            self.columns
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([i64::try_from(first_seq).unwrap_or(i64::MAX)], from_row)?;
+        rows.collect()
+    }
 }
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<RelayRecord> {

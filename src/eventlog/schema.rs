@@ -7,9 +7,10 @@ use rusqlite::Connection;
 /// `PRAGMA application_id`: "rmwt".
 pub const APPLICATION_ID: i32 = 0x726d_7774;
 
-/// The schema version this build writes and reads. Older journals are migrated when roomwatch
-/// opens them for writing ([`migrate`]); read-only readers cope with them as they are.
-pub const SCHEMA_VERSION: i32 = 2;
+/// The schema version this build writes and reads. Additions that older builds can live with
+/// (an index, nullable columns) keep it, and are made when a journal is opened for writing
+/// ([`upgrade_room_index`], [`upgrade_relay_outcomes`]).
+pub const SCHEMA_VERSION: i32 = 1;
 
 /// Every table, created together on a fresh file.
 pub const CREATE: &str = r"
@@ -68,10 +69,10 @@ CREATE TABLE relay_outcomes (
     latency_ms  INTEGER,
     error       TEXT,                    -- the reason, when failed, fallback or refused
     reply       BLOB,                    -- backend answer body, first 4 KiB
-    mode        TEXT,                    -- before | after (schema 2)
-    decision    TEXT,                    -- allow | deny, when the fallback answered (schema 2)
-    note        TEXT,                    -- a note for the operator (schema 2)
-    attempt_log TEXT                     -- the last attempts as a JSON array (schema 2)
+    mode        TEXT,                    -- before | after (added later: NULL in older rows)
+    decision    TEXT,                    -- allow | deny, when the fallback answered
+    note        TEXT,                    -- a note for the operator
+    attempt_log TEXT                     -- the last attempts as a JSON array
 );
 CREATE INDEX relay_outcomes_by_seq ON relay_outcomes(seq);
 ";
@@ -132,8 +133,6 @@ pub enum Kind {
     Empty,
     /// A roomwatch journal of this version.
     Current,
-    /// A roomwatch journal of an older version, to migrate.
-    Older(i32),
     /// A roomwatch journal from a newer roomwatch.
     Newer(i32),
     /// Some other SQLite database.
@@ -148,7 +147,6 @@ pub fn inspect(conn: &Connection) -> rusqlite::Result<Kind> {
     Ok(match (app, tables) {
         (0, 0) => Kind::Empty,
         (APPLICATION_ID, _) if version > SCHEMA_VERSION => Kind::Newer(version),
-        (APPLICATION_ID, _) if version < SCHEMA_VERSION => Kind::Older(version),
         (APPLICATION_ID, _) => Kind::Current,
         _ => Kind::Foreign,
     })
@@ -163,38 +161,47 @@ pub fn create(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Schema 1 to 2: relay outcomes gain the callback's mode, the fallback's decision, the
-/// operator's note and the attempt log, so a restart shows each relay as it ended. Rows
-/// written by schema 1 (given up at a restart) keep NULL there and read as "after" relays.
-const MIGRATE_TO_2: &str = r"
+/// Columns `relay_outcomes` gained after its first version: the callback's mode, the
+/// fallback's decision, the operator's note and the attempt log, so a restart shows each relay
+/// as it ended. Nullable: older rows (give-ups at a restart) read as "after" relays, and an
+/// older roomwatch still writes its rows.
+const OUTCOME_COLUMNS: &str = r"
 ALTER TABLE relay_outcomes ADD COLUMN mode TEXT;
 ALTER TABLE relay_outcomes ADD COLUMN decision TEXT;
 ALTER TABLE relay_outcomes ADD COLUMN note TEXT;
 ALTER TABLE relay_outcomes ADD COLUMN attempt_log TEXT;
 ";
 
-/// Brings a journal of schema `from` up to [`SCHEMA_VERSION`], in one transaction: a failed
-/// migration leaves the file as it was.
-pub fn migrate(conn: &mut Connection, from: i32) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    if from < 2 {
-        tx.execute_batch(MIGRATE_TO_2)?;
-    }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()
+/// Whether `relay_outcomes` has the columns of [`OUTCOME_COLUMNS`] (a journal written by an
+/// older roomwatch that no newer one has opened for writing lacks them).
+pub fn has_outcome_columns(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('relay_outcomes') WHERE name = 'attempt_log'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
 }
 
-/// The schema version of a journal, for readers that must cope with older files.
-pub fn version(conn: &Connection) -> rusqlite::Result<i32> {
-    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+/// Adds the columns of [`OUTCOME_COLUMNS`] when they are missing, in one transaction (a failed
+/// upgrade leaves the file as it was). Instant: SQLite adds a nullable column without
+/// rewriting rows.
+pub fn upgrade_relay_outcomes(conn: &mut Connection) -> rusqlite::Result<bool> {
+    if has_outcome_columns(conn)? {
+        return Ok(false);
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(OUTCOME_COLUMNS)?;
+    tx.commit()?;
+    Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The tables schema 1 created, as that version wrote them.
-    const CREATE_1: &str = r"
+    /// `relay_outcomes` as roomwatch first created it.
+    const OLD_OUTCOMES: &str = r"
 CREATE TABLE relay_outcomes (
     id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, attempt INTEGER NOT NULL, at_ms INTEGER NOT NULL,
     target TEXT NOT NULL, outcome TEXT NOT NULL, status INTEGER, latency_ms INTEGER, error TEXT,
@@ -213,17 +220,19 @@ CREATE TABLE relay_outcomes (
     }
 
     #[test]
-    fn a_migrated_schema_1_journal_has_the_columns_of_a_new_one() {
+    fn an_upgraded_old_journal_has_the_outcome_columns_of_a_new_one() {
         let mut fresh = Connection::open_in_memory().expect("open");
         create(&mut fresh).expect("create");
+        assert!(!upgrade_relay_outcomes(&mut fresh).expect("no-op"));
         let mut old = Connection::open_in_memory().expect("open");
-        old.execute_batch(CREATE_1).expect("schema 1");
+        old.execute_batch(OLD_OUTCOMES).expect("old table");
         old.pragma_update(None, "application_id", APPLICATION_ID)
             .expect("id");
         old.pragma_update(None, "user_version", 1).expect("version");
-        assert_eq!(inspect(&old).expect("inspect"), Kind::Older(1));
-        migrate(&mut old, 1).expect("migrate");
         assert_eq!(inspect(&old).expect("inspect"), Kind::Current);
+        assert!(!has_outcome_columns(&old).expect("columns"));
+        assert!(upgrade_relay_outcomes(&mut old).expect("upgrade"));
         assert_eq!(columns(&old), columns(&fresh));
+        assert!(!upgrade_relay_outcomes(&mut old).expect("once only"));
     }
 }

@@ -136,8 +136,13 @@ impl SqliteJournal {
         conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
         match schema::inspect(&conn) {
             Ok(Kind::Empty) => schema::create(&mut conn).map_err(sqlite)?,
-            Ok(Kind::Current) => {}
-            Ok(Kind::Older(from)) => schema::migrate(&mut conn, from).map_err(sqlite)?,
+            // Outcome rows are written in the same commits as callbacks: without the columns
+            // those commits would fail, so a journal that cannot take them is not opened.
+            Ok(Kind::Current) => {
+                if schema::upgrade_relay_outcomes(&mut conn).map_err(sqlite)? {
+                    tracing::info!("journal's relay outcomes gained their newer columns");
+                }
+            }
             Ok(Kind::Newer(found)) => {
                 return Err(OpenError::Newer {
                     path: shown,
@@ -248,10 +253,8 @@ impl SqliteJournal {
             [i64::try_from(recent).unwrap_or(i64::MAX)],
             |r| r.get(0),
         )?;
-        Ok(super::relay_outcome::since(
-            &conn,
-            u64::try_from(first).unwrap_or(0),
-        )?)
+        let reader = super::relay_outcome::OutcomeReader::new(&conn)?;
+        Ok(reader.since(&conn, u64::try_from(first).unwrap_or(0))?)
     }
 
     /// Asks the writer to delete what retention allows now, instead of at its next round.

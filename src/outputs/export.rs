@@ -63,9 +63,12 @@ pub fn run(args: &ExportArgs) -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
+    let outcomes = relay_outcome::OutcomeReader::new(&conn).ok();
     let result = select(&conn, &filter(&args.select), |entry| {
         // The callback's relay outcome as recorded (unreadable: the line goes without it).
-        let relay = relay_outcome::newest(&conn, entry.event.seq).ok().flatten();
+        let relay = outcomes
+            .as_ref()
+            .and_then(|reader| reader.newest(&conn, entry.event.seq).ok().flatten());
         writeln!(out, "{}", headless::line_with_relay(&entry, relay.as_ref()))
     });
     let flushed = out.flush();
