@@ -70,9 +70,17 @@ impl QueryParams {
 
     /// The first value whose name matches ignoring ASCII case.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        // Names compared as bytes: called several times per callback (the app, the command),
+        // and only the value found is made a `str` again.
+        let bytes = self.text.as_bytes();
+        let mut start = 0;
+        for &(name_end, value_end) in &self.ends {
+            if bytes[start..name_end].eq_ignore_ascii_case(name.as_bytes()) {
+                return Some(&self.text[name_end..value_end]);
+            }
+            start = value_end;
+        }
+        None
     }
 
     /// The query string again, with `Sign` hidden (for display and export).
