@@ -236,3 +236,37 @@ fn keys_pressed_while_a_page_is_read_still_move_the_cursor() {
     assert_eq!(serve(&mut app, &journal), 1);
     assert_eq!(cursor_room(&app), "h-076");
 }
+
+#[test]
+fn lines_answered_while_the_journal_fails_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, journal) = journaled(dir.path(), 100, 3);
+    let used: i64 = rusqlite::Connection::open(dir.path().join("journal.sqlite"))
+        .unwrap()
+        .pragma_query_value(None, "page_count", |r| r.get(0))
+        .unwrap();
+    journal.set_max_pages(used.try_into().unwrap());
+    let mut failed = 0;
+    for i in 3..40 {
+        let body = create_room(&format!("h-{i:03}"), "hist", "owner", NOW_MS);
+        let query = "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom";
+        let (_, commit) = hub.publish_durably(event(query, &body, NOW_MS));
+        failed += usize::from(commit.unwrap().wait_blocking().is_err());
+    }
+    assert!(failed > 0, "the journal never filled");
+    let mut app = dashboard(&hub);
+    app.journal_health = hub.journal_health();
+    let screen = render(&mut app, 110, 30);
+    let marked = screen
+        .lines()
+        .filter(|l| l.contains("not journaled yet"))
+        .count();
+    assert!(marked > 0, "{screen}");
+    assert!(
+        screen
+            .lines()
+            .filter(|l| l.contains("h-000"))
+            .all(|l| !l.contains("not journaled")),
+        "{screen}"
+    );
+}

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use roomwatch::eventlog::{EventLog, JournalOptions, SqliteJournal};
+use roomwatch::eventlog::{EventLog, JournalOptions, Journaled as Fate, SqliteJournal};
 use roomwatch::hub::Hub;
 use roomwatch::ingest::auth::AuthConfig;
 use roomwatch::ingest::receiver::{self, ReceiverState};
@@ -675,6 +675,13 @@ async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
     assert_eq!(reason, "disk full");
     // The pages the file already had took the first few; the rest wait in memory.
     assert!(health.backlog > 0 && health.backlog <= 40, "{health:?}");
+    // Each line can tell: the backlog's callbacks wait, the ones before are journaled.
+    let waiting_from = health.waiting_from.expect("the backlog's first callback");
+    assert_eq!(waiting_from, 41 - health.backlog);
+    assert_eq!(health.journaled(40), Fate::Waiting);
+    assert_eq!(health.journaled(waiting_from), Fate::Waiting);
+    assert_eq!(health.journaled(waiting_from - 1), Fate::Yes);
+    assert!(health.lost_ranges.is_empty());
     assert_eq!(
         hub.snapshot().room_by_id("r39").map(|r| r.id.clone()),
         Some("r39".into())
@@ -694,6 +701,50 @@ async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
         .unwrap();
     assert_eq!(count, 41);
     assert_eq!(journal.health().backlog, 0);
+    assert_eq!(journal.health().journaled(40), Fate::Yes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_pushed_out_of_a_full_backlog_are_marked_lost_by_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.sqlite");
+    let (journal, restored) = SqliteJournal::open(&JournalOptions {
+        backlog_cap: 5,
+        ..options(&path)
+    })
+    .unwrap();
+    let journal = Arc::new(journal);
+    let used: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "page_count", |r| r.get(0))
+        .unwrap();
+    journal.set_max_pages(used.try_into().unwrap());
+    let hub = Arc::new(Hub::with_journal(restored.store, 4096, journal.clone()));
+    let state = Arc::new(ReceiverState {
+        hub: Arc::clone(&hub),
+        auth: AuthConfig::default(),
+        body_limit: 1 << 20,
+        relay: None,
+        stream: None,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(receiver::serve(listener, state, std::future::pending()));
+    let client = reqwest::Client::new();
+    for i in 0..30 {
+        assert_eq!(post(&client, &base, QUERY, create_body(i)).await.0, 200);
+    }
+    let health = journal.health();
+    assert_eq!(health.backlog, 5, "{health:?}");
+    assert_eq!(health.waiting_from, Some(26));
+    let lost = health.lost;
+    assert!(lost > 0, "{health:?}");
+    // The lost callbacks are the ones just before the backlog, in one range.
+    assert_eq!(health.lost_ranges, vec![(26 - lost, 25)]);
+    assert_eq!(health.journaled(25), Fate::Lost);
+    assert_eq!(health.journaled(26 - lost), Fate::Lost);
+    assert_eq!(health.journaled(26 - lost - 1), Fate::Yes);
+    assert_eq!(health.journaled(30), Fate::Waiting);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -70,6 +70,56 @@ pub struct Health {
     pub lost: u64,
     /// The highest committed position.
     pub committed: u64,
+    /// The oldest callback waiting in the backlog: it and every later one are answered but
+    /// not (yet) journaled.
+    pub waiting_from: Option<u64>,
+    /// Callbacks that left the backlog unjournaled, as inclusive ranges of positions, oldest
+    /// first; at most [`LOST_RANGES_KEPT`] (older ones are only counted in `lost`).
+    pub lost_ranges: Vec<(u64, u64)>,
+}
+
+/// Ranges of never-journaled positions kept for marking lines.
+pub const LOST_RANGES_KEPT: usize = 64;
+
+/// Whether a callback made it into the journal, as far as the log can tell now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Journaled {
+    /// Journaled, or on its way (committed within milliseconds).
+    Yes,
+    /// Answered and held in the backlog while appends fail; written when they work again.
+    Waiting,
+    /// Answered, never journaled: the backlog was full.
+    Lost,
+}
+
+impl Health {
+    /// What became of the callback at `seq`.
+    pub fn journaled(&self, seq: u64) -> Journaled {
+        if self.waiting_from.is_some_and(|from| seq >= from) {
+            return Journaled::Waiting;
+        }
+        if self
+            .lost_ranges
+            .iter()
+            .any(|&(low, high)| (low..=high).contains(&seq))
+        {
+            return Journaled::Lost;
+        }
+        Journaled::Yes
+    }
+
+    /// Adds `seq` to the lost ranges, extending the newest when it follows on.
+    pub(crate) fn mark_lost(&mut self, seq: u64) {
+        match self.lost_ranges.last_mut() {
+            Some((_, high)) if seq == high.saturating_add(1) => *high = seq,
+            _ => {
+                self.lost_ranges.push((seq, seq));
+                if self.lost_ranges.len() > LOST_RANGES_KEPT {
+                    self.lost_ranges.remove(0);
+                }
+            }
+        }
+    }
 }
 
 /// An append-only log of callbacks, ordered by position (the hub's `seq`).

@@ -227,6 +227,7 @@ impl Writer {
                     let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
                     health.committed = health.committed.max(newest);
                     health.backlog = 0;
+                    health.waiting_from = None;
                     health.failing.take()
                 };
                 if let Some((reason, _)) = recovered {
@@ -240,7 +241,7 @@ impl Writer {
             }
             Err(error) => {
                 let reason = describe(&error);
-                let mut lost = 0;
+                let mut lost = Vec::new();
                 // Bounded like the record backlog: the relay's own backlog bounds the marks,
                 // settles are at most one per mark.
                 let ops_cap = self.config.backlog_cap.saturating_mul(2);
@@ -251,9 +252,10 @@ impl Writer {
                 for (row, Pending { entry, done }) in group {
                     let _ = done.send(Err(AppendError::NotJournaled(reason.clone())));
                     self.backlog.push_back((row, entry));
-                    if self.backlog.len() > self.config.backlog_cap {
-                        self.backlog.pop_front();
-                        lost += 1;
+                    if self.backlog.len() > self.config.backlog_cap
+                        && let Some((_, gone)) = self.backlog.pop_front()
+                    {
+                        lost.push(gone.event.seq);
                     }
                 }
                 let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
@@ -262,7 +264,11 @@ impl Writer {
                     health.failing = Some((reason, now_ms()));
                 }
                 health.backlog = self.backlog.len() as u64;
-                health.lost += lost;
+                health.lost += lost.len() as u64;
+                health.waiting_from = self.backlog.front().map(|(_, entry)| entry.event.seq);
+                for seq in lost {
+                    health.mark_lost(seq);
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ use ratatui::widgets::Paragraph;
 use super::text::fit;
 use super::{fit_line, focused, theme, title_line};
 use crate::event::Verdict;
+use crate::eventlog::Journaled;
 use crate::protocol::{AdminOp, Payload, RoomInfo, short_name};
 use crate::store::{Effect, LogEntry, show_public};
 use crate::tui::app::{App, LogRow, Pane};
@@ -140,6 +141,20 @@ fn log_line(app: &App, row: LogRow, width: usize) -> Line<'static> {
     ]);
     if let Some(record) = app.relay.record(event.seq) {
         parts.push(super::relay::mark(record));
+        parts.push((" ".into(), Style::new()));
+    }
+    // Answered from memory while the journal failed: said on the line itself, not only in
+    // the header's count.
+    let journaled = app
+        .journal_health
+        .as_ref()
+        .map_or(Journaled::Yes, |health| health.journaled(event.seq));
+    match journaled {
+        Journaled::Yes => {}
+        Journaled::Waiting => parts.push(("not journaled yet ".into(), theme::badge_alarm())),
+        Journaled::Lost => parts.push(("not journaled ".into(), theme::badge_alarm())),
+    }
+    if journaled != Journaled::Yes {
         parts.push((" ".into(), Style::new()));
     }
     parts.push((summary(entry), style));
