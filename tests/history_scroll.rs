@@ -270,3 +270,83 @@ fn lines_answered_while_the_journal_fails_say_so() {
         "{screen}"
     );
 }
+
+/// Publishes `count` more rooms after the first `from`, every record committed.
+fn more_rooms(hub: &Hub, from: usize, count: usize) {
+    for i in from..from + count {
+        let at = NOW_MS - 3_600_000 + i64::try_from(i).unwrap() * 1000;
+        let body = create_room(&format!("h-{i:03}"), "hist", "owner", at);
+        let query = "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom";
+        let (_, commit) = hub.publish_durably(event(query, &body, at));
+        commit.unwrap().wait_blocking().unwrap();
+    }
+}
+
+/// Hands the hub's new events to the app, as the run loop does each frame.
+fn take_bus(app: &mut App, rx: &mut tokio::sync::broadcast::Receiver<roomwatch::store::LogEntry>) {
+    drain(app, rx);
+    app.prepare();
+}
+
+/// The cursor's position, then each one after `key` is pressed `times` times.
+fn walk(app: &mut App, journal: &SqliteJournal, key_code: KeyCode, times: usize) -> Vec<u64> {
+    let mut seen = vec![app.log_rows()[app.log_cursor_index().unwrap()].seq];
+    for _ in 0..times {
+        key(app, key_code);
+        serve(app, journal);
+        let seq = app.log_rows()[app.log_cursor_index().unwrap()].seq;
+        if seen.last() != Some(&seq) {
+            seen.push(seq);
+        }
+    }
+    seen
+}
+
+#[test]
+fn lines_leaving_memory_while_a_page_is_read_are_read_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, journal) = journaled(dir.path(), 20, 100);
+    let mut rx = hub.subscribe();
+    let mut app = dashboard(&hub);
+    app.set_history_limits(30, 1000);
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Up);
+    let request = app.take_history_request().unwrap();
+    // Ten more callbacks push lines 81-90 out of memory before the page is in.
+    more_rooms(&hub, 100, 10);
+    take_bus(&mut app, &mut rx);
+    let result = journal
+        .read_page(request.from, request.limit)
+        .map_err(|e| e.to_string());
+    update(
+        &mut app,
+        Msg::History(Box::new(HistoryPage { request, result })),
+    );
+    serve(&mut app, &journal);
+    // From wherever the cursor is, down to the tail: no line is skipped.
+    let seen = walk(&mut app, &journal, KeyCode::Down, 80);
+    let first = seen[0];
+    assert!(first <= 80, "{seen:?}");
+    assert_eq!(seen, (first..=110).collect::<Vec<u64>>());
+}
+
+#[test]
+fn after_following_the_tail_scrolling_up_skips_no_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, journal) = journaled(dir.path(), 20, 100);
+    let mut rx = hub.subscribe();
+    let mut app = dashboard(&hub);
+    app.set_history_limits(30, 1000);
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::PageUp);
+    serve(&mut app, &journal);
+    assert!(!app.history().is_empty());
+    // Back to the tail; thirty more callbacks push every line seen so far out of memory.
+    key(&mut app, KeyCode::End);
+    more_rooms(&hub, 100, 30);
+    take_bus(&mut app, &mut rx);
+    key(&mut app, KeyCode::Char('g'));
+    assert_eq!(cursor_room(&app), "h-110");
+    let seen = walk(&mut app, &journal, KeyCode::Up, 40);
+    assert_eq!(seen, (71..=111).rev().collect::<Vec<u64>>());
+}

@@ -34,6 +34,7 @@ struct Got {
     query: String,
     content_type: Option<String>,
     body: Bytes,
+    authorization: Option<String>,
 }
 
 /// How the backend answers.
@@ -103,6 +104,11 @@ async fn backend_handler(State(state): State<Arc<BackendState>>, request: Reques
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or_default().to_string(),
         content_type: content_type(&parts.headers),
+        authorization: parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         body,
     });
     loop {
@@ -257,6 +263,26 @@ async fn path_query_content_type_and_body_arrive_byte_for_byte() {
     );
     assert_eq!(record.attempts.len(), 1);
     assert_eq!(record.answer.as_deref(), Some(roomwatch::protocol::ACK_OK));
+}
+
+#[tokio::test]
+async fn credentials_in_the_forward_url_go_as_basic_auth() {
+    let backend = Backend::start(Behave::Ack).await;
+    let target =
+        reqwest::Url::parse(&format!("http://hook:s3cret@{}/live/hook", backend.addr)).unwrap();
+    let (server, relay) = roomwatch(config(target), Some(TOKEN)).await;
+    let query = tencent_query("Live.CallbackAfterUpdateRoomInfo", now_s());
+    assert_eq!(
+        post(&client(), &server.base, &query, after_body("live_1", 1))
+            .await
+            .status,
+        200
+    );
+    wait_until("delivered", || record(&relay, 1).state.is_final()).await;
+    let got = &backend.got()[0];
+    // base64("hook:s3cret")
+    assert_eq!(got.authorization.as_deref(), Some("Basic aG9vazpzM2NyZXQ="));
+    assert_eq!(got.path, "/live/hook");
 }
 
 #[tokio::test]

@@ -42,7 +42,11 @@ impl Clients {
             .get(..7)
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
         let direct = || !self.proxied || Url::parse(url).is_ok_and(|url| is_loopback(&url));
-        (http && direct()).then_some(&self.plain)
+        // reqwest sends `user:pass@` as Basic auth; the plain client would drop it.
+        let authority = url.get(7..).map_or("", |rest| {
+            rest.split(['/', '?', '#']).next().unwrap_or_default()
+        });
+        (http && !authority.contains('@') && direct()).then_some(&self.plain)
     }
 }
 

@@ -152,6 +152,12 @@ impl App {
         self.history.wanted = None;
         self.history.scanning = false;
         self.history.queued_move = 0;
+        // Back at the tail, the window would soon be cut off from the held lines by the ones
+        // leaving memory: scrolling up again starts a new one right above them.
+        if self.history.picked_by.is_some() {
+            self.history.clear();
+            self.log_stale = true;
+        }
     }
 
     /// Rows read per page and lines from the journal held at most (tests page through small
@@ -237,6 +243,23 @@ impl App {
         true
     }
 
+    /// Lines left memory between the window and the held lines while the cursor is not in
+    /// the window: scrolling up from the held lines would jump over them, so the window is
+    /// let go and the next page back starts right above the held lines.
+    pub(super) fn forget_cut_off_window(&mut self) {
+        let Some(high) = self.history.highest_scanned() else {
+            return;
+        };
+        let cut_off = high.saturating_add(1) < self.held_from();
+        let cursor_in_window = self
+            .log_cursor
+            .is_some_and(|row| row.seq < self.held_from());
+        if cut_off && !cursor_in_window && !self.history.busy() {
+            self.history.clear();
+            self.log_stale = true;
+        }
+    }
+
     /// Rows shown above the lines held in memory: those read from the journal.
     pub(super) fn rows_from_journal(&self) -> usize {
         let held_from = self.held_from();
@@ -250,6 +273,7 @@ impl App {
         self.history.in_flight = false;
         self.dirty = true;
         if page.request.generation != self.history.generation {
+            self.history.queued_move = 0;
             return;
         }
         let then_move = page
@@ -273,15 +297,17 @@ impl App {
             .collect();
         let added = picked.len();
         match page.request.from {
-            PageFrom::Before(_) => {
+            PageFrom::Before(before) => {
                 if page_result.rows < page.request.limit {
                     self.history.start_reached = true;
                 }
                 if let Some(low) = page_result.lowest {
+                    // The first page starts where the held lines started when it was asked
+                    // for: lines that left memory since are not scanned yet.
                     let high = self
                         .history
                         .scanned
-                        .map_or(held_from.saturating_sub(1), |s| s.1);
+                        .map_or(before.saturating_sub(1), |s| s.1);
                     self.history.scanned = Some((low, high));
                 }
                 for entry in picked.into_iter().rev() {
@@ -324,7 +350,7 @@ impl App {
         self.log_stale = true;
         self.prepare();
         if !self.history.scanning {
-            // Back to following the tail meanwhile: the lines stay, the scan stops.
+            // The scan was stopped meanwhile.
             return;
         }
         self.history.scanning = false;

@@ -252,6 +252,7 @@ impl App {
         self.sync_selection();
         // Every frame, so that a new query never waits for the lines of many frames.
         self.log_index.sync(self.store.log());
+        self.forget_cut_off_window();
         if self.log_stale {
             self.log_stale = false;
             self.rebuild_log_rows();
