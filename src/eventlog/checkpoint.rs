@@ -29,10 +29,14 @@ pub struct Encoded {
 
 /// Encodes `checkpoint` in a compact binary form: a large state is tens of megabytes, and
 /// restore reads it. Slow for a large state, so the writer runs it on another thread.
-pub fn encode(checkpoint: &Checkpoint) -> Result<Encoded, SaveError> {
+/// `size_hint` is the expected size (the last checkpoint's, with room to grow): a buffer
+/// grown by doubling would briefly hold up to three times the state.
+pub fn encode(checkpoint: &Checkpoint, size_hint: usize) -> Result<Encoded, SaveError> {
+    let mut buffer = Vec::with_capacity(size_hint.max(FORMAT_APPS.len()));
+    buffer.extend_from_slice(FORMAT_APPS);
     Ok(Encoded {
         seq: checkpoint.last_seq(),
-        state: postcard::to_extend(checkpoint, FORMAT_APPS.to_vec())?,
+        state: postcard::to_extend(checkpoint, buffer)?,
     })
 }
 
@@ -40,11 +44,19 @@ pub fn encode(checkpoint: &Checkpoint) -> Result<Encoded, SaveError> {
 pub fn store(conn: &mut Connection, encoded: &Encoded, now_ms: i64) -> Result<(), SaveError> {
     let seq = i64::try_from(encoded.seq).unwrap_or(i64::MAX);
     let state = &encoded.state;
+    let len = i64::try_from(state.len()).unwrap_or(i64::MAX);
     let tx = conn.transaction()?;
+    // A zero blob of the right size, then written in place: binding the bytes instead would
+    // have SQLite copy them twice (the bound value and the record built from it), which for a
+    // state of tens of megabytes is most of a checkpoint's peak memory.
     tx.execute(
-        "INSERT OR REPLACE INTO checkpoints (seq, taken_at_ms, state) VALUES (?1, ?2, ?3)",
-        rusqlite::params![seq, now_ms, state],
+        "INSERT OR REPLACE INTO checkpoints (seq, taken_at_ms, state) VALUES (?1, ?2, zeroblob(?3))",
+        rusqlite::params![seq, now_ms, len],
     )?;
+    {
+        let mut blob = tx.blob_open(rusqlite::MAIN_DB, "checkpoints", "state", seq, false)?;
+        blob.write_all_at(state, 0)?;
+    }
     tx.execute(
         "DELETE FROM checkpoints WHERE seq NOT IN (SELECT seq FROM checkpoints ORDER BY seq DESC LIMIT ?1)",
         [KEEP],

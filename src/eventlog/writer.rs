@@ -102,6 +102,8 @@ pub(crate) struct Writer {
     newest: u64,
     last_checkpoint: u64,
     last_checkpoint_at: Instant,
+    /// The size the next checkpoint's buffer starts at: the last one's, and an eighth more.
+    checkpoint_size_hint: usize,
     /// Answered but not yet committed, oldest first.
     backlog: VecDeque<(StoredRow, LogEntry)>,
     /// Relay changes not yet committed (kept across failed commits, in order).
@@ -129,6 +131,7 @@ impl Writer {
             newest,
             last_checkpoint,
             last_checkpoint_at: Instant::now(),
+            checkpoint_size_hint: 0,
             backlog: VecDeque::new(),
             relay_ops: Vec::new(),
             committed,
@@ -284,10 +287,11 @@ impl Writer {
             return;
         };
         let (done, encoding) = mpsc::channel();
+        let size_hint = self.checkpoint_size_hint;
         let spawned = std::thread::Builder::new()
             .name("journal-checkpoint".into())
             .spawn(move || {
-                let _ = done.send(checkpoint::encode(&state));
+                let _ = done.send(checkpoint::encode(&state, size_hint));
             });
         match spawned {
             Ok(_) => self.encoding = Some(encoding),
@@ -347,6 +351,7 @@ impl Writer {
             Ok(()) => {
                 self.last_checkpoint = encoded.seq;
                 self.last_checkpoint_at = Instant::now();
+                self.checkpoint_size_hint = encoded.state.len() + encoded.state.len() / 8;
                 // What the checkpoint covers may now be deleted.
                 self.next_retention = Instant::now();
             }
@@ -379,7 +384,7 @@ impl Writer {
         if state.last_seq() > self.newest {
             return;
         }
-        match checkpoint::encode(&state) {
+        match checkpoint::encode(&state, self.checkpoint_size_hint) {
             Ok(encoded) => self.store_checkpoint(&encoded),
             Err(error) => self.checkpoint_failed(&error),
         }
