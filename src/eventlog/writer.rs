@@ -221,9 +221,8 @@ impl Writer {
                 for (_, entry) in std::mem::take(&mut self.backlog) {
                     newest = newest.max(entry.event.seq);
                 }
-                for (_, Pending { entry, done }) in group {
+                for (_, Pending { entry, .. }) in &group {
                     newest = newest.max(entry.event.seq);
-                    let _ = done.send(Ok(entry.event.seq));
                 }
                 self.newest = newest;
                 let recovered = {
@@ -241,6 +240,11 @@ impl Writer {
                     *c = (*c).max(newest);
                     changed
                 });
+                // Answered last: whoever gets an answer finds the health and the committed
+                // position already saying so.
+                for (_, Pending { entry, done }) in group {
+                    let _ = done.send(Ok(entry.event.seq));
+                }
             }
             Err(error) => {
                 let reason = describe(&error);
@@ -252,8 +256,9 @@ impl Writer {
                     let excess = self.relay_ops.len() - ops_cap;
                     self.relay_ops.drain(..excess);
                 }
+                let mut waiting = Vec::with_capacity(group.len());
                 for (row, Pending { entry, done }) in group {
-                    let _ = done.send(Err(AppendError::NotJournaled(reason.clone())));
+                    waiting.push(done);
                     self.backlog.push_back((row, entry));
                     if self.backlog.len() > self.config.backlog_cap
                         && let Some((_, gone)) = self.backlog.pop_front()
@@ -264,13 +269,17 @@ impl Writer {
                 let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
                 if health.failing.is_none() {
                     tracing::error!(%reason, "journal writes fail; answering from memory, retrying");
-                    health.failing = Some((reason, now_ms()));
+                    health.failing = Some((reason.clone(), now_ms()));
                 }
                 health.backlog = self.backlog.len() as u64;
                 health.lost += lost.len() as u64;
                 health.waiting_from = self.backlog.front().map(|(_, entry)| entry.event.seq);
                 for seq in lost {
                     health.mark_lost(seq);
+                }
+                drop(health);
+                for done in waiting {
+                    let _ = done.send(Err(AppendError::NotJournaled(reason.clone())));
                 }
             }
         }
