@@ -385,3 +385,52 @@ fn without_a_journal_a_printer_behind_the_log_counts_what_it_lost() {
     assert_eq!(progress.printed(), 10);
     assert_eq!(progress.lost(), 90);
 }
+
+/// A long run of unreadable records in the journal is counted as not printed and stepped
+/// over: the catch-up goes on to every readable line after it.
+#[test]
+fn a_run_of_unreadable_records_never_ends_the_catch_up() {
+    let count = 2_500;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let options = roomwatch::eventlog::JournalOptions {
+        log_capacity: 10,
+        ..roomwatch::eventlog::JournalOptions::new(&path)
+    };
+    let (journal, restored) = roomwatch::eventlog::SqliteJournal::open(&options).unwrap();
+    let hub = Arc::new(Hub::with_journal(restored.store, 4, Arc::new(journal)));
+    let rx = hub.subscribe();
+    publish_samples(&hub, count);
+    // Wait until the journal holds every record, then break 1,201 of them in a row (more
+    // than one chunk of reading).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while hub.journal_health().unwrap().committed < count as u64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "records not committed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let broken = rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE callbacks SET checksum = checksum + 1 WHERE seq BETWEEN 100 AND 1300",
+            [],
+        )
+        .unwrap();
+    assert_eq!(broken, 1201);
+
+    let (text, progress) = print_all(&hub, rx);
+    let seqs: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let expected: Vec<u64> = (1..100).chain(1301..=count as u64).collect();
+    assert_eq!(seqs, expected);
+    assert_eq!(progress.lost(), 1201);
+    assert_eq!(progress.printed(), count as u64 - 1201);
+}

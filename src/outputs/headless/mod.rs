@@ -292,10 +292,11 @@ impl Batch {
     ) -> io::Result<()> {
         loop {
             let first_held = hub.read(|store| store.log().front().map(|e| e.event.seq));
-            if first_held.is_none_or(|first| first <= self.last_taken + 1) {
+            let Some(first_held) = first_held.filter(|first| *first > self.last_taken + 1) else {
                 return Ok(());
-            }
-            let chunk = match journal.read_from(self.last_taken, JOURNAL_CHUNK) {
+            };
+            let from = crate::eventlog::page::PageFrom::After(self.last_taken);
+            let chunk = match journal.read_page(from, JOURNAL_CHUNK) {
                 Ok(chunk) => chunk,
                 Err(e) => {
                     eprintln!(
@@ -305,10 +306,18 @@ impl Batch {
                 }
             };
             let before = self.last_taken;
-            for entry in chunk {
+            for entry in chunk.entries {
                 // Records the journal lost (retention, an unreadable one) leave a gap.
                 Self::count_lost(progress, true, self.last_taken + 1, entry.event.seq);
                 self.take(entry);
+            }
+            // Unreadable rows at the chunk's end are counted and stepped over, so that a long
+            // run of them never ends the catch-up.
+            // (Not past the in-memory log, which holds those events readable.)
+            let stepped = chunk.highest.map(|h| h.min(first_held - 1));
+            if let Some(highest) = stepped.filter(|h| *h > self.last_taken) {
+                Self::count_lost(progress, true, self.last_taken + 1, highest + 1);
+                self.last_taken = highest;
             }
             if self.last_taken == before {
                 return Ok(());
