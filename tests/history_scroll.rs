@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crossterm::event::KeyCode;
 use roomwatch::eventlog::{EventLog, JournalOptions, SqliteJournal};
 use roomwatch::hub::Hub;
-use roomwatch::tui::app::{App, HistoryPage, Msg, update};
+use roomwatch::tui::app::{App, HistoryPage, HistoryRequest, Msg, update};
 use ui_common::*;
 
 /// A hub holding `held` log lines in memory, journaling into `dir`, with `rooms` rooms created
@@ -26,13 +26,7 @@ fn journaled(dir: &std::path::Path, held: usize, rooms: usize) -> (Arc<Hub>, Arc
         64,
         Arc::clone(&journal) as Arc<dyn EventLog>,
     ));
-    for i in 0..rooms {
-        let at = NOW_MS - 3_600_000 + i64::try_from(i).unwrap() * 1000;
-        let body = create_room(&format!("h-{i:03}"), "hist", "owner", at);
-        let query = "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom";
-        let (_, commit) = hub.publish_durably(event(query, &body, at));
-        commit.unwrap().wait_blocking().unwrap();
-    }
+    more_rooms(&hub, 0, rooms);
     (hub, journal)
 }
 
@@ -49,14 +43,19 @@ fn dashboard(hub: &Hub) -> App {
 fn serve(app: &mut App, journal: &SqliteJournal) -> usize {
     let mut served = 0;
     while let Some(request) = app.take_history_request() {
-        let result = journal
-            .read_page(request.from, request.limit)
-            .map_err(|e| e.to_string());
-        update(app, Msg::History(Box::new(HistoryPage { request, result })));
+        answer(app, journal, request);
         served += 1;
         assert!(served < 10_000, "the app kept asking for pages");
     }
     served
+}
+
+/// Reads the page `request` asks for from the journal and hands it to the app.
+fn answer(app: &mut App, journal: &SqliteJournal, request: HistoryRequest) {
+    let result = journal
+        .read_page(request.from, request.limit)
+        .map_err(|e| e.to_string());
+    update(app, Msg::History(Box::new(HistoryPage { request, result })));
 }
 
 /// The room id of the line under the cursor.
@@ -191,13 +190,7 @@ fn following_the_tail_stops_a_scan() {
     let request = app.take_history_request().unwrap();
     // End while the page is being read: the page still lands, nothing more is asked for.
     key(&mut app, KeyCode::End);
-    let result = journal
-        .read_page(request.from, request.limit)
-        .map_err(|e| e.to_string());
-    update(
-        &mut app,
-        Msg::History(Box::new(HistoryPage { request, result })),
-    );
+    answer(&mut app, &journal, request);
     assert!(app.take_history_request().is_none());
     assert!(!app.paused());
 }
@@ -315,13 +308,7 @@ fn lines_leaving_memory_while_a_page_is_read_are_read_too() {
     // Ten more callbacks push lines 81-90 out of memory before the page is in.
     more_rooms(&hub, 100, 10);
     take_bus(&mut app, &mut rx);
-    let result = journal
-        .read_page(request.from, request.limit)
-        .map_err(|e| e.to_string());
-    update(
-        &mut app,
-        Msg::History(Box::new(HistoryPage { request, result })),
-    );
+    answer(&mut app, &journal, request);
     serve(&mut app, &journal);
     // From wherever the cursor is, down to the tail: no line is skipped.
     let seen = walk(&mut app, &journal, KeyCode::Down, 80);

@@ -638,13 +638,12 @@ async fn a_corrupt_page_is_skipped_and_roomwatch_starts() {
     server.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("full.sqlite");
-    let (journal, restored) = SqliteJournal::open(&options(&path)).unwrap();
+/// A receiver on a journal whose file may not grow (every commit meets `SQLITE_FULL`), with
+/// the journal, the hub and the receiver's base URL.
+async fn full_disk_server(options: &JournalOptions) -> (Arc<SqliteJournal>, Arc<Hub>, String) {
+    let (journal, restored) = SqliteJournal::open(options).unwrap();
     let journal = Arc::new(journal);
-    let used: i64 = rusqlite::Connection::open(&path)
+    let used: i64 = rusqlite::Connection::open(&options.path)
         .unwrap()
         .pragma_query_value(None, "page_count", |r| r.get(0))
         .unwrap();
@@ -661,6 +660,14 @@ async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(receiver::serve(listener, state, std::future::pending()));
+    (journal, hub, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full.sqlite");
+    let (journal, hub, base) = full_disk_server(&options(&path)).await;
     let client = reqwest::Client::new();
     for i in 0..40 {
         let (status, body) = post(&client, &base, QUERY, create_body(i)).await;
@@ -708,28 +715,11 @@ async fn a_full_disk_answers_from_memory_and_journaling_resumes_by_itself() {
 async fn callbacks_pushed_out_of_a_full_backlog_are_marked_lost_by_position() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("full.sqlite");
-    let (journal, restored) = SqliteJournal::open(&JournalOptions {
+    let options = JournalOptions {
         backlog_cap: 5,
         ..options(&path)
-    })
-    .unwrap();
-    let journal = Arc::new(journal);
-    let used: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .pragma_query_value(None, "page_count", |r| r.get(0))
-        .unwrap();
-    journal.set_max_pages(used.try_into().unwrap());
-    let hub = Arc::new(Hub::with_journal(restored.store, 4096, journal.clone()));
-    let state = Arc::new(ReceiverState {
-        hub: Arc::clone(&hub),
-        auth: AuthConfig::default(),
-        body_limit: 1 << 20,
-        relay: None,
-        stream: None,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(receiver::serve(listener, state, std::future::pending()));
+    };
+    let (journal, _hub, base) = full_disk_server(&options).await;
     let client = reqwest::Client::new();
     for i in 0..30 {
         assert_eq!(post(&client, &base, QUERY, create_body(i)).await.0, 200);

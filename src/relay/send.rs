@@ -217,13 +217,10 @@ async fn once_plain(
             let Ok(chunk) = frame?.into_data() else {
                 continue;
             };
-            let room = ANSWER_LIMIT - body.len();
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
+            if keep_within_limit(&mut body, &chunk) {
                 truncated = true;
                 break;
             }
-            body.extend_from_slice(&chunk);
         }
         Ok::<_, hyper::Error>(())
     };
@@ -285,13 +282,10 @@ async fn once_full(
     let mut truncated = false;
     let read = async {
         while let Some(chunk) = response.chunk().await? {
-            let room = ANSWER_LIMIT - body.len();
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
+            if keep_within_limit(&mut body, &chunk) {
                 truncated = true;
                 break;
             }
-            body.extend_from_slice(&chunk);
         }
         Ok::<_, reqwest::Error>(())
     };
@@ -399,6 +393,14 @@ pub async fn probe(target: &Url, limit: Duration) -> Result<(), String> {
             limit.as_secs()
         )),
     }
+}
+
+/// Appends what of `chunk` fits within [`ANSWER_LIMIT`]; true when some of it did not fit.
+fn keep_within_limit(body: &mut BytesMut, chunk: &[u8]) -> bool {
+    let room = ANSWER_LIMIT - body.len();
+    let fits = chunk.len().min(room);
+    body.extend_from_slice(&chunk[..fits]);
+    fits < chunk.len()
 }
 
 #[cfg(test)]

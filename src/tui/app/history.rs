@@ -54,8 +54,6 @@ pub struct History {
     wanted: Option<HistoryRequest>,
     /// A page being read.
     in_flight: bool,
-    /// Why the last read failed.
-    pub(super) error: Option<String>,
     /// Counts the windows started, so that a page read for an earlier one is let go.
     generation: u64,
     /// The user is paging: a page with no line to show asks for the next one.
@@ -78,7 +76,6 @@ impl Default for History {
             picked_by: None,
             wanted: None,
             in_flight: false,
-            error: None,
             generation: 0,
             scanning: false,
             queued_move: 0,
@@ -284,11 +281,9 @@ impl App {
             Ok(found) => found,
             Err(error) => {
                 self.say(format!("reading the journal failed: {error}"));
-                self.history.error = Some(error);
                 return;
             }
         };
-        self.history.error = None;
         let held_from = self.held_from();
         let picked: Vec<LogEntry> = page_result
             .entries
