@@ -50,7 +50,8 @@ pub struct Event {
     pub auth: Option<AuthVerdict>,
     /// The body bytes as received; for a refused body, at most its first
     /// [`REFUSED_BODY_KEPT`](crate::rawbody::REFUSED_BODY_KEPT) bytes. The only copy of the
-    /// body kept: views parse it when they need it.
+    /// body kept: views parse it when they need it. Whenever the verdict is not `Rejected`
+    /// these bytes parsed as one JSON value ([`Event::body_is_json`]).
     #[serde(skip)]
     pub raw_body: Bytes,
     /// The request's `Content-Type`, relayed as received.
@@ -81,6 +82,12 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
 }
 
 impl Event {
+    /// Whether the body is known to be JSON without parsing it again: it was parsed on
+    /// arrival, since only a body that parses is accepted or unrecognized.
+    pub fn body_is_json(&self) -> bool {
+        self.verdict != Verdict::Rejected
+    }
+
     /// The time the event happened by its own account, else when it arrived (Unix ms).
     /// An `EventTime` too far ahead of arrival (`clock_skew`) is not trusted.
     pub fn event_time_ms(&self) -> i64 {

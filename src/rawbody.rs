@@ -35,25 +35,47 @@ pub fn compact_json_into(bytes: &[u8], out: &mut Vec<u8>) -> bool {
     if !is_json(bytes) {
         return false;
     }
+    compact_known_json_into(bytes, out);
+    true
+}
+
+/// Appends `bytes`, known to be one JSON value, to `out` without whitespace outside strings.
+/// Runs without whitespace are copied whole: a body as Tencent sends it (already compact)
+/// is one copy.
+pub fn compact_known_json_into(bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in bytes {
-        if in_string {
-            out.push(byte);
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
+    let mut run_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Skip the string: to its closing quote, stepping over escaped characters.
+                i += 1;
+                loop {
+                    let rest = bytes.get(i..).unwrap_or_default();
+                    match memchr::memchr2(b'"', b'\\', rest) {
+                        Some(at) if rest[at] == b'"' => {
+                            i += at + 1;
+                            break;
+                        }
+                        Some(at) => i += at + 2,
+                        // Unterminated (never, for JSON): the rest is the string's.
+                        None => {
+                            i = bytes.len();
+                            break;
+                        }
+                    }
+                }
             }
-        } else if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
-            in_string = byte == b'"';
-            out.push(byte);
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                out.extend_from_slice(&bytes[run_start..i]);
+                i += 1;
+                run_start = i;
+            }
+            _ => i += 1,
         }
     }
-    true
+    out.extend_from_slice(&bytes[run_start.min(bytes.len())..]);
 }
 
 /// The bytes as text: valid UTF-8 as is, every other byte as `\xNN`.
@@ -90,6 +112,29 @@ mod tests {
             .map(|r| r.get().to_string());
         assert_eq!(raw.as_deref(), Some(r#"{"a":[1,2],"b":"x y \" z"}"#));
         assert!(compact_json(b"{\"a\":").is_none());
+    }
+
+    #[test]
+    fn compaction_steps_over_escapes_and_keeps_every_string_byte() {
+        let cases: [&[u8]; 6] = [
+            b"{}",
+            b" [ 1 ,\t2 ]\r\n",
+            br#"{"a\"b" : "c\\" , "d":"\\\" x" }"#,
+            br#"{"k": "tab\there", "n": -1.5e3 ,"u":"\u0041 "}"#,
+            b"\"just a string\"",
+            b"{\"a\":{\"b\":[true, false, null]}}  ",
+        ];
+        for case in cases {
+            let mut fast = Vec::new();
+            assert!(compact_json_into(case, &mut fast));
+            let value: serde_json::Value = serde_json::from_slice(case).expect("JSON");
+            let again: serde_json::Value = serde_json::from_slice(&fast).expect("still JSON");
+            assert_eq!(value, again, "{}", String::from_utf8_lossy(case));
+            assert!(!fast.contains(&b'\n'), "{}", String::from_utf8_lossy(&fast));
+        }
+        let mut out = Vec::new();
+        compact_known_json_into(br#"{ "s" : "a  b" }"#, &mut out);
+        assert_eq!(out, br#"{"s":"a  b"}"#);
     }
 
     #[test]

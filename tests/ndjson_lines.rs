@@ -115,7 +115,7 @@ fn odd_callbacks_print_the_same_bytes() {
         judge("", BodyRead::Complete(b"[1, 2, 3]".to_vec()), &open()),
         // Unrecognized, with whitespace, escapes and unsafe characters inside strings.
         judge(
-            "CallbackCommand=Trtc.Whatever&x=%E2%80%AE",
+            "CallbackCommand=Trtc.Whatever&x=%E2%80%AE&q=%22a%5Cb%01%09%7F",
             BodyRead::Complete(
                 "{ \"CallbackCommand\" : \"Trtc.Whatever\",\n \"n\": \"a\\\"b \u{7f}\u{9b}\u{202e} 直播\", \"num\": 1.50e3 }"
                     .as_bytes()

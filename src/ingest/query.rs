@@ -23,8 +23,17 @@ impl QueryParams {
             text: String::with_capacity(query.len()),
             ends: Vec::with_capacity(query.bytes().filter(|b| *b == b'&').count() + 1),
         };
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            params.push(&name, &value);
+        if query.bytes().any(|b| b == b'%' || b == b'+') {
+            for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+                params.push(&name, &value);
+            }
+        } else {
+            // Nothing to decode (Tencent's own queries): split as `form_urlencoded` would,
+            // empty pairs skipped, a pair without `=` is a name with an empty value.
+            for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                params.push(name, value);
+            }
         }
         params
     }
@@ -112,6 +121,29 @@ impl Serialize for QueryParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_queries_split_exactly_as_the_decoder_splits_them() {
+        for query in [
+            "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom&contenttype=json",
+            "",
+            "&&a=1&&b&=v&c==d&",
+            "a=1&a=2&Sign=abc&RequestTime=1700000000",
+            "x=é&ü=ß",
+        ] {
+            let fast = QueryParams::parse(Some(query));
+            let decoded = form_urlencoded::parse(query.as_bytes());
+            assert_eq!(
+                fast.iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect::<Vec<_>>(),
+                decoded
+                    .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                    .collect::<Vec<_>>(),
+                "{query}"
+            );
+        }
+    }
 
     #[test]
     fn names_and_values_come_back_decoded_in_order() {

@@ -38,11 +38,11 @@ impl LineWriter {
         out.extend_from_slice(b",\"received_at\":");
         timestamp(out, event.received_at_ms);
         out.extend_from_slice(b",\"command\":");
-        value(out, &event.command);
+        opt_string(out, event.command.as_deref());
         out.extend_from_slice(b",\"room_id\":");
-        value(out, &event.room_id);
+        opt_string(out, event.room_id.as_deref());
         out.extend_from_slice(b",\"sdkappid\":");
-        value(out, &Some(event.sdkappid()).filter(|a| !a.is_empty()));
+        opt_string(out, Some(event.sdkappid()).filter(|a| !a.is_empty()));
         out.extend_from_slice(b",\"verdict\":");
         value(out, &event.verdict);
         out.extend_from_slice(b",\"error\":");
@@ -58,33 +58,33 @@ impl LineWriter {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"operator\":");
-        value(out, &event.operator());
+        opt_string(out, event.operator());
         out.extend_from_slice(b",\"auth\":");
         value(out, &event.auth);
         out.extend_from_slice(b",\"path\":");
-        value(out, &event.path);
+        string(out, &event.path);
         out.extend_from_slice(b",\"query\":[");
         for (i, (name, val)) in event.query.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             out.push(b'[');
-            value(out, name);
+            string(out, name);
             out.push(b',');
             // The signature is a credential: never printed.
             if name.eq_ignore_ascii_case("Sign") {
-                value(out, "…");
+                string(out, "…");
             } else {
-                value(out, val);
+                string(out, val);
             }
             out.push(b']');
         }
         out.extend_from_slice(b"],\"remote\":");
-        value(out, &event.remote);
+        opt_string(out, event.remote.as_deref());
         out.extend_from_slice(b",\"status\":");
         value(out, &event.reply.status);
         out.extend_from_slice(b",\"reply\":");
-        value(out, &event.reply.body);
+        string(out, &event.reply.body);
         if event.clock_skew {
             out.extend_from_slice(b",\"clock_skew\":true");
         }
@@ -99,7 +99,9 @@ impl LineWriter {
             out.push(b']');
         }
         out.extend_from_slice(b",\"body\":");
-        if !rawbody::compact_json_into(&event.raw_body, out) {
+        if event.body_is_json() {
+            rawbody::compact_known_json_into(&event.raw_body, out);
+        } else if !rawbody::compact_json_into(&event.raw_body, out) {
             value(out, &rawbody::escaped_text(&event.raw_body));
         }
     }
@@ -108,7 +110,34 @@ impl LineWriter {
     fn display(&mut self, out: &mut Vec<u8>, item: &impl std::fmt::Display) {
         self.text.clear();
         let _ = write!(self.text, "{item}");
-        value(out, self.text.as_str());
+        string(out, &self.text);
+    }
+}
+
+/// `text` as a JSON string. Most strings need no escape: checked first, then copied whole;
+/// anything else is escaped exactly as serde_json escapes it.
+// Bitwise, not lazy: a branch-free fold over each block is what the compiler vectorises.
+#[allow(clippy::needless_bitwise_bool)]
+fn string(out: &mut Vec<u8>, text: &str) {
+    let plain = text.as_bytes().chunks(32).all(|chunk| {
+        chunk.iter().fold(true, |plain, &b| {
+            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+        })
+    });
+    if plain {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        value(out, text);
+    }
+}
+
+fn opt_string(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => string(out, text),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
@@ -120,6 +149,10 @@ fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, item: &T) {
 /// Unix milliseconds as a JSON string in RFC 3339 UTC, as [`super::rfc3339`] spells it.
 fn timestamp(out: &mut Vec<u8>, ms: i64) {
     out.push(b'"');
+    if push_rfc3339(out, ms) {
+        out.push(b'"');
+        return;
+    }
     let start = out.len();
     let formatted = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
@@ -133,8 +166,13 @@ fn timestamp(out: &mut Vec<u8>, ms: i64) {
 
 /// Rewrites `out[start..]` with the characters that JSON allows raw but a terminal must not
 /// get (DEL, C1, bidi) as `\u` escapes. Pure ASCII without DEL (the usual line) is left as is.
+#[allow(clippy::needless_bitwise_bool)]
 fn escape_unsafe(out: &mut Vec<u8>, start: usize) {
-    if !out[start..].iter().any(|&b| b == 0x7f || b >= 0x80) {
+    // DEL and every byte above it, checked a block at a time (the fold vectorises).
+    let unsafe_byte = out[start..]
+        .chunks(64)
+        .any(|chunk| chunk.iter().fold(false, |seen, &b| seen | (b >= 0x7f)));
+    if !unsafe_byte {
         return;
     }
     // Everything written is serde_json output or validated JSON: UTF-8.
@@ -147,6 +185,68 @@ fn escape_unsafe(out: &mut Vec<u8>, start: usize) {
     }
 }
 
+/// Milliseconds from 1970 up to the end of year 9999: the range written by hand.
+const HAND_WRITTEN_MS: std::ops::Range<i64> = 0..253_402_300_800_000;
+
+/// `ms` in RFC 3339 UTC as the `time` crate writes it (the fraction only when not zero,
+/// without trailing zeros), written without its formatting machinery, which costs several
+/// times more per line; `false` (nothing written) outside [`HAND_WRITTEN_MS`].
+fn push_rfc3339(out: &mut Vec<u8>, ms: i64) -> bool {
+    if !HAND_WRITTEN_MS.contains(&ms) {
+        return false;
+    }
+    let days = ms.div_euclid(86_400_000);
+    let of_day = ms.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let mut text = [0u8; 24];
+    let mut put = |at: usize, value: i64, width: usize| {
+        let mut value = value;
+        for i in (at..at + width).rev() {
+            // A digit: `value % 10` is below 10.
+            text[i] = b'0' + u8::try_from(value % 10).unwrap_or(0);
+            value /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, month, 2);
+    put(8, day, 2);
+    put(11, of_day / 3_600_000, 2);
+    put(14, of_day / 60_000 % 60, 2);
+    put(17, of_day / 1000 % 60, 2);
+    put(20, of_day % 1000, 3);
+    text[4] = b'-';
+    text[7] = b'-';
+    text[10] = b'T';
+    text[13] = b':';
+    text[16] = b':';
+    text[19] = b'.';
+    let mut end = 23;
+    while end > 20 && text[end - 1] == b'0' {
+        end -= 1;
+    }
+    if end == 20 {
+        end = 19;
+    }
+    out.extend_from_slice(&text[..end]);
+    out.push(b'Z');
+    true
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// `fmt::Write` into a byte buffer.
 struct StrOut<'a>(&'a mut Vec<u8>);
 
@@ -154,5 +254,56 @@ impl std::fmt::Write for StrOut<'_> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         self.0.extend_from_slice(s.as_bytes());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn by_time(ms: i64) -> String {
+        super::super::rfc3339(ms)
+    }
+
+    fn by_hand(ms: i64) -> String {
+        let mut out = Vec::new();
+        assert!(push_rfc3339(&mut out, ms), "{ms}");
+        String::from_utf8(out).expect("ASCII")
+    }
+
+    #[test]
+    fn hand_written_timestamps_match_the_time_crate() {
+        let mut samples = vec![
+            0,
+            1,
+            10,
+            100,
+            120,
+            999,
+            1000,
+            59_999,
+            86_399_999,
+            86_400_000,
+            951_782_400_000, // 2000-02-29
+            1_735_690_200_000,
+            4_107_542_399_999, // 2100-02-28T23:59:59.999
+            4_107_542_400_000,
+            HAND_WRITTEN_MS.end - 1,
+        ];
+        // A spread over the whole range, with every fraction shape.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push(i64::try_from(x % 253_402_300_800_000).expect("in range"));
+        }
+        for ms in samples {
+            assert_eq!(by_hand(ms), by_time(ms), "{ms}");
+        }
+        let mut out = Vec::new();
+        assert!(!push_rfc3339(&mut out, -1));
+        assert!(!push_rfc3339(&mut out, HAND_WRITTEN_MS.end));
+        assert!(out.is_empty());
     }
 }
