@@ -2,11 +2,17 @@
 //! wherever they hold no escapes, numbers keep their text, objects are plain lists of pairs.
 //! Building it costs a fraction of a `serde_json::Value` (no hash map per object, no copied
 //! keys); the typed callback is read from it, and the raw bytes stay with the event for views.
+//!
+//! A hand-written parser ([`direct`]) reads well-formed bodies, the usual case, in one pass
+//! without serde's visitor machinery or a copy per number; anything it does not take is read
+//! again by serde_json, so every error, and every case it leaves aside, is serde_json's.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+mod direct;
 
 /// The key serde_json uses to hand a number over as its text (its `arbitrary_precision`
 /// feature, on in this crate so that numbers are shown exactly as sent).
@@ -33,9 +39,12 @@ pub enum Json<'a> {
 pub struct Object<'a>(pub Vec<(Cow<'a, str>, Json<'a>)>);
 
 impl<'a> Json<'a> {
-    /// Parses `bytes` with serde_json's parser (same errors, same recursion limit).
+    /// Parses `bytes`: the same tree, errors and recursion limit as serde_json's parser.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        match direct::parse(bytes) {
+            Some(json) => Ok(json),
+            None => serde_json::from_slice(bytes),
+        }
     }
 
     pub fn as_object(&self) -> Option<&Object<'a>> {
