@@ -183,6 +183,55 @@ fn a_full_store_evicts_the_longest_ended_room_first() {
     assert_eq!(store.counters().evicted_live_rooms, 1);
 }
 
+/// Far below the cap the eviction order is not kept; it is built when the rooms reach half
+/// the cap, and must then rank rooms by what happened to them before as well.
+#[test]
+fn the_eviction_order_built_at_half_the_cap_ranks_every_earlier_change() {
+    let mut store = RoomStore::with_limits(StoreLimits {
+        max_rooms: 20,
+        ..StoreLimits::default()
+    });
+    let mut seq = 0;
+    let mut send = |store: &mut RoomStore, body: Value| {
+        seq += 1;
+        store.apply(common::event(seq, T0, &body));
+    };
+    let room = |i: i64| json!(format!("r{i:02}"));
+    for i in 0..9 {
+        send(&mut store, create(&room(i), T0 + i));
+    }
+    // While the order is not kept: r00..r03 become the freshest, r05 ends.
+    for i in 0..4 {
+        send(&mut store, create(&room(i), T0 + 100 + i));
+    }
+    send(&mut store, destroy("r05", T0 + 50));
+    for i in 9..20 {
+        send(&mut store, create(&room(i), T0 + 200 + i));
+    }
+    assert_eq!(store.rooms().len(), 20);
+    let gone = |store: &RoomStore| {
+        (0..30)
+            .map(|i| format!("r{i:02}"))
+            .filter(|id| !store.rooms().contains_key(&RoomKey::new("", id.as_str())))
+            .filter(|id| id.as_str() < "r20")
+            .collect::<Vec<_>>()
+    };
+    // The ended room first, then the live rooms whose latest event is oldest.
+    send(&mut store, create(&room(20), T0 + 300));
+    assert_eq!(gone(&store), ["r05"]);
+    send(&mut store, create(&room(21), T0 + 301));
+    send(&mut store, create(&room(22), T0 + 302));
+    send(&mut store, create(&room(23), T0 + 303));
+    // r00..r03 were refreshed before the order existed: r00 (created first) is still here.
+    assert_eq!(gone(&store), ["r04", "r05", "r06", "r07"]);
+    send(&mut store, create(&room(24), T0 + 304));
+    send(&mut store, create(&room(25), T0 + 305));
+    // r08 (created at +8), then r00 (refreshed at +100) before r01 (+101).
+    assert_eq!(gone(&store), ["r00", "r04", "r05", "r06", "r07", "r08"]);
+    assert_eq!(store.counters().evicted_rooms, 6);
+    assert_eq!(store.counters().evicted_live_rooms, 5);
+}
+
 #[test]
 fn the_header_counts_evicted_rooms() {
     let hub = Hub::with_limits(

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body as AxumBody;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -370,7 +369,7 @@ async fn serve_connection(
     }
 }
 
-/// The request the router sees: the peer as `ConnectInfo`, the believed [`Source`], and a
+/// The request the router sees: the peer and the believed [`Source`], and a
 /// body that fails once `body_timeout` has passed.
 fn prepare(
     request: Request<Incoming>,
@@ -388,7 +387,7 @@ fn prepare(
     );
     let allowed = sources.allows(&source);
     let (mut parts, body) = request.into_parts();
-    parts.extensions.insert(ConnectInfo(peer));
+    // One extension: the peer is in `source` (each extension is an allocation per request).
     parts.extensions.insert(SourceCheck { source, allowed });
     let body = DeadlineBody {
         inner: body,

@@ -140,13 +140,19 @@ pub struct ThresholdAlert {
 type EvictKey = (bool, i64, RoomKey);
 
 fn evict_key(room: &Room) -> EvictKey {
+    let (live, time) = evict_rank(room);
+    (live, time, room.key())
+}
+
+/// [`EvictKey`] without the key: what a callback can change.
+fn evict_rank(room: &Room) -> (bool, i64) {
     let live = !room.is_ended();
     let time = if live {
         room.last_event_ms
     } else {
         room.destroyed.as_ref().map(|d| d.stamp.time_ms)
     };
-    (live, time.unwrap_or(i64::MIN), room.key())
+    (live, time.unwrap_or(i64::MIN))
 }
 
 /// The store's state without its log, as a journal checkpoint stores it. Persistent
@@ -360,6 +366,16 @@ impl RoomStore {
     /// Takes other limits (the run's flags) for what comes next.
     pub fn set_limits(&mut self, limits: StoreLimits) {
         self.limits = limits.at_least_one();
+        self.keep_evict_order_if_due();
+    }
+
+    /// The eviction order is kept only from half the room cap up (an empty order means not
+    /// kept): far below the cap no room is evicted soon, and keeping it costs two tree
+    /// updates and a key copy per callback. Built whole when the rooms reach that mark.
+    fn keep_evict_order_if_due(&mut self) {
+        if self.evict_order.is_empty() && self.rooms.len() >= self.limits.max_rooms / 2 {
+            self.evict_order = self.rooms.values().map(|room| evict_key(room)).collect();
+        }
     }
 
     /// Puts a restored entry in the log without folding it again: its effect is already in
@@ -418,6 +434,7 @@ impl RoomStore {
     /// Makes room for one more room: the longest-ended room goes first; when every room is
     /// live, the one with the oldest latest event (it has likely ended unannounced).
     fn evict_one(&mut self) {
+        self.keep_evict_order_if_due();
         let Some(key) = self.evict_order.remove_min() else {
             return;
         };
@@ -498,17 +515,25 @@ impl RoomStore {
         for room_key in &rooms {
             if !self.rooms.contains_key(room_key) {
                 while self.rooms.len() >= self.limits.max_rooms {
+                    let rooms = self.rooms.len();
                     self.evict_one();
+                    if self.rooms.len() == rooms {
+                        break;
+                    }
                 }
                 let room = Room::new(&room_key.app, &room_key.id);
-                self.evict_order.insert(evict_key(&room));
+                if !self.evict_order.is_empty() {
+                    self.evict_order.insert(evict_key(&room));
+                }
                 self.rooms.insert(room_key.clone(), Arc::new(room));
+                self.keep_evict_order_if_due();
             }
+            let keeps_order = !self.evict_order.is_empty();
             let Some(shared) = self.rooms.get_mut(room_key) else {
                 continue;
             };
             let room = Arc::make_mut(shared);
-            let before = evict_key(room);
+            let before = keeps_order.then(|| evict_rank(room));
             let effect_here = apply_room(
                 room,
                 callback,
@@ -518,10 +543,14 @@ impl RoomStore {
                 event.seq,
                 self.limits.per_room,
             );
-            let after = evict_key(room);
-            if before != after {
-                self.evict_order.remove(&before);
-                self.evict_order.insert(after);
+            if let Some((live, time)) = before {
+                let after = evict_rank(room);
+                if (live, time) != after {
+                    let mut key = (live, time, room.key());
+                    self.evict_order.remove(&key);
+                    (key.0, key.1) = after;
+                    self.evict_order.insert(key);
+                }
             }
             match effect_here {
                 Effect::Duplicate | Effect::Stale => effect = effect_here,
