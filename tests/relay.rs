@@ -35,6 +35,9 @@ struct Got {
     content_type: Option<String>,
     body: Bytes,
     authorization: Option<String>,
+    /// `Accept` and `User-Agent`: the same whichever HTTP client relayed.
+    accept: Option<String>,
+    user_agent: Option<String>,
 }
 
 /// How the backend answers.
@@ -109,6 +112,8 @@ async fn backend_handler(State(state): State<Arc<BackendState>>, request: Reques
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
+        accept: header_text(&parts.headers, header::ACCEPT),
+        user_agent: header_text(&parts.headers, header::USER_AGENT),
         body,
     });
     loop {
@@ -130,6 +135,13 @@ async fn backend_handler(State(state): State<Arc<BackendState>>, request: Reques
             }
         };
     }
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn content_type(headers: &HeaderMap) -> Option<String> {
@@ -255,6 +267,13 @@ async fn path_query_content_type_and_body_arrive_byte_for_byte() {
         got.content_type.as_deref(),
         Some("application/json; charset=utf-8")
     );
+    assert_eq!(got.accept.as_deref(), Some("*/*"));
+    assert!(
+        got.user_agent
+            .as_deref()
+            .is_some_and(|agent| agent.starts_with("roomwatch/")),
+        "{got:?}"
+    );
     wait_until("delivered", || record(&relay, 1).state.is_final()).await;
     let record = record(&relay, 1);
     assert!(
@@ -283,6 +302,14 @@ async fn credentials_in_the_forward_url_go_as_basic_auth() {
     // base64("hook:s3cret")
     assert_eq!(got.authorization.as_deref(), Some("Basic aG9vazpzM2NyZXQ="));
     assert_eq!(got.path, "/live/hook");
+    // This target goes through the other HTTP client: the backend sees the same headers.
+    assert_eq!(got.accept.as_deref(), Some("*/*"));
+    assert!(
+        got.user_agent
+            .as_deref()
+            .is_some_and(|agent| agent.starts_with("roomwatch/")),
+        "{got:?}"
+    );
 }
 
 #[tokio::test]

@@ -182,6 +182,8 @@ async fn once_plain(
     *request.uri_mut() = uri;
     let headers = request.headers_mut();
     headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+    // What the other client (reqwest) sends: a backend sees the same request either way.
+    headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
     if let Some(content_type) = content_type {
         match HeaderValue::from_str(content_type) {
             Ok(value) => {
