@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use roomwatch::event::{Event, Verdict};
 use roomwatch::hub::Hub;
@@ -363,6 +364,67 @@ fn a_printer_behind_the_in_memory_log_catches_up_from_the_journal() {
         text == expected,
         "the caught-up lines differ from the live ones"
     );
+}
+
+/// Events that left the in-memory log before the journal committed them (its writer held up
+/// by another process's write lock) are read once committed: none counted lost.
+#[test]
+fn a_printer_waits_for_a_journal_that_is_behind_the_in_memory_log() {
+    let count = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let options = roomwatch::eventlog::JournalOptions {
+        log_capacity: 10,
+        ..roomwatch::eventlog::JournalOptions::new(&path)
+    };
+    let (journal, restored) = roomwatch::eventlog::SqliteJournal::open(&options).unwrap();
+    let hub = Arc::new(Hub::with_journal(restored.store, 4, Arc::new(journal)));
+    let rx = hub.subscribe();
+    // Another writer holds the lock: the journal's commits wait (SQLite's busy timeout).
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut commits = Vec::new();
+    for i in 0..count {
+        let sample = &SAMPLES[i % SAMPLES.len()];
+        let event = judge(
+            "",
+            BodyRead::Complete(sample.json.as_bytes().to_vec()),
+            &open(),
+        );
+        commits.extend(hub.publish_durably(event).1);
+    }
+    assert_eq!(hub.journal().unwrap().health().committed, 0);
+    hub.close();
+    let out = Shared::default();
+    let progress = Arc::new(headless::Progress::default());
+    let printer = {
+        let (hub, out, progress) = (Arc::clone(&hub), out.clone(), Arc::clone(&progress));
+        std::thread::spawn(move || headless::print_events(&hub, rx, out, &progress))
+    };
+    // Let the printer reach the catch-up (nothing committed yet), then let the journal go on.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        progress.printed(),
+        0,
+        "printed before the journal held the events"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    for commit in commits {
+        commit.wait_blocking().unwrap();
+    }
+    printer.join().unwrap().unwrap();
+    assert_eq!(progress.lost(), 0);
+    assert_eq!(progress.printed(), count as u64);
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let seqs: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, (1..=count as u64).collect::<Vec<_>>());
 }
 
 /// Without a journal, what left the in-memory log is counted as not printed (and said on

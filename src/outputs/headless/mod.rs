@@ -28,6 +28,10 @@ const JOURNAL_CHUNK: usize = 1024;
 /// batch: under load, waking per event costs a futex wake on the receiving thread and a
 /// context switch each time; at light load (events further apart) nothing waits.
 const LINGER: Duration = Duration::from_millis(1);
+/// Longest wait, when catching up, for the journal to commit what left the in-memory log: a
+/// healthy journal is milliseconds behind, one blocked by another writer's lock (SQLite's
+/// busy timeout is 5 s) a little longer. A failing journal is not waited for.
+const COMMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// The NDJSON line for one event (without the newline).
 pub fn line(entry: &LogEntry) -> String {
@@ -233,6 +237,18 @@ pub fn print_events_with_relay(
     }
 }
 
+/// Waits until the journal committed `seq`, while it is healthy, for at most [`COMMIT_WAIT`].
+fn wait_for_commit(journal: &dyn crate::eventlog::EventLog, seq: u64) {
+    let deadline = Instant::now() + COMMIT_WAIT;
+    loop {
+        let health = journal.health();
+        if health.committed >= seq || health.failing.is_some() || Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Events taken from the bus and not yet written, and the buffer they are written through.
 #[derive(Default)]
 struct Batch {
@@ -295,6 +311,8 @@ impl Batch {
             let Some(first_held) = first_held.filter(|first| *first > self.last_taken + 1) else {
                 return Ok(());
             };
+            // Events can leave memory before their commit: read them once it is there.
+            wait_for_commit(journal, first_held - 1);
             let from = crate::eventlog::page::PageFrom::After(self.last_taken);
             let chunk = match journal.read_page(from, JOURNAL_CHUNK) {
                 Ok(chunk) => chunk,
