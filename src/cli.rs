@@ -198,6 +198,11 @@ pub struct RunArgs {
     #[arg(long, env = "ROOMWATCH_RESEND_TO", value_parser = crate::relay::config::parse_target)]
     pub resend_to: Option<reqwest::Url>,
 
+    /// CA certificates (PEM) to trust for an https --forward-to or --resend-to target,
+    /// beside the built-in roots: a backend whose certificate a private CA signed.
+    #[arg(long, env = "ROOMWATCH_FORWARD_CA", value_name = "PEM", value_parser = crate::relay::config::parse_forward_ca)]
+    pub forward_ca: Option<crate::relay::config::ForwardCa>,
+
     // Memory bounds and time trust.
     /// Memory the in-memory log's events may hold (estimated; K, KiB, M, MiB, G, GiB
     /// suffixes allowed). Beyond it the oldest events leave the log, as with --history.

@@ -782,6 +782,7 @@ async fn start_relay(
     config.parallel = args.relay_parallel;
     config.token.clone_from(&args.token);
     config.history = args.history;
+    config.extra_roots = extra_roots(args);
     let relay = match journal {
         Some(journal) => {
             let log = journal.relay_pending_log(target.as_str(), args.relay_max_age);
@@ -847,6 +848,13 @@ fn resume_relays(
 /// Where the dashboard's `r` resends: `--resend-to`, else the forward target; through the
 /// relay when there is one (its client and token), else a relay of its own that forwards
 /// nothing.
+fn extra_roots(args: &RunArgs) -> Vec<reqwest::Certificate> {
+    args.forward_ca
+        .as_ref()
+        .map(|ca| ca.certificates.clone())
+        .unwrap_or_default()
+}
+
 fn resend_relay(
     args: &RunArgs,
     relay: Option<&Arc<Relay>>,
@@ -860,6 +868,7 @@ fn resend_relay(
         let mut config = RelayConfig::new(to.clone());
         config.token.clone_from(&args.token);
         config.attempt_timeout = args.relay_timeout;
+        config.extra_roots = extra_roots(args);
         Relay::new(config).map_err(|e| e.to_string())?
     };
     Ok(Some((relay, to)))

@@ -38,6 +38,8 @@ struct Got {
     /// `Accept` and `User-Agent`: the same whichever HTTP client relayed.
     accept: Option<String>,
     user_agent: Option<String>,
+    /// The HTTP version the request came in.
+    version: String,
 }
 
 /// How the backend answers.
@@ -86,6 +88,59 @@ impl Backend {
         Self { addr, state }
     }
 
+    /// The backend over TLS with the certificate in `dir` (see `common::private_ca`),
+    /// offering HTTP/2 and HTTP/1.1 by ALPN.
+    async fn start_tls(behave: Behave, dir: &std::path::Path) -> Self {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("server.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let mut tls = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(BackendState {
+            got: Mutex::new(Vec::new()),
+            behave: Mutex::new(behave),
+            release: Notify::new(),
+        });
+        let app = Router::new()
+            .fallback(backend_handler)
+            .with_state(Arc::clone(&state));
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends the handshake: nothing to serve.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        Self { addr, state }
+    }
+
     fn url(&self, path_and_query: &str) -> reqwest::Url {
         reqwest::Url::parse(&format!("http://{}{path_and_query}", self.addr)).unwrap()
     }
@@ -114,6 +169,7 @@ async fn backend_handler(State(state): State<Arc<BackendState>>, request: Reques
             .map(str::to_string),
         accept: header_text(&parts.headers, header::ACCEPT),
         user_agent: header_text(&parts.headers, header::USER_AGENT),
+        version: format!("{:?}", parts.version),
         body,
     });
     loop {
@@ -282,6 +338,55 @@ async fn path_query_content_type_and_body_arrive_byte_for_byte() {
     );
     assert_eq!(record.attempts.len(), 1);
     assert_eq!(record.answer.as_deref(), Some(roomwatch::protocol::ACK_OK));
+}
+
+/// An https backend whose certificate a private CA signed: trusted with that CA (as
+/// `--forward-ca` gives it), the callback arrives byte for byte over HTTP/2; without it,
+/// nothing is sent and the outcome names the certificate.
+#[tokio::test]
+async fn an_https_backend_with_a_private_ca_gets_every_byte_over_h2() {
+    let dir = tempfile::tempdir().unwrap();
+    common::private_ca(dir.path());
+    let backend = Backend::start_tls(Behave::Ack, dir.path()).await;
+    let target =
+        reqwest::Url::parse(&format!("https://{}/live/hook?app=prod", backend.addr)).unwrap();
+    let ca =
+        roomwatch::relay::config::parse_forward_ca(dir.path().join("ca.pem").to_str().unwrap())
+            .unwrap();
+    let mut trusted = config(target.clone());
+    trusted.extra_roots = ca.certificates;
+    let (server, relay) = roomwatch(trusted, Some(TOKEN)).await;
+    let query = tencent_query("Live.CallbackAfterUpdateRoomInfo", now_s());
+    let body = after_body("live_1", 1);
+    assert_eq!(
+        post(&client(), &server.base, &query, body.clone())
+            .await
+            .status,
+        200
+    );
+    wait_until("delivered", || record(&relay, 1).state.is_final()).await;
+    let record_1 = record(&relay, 1);
+    assert!(
+        matches!(record_1.state, RelayState::Delivered { status: 200, .. }),
+        "{record_1:?}"
+    );
+    let got = &backend.got()[0];
+    assert_eq!(got.version, "HTTP/2.0");
+    assert_eq!(got.path, "/live/hook");
+    assert_eq!(got.query, format!("app=prod&{query}"));
+    assert_eq!(got.body, body.as_bytes());
+
+    let (server, relay) = roomwatch(config(target), Some(TOKEN)).await;
+    let query = tencent_query("Live.CallbackAfterUpdateRoomInfo", now_s());
+    assert_eq!(
+        post(&client(), &server.base, &query, body).await.status,
+        200
+    );
+    wait_until("an attempt", || !record(&relay, 1).attempts.is_empty()).await;
+    let record_1 = record(&relay, 1);
+    let reasons = format!("{record_1:?}");
+    assert!(reasons.to_lowercase().contains("certificate"), "{reasons}");
+    assert_eq!(backend.got().len(), 1, "nothing sent without the CA");
 }
 
 #[tokio::test]
@@ -895,6 +1000,32 @@ fn an_invalid_forward_target_exits_2_with_the_reason() {
                 .lines()
                 .next()
                 .is_some_and(|l| l.contains("--forward-to")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_or_empty_forward_ca_exits_2_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    for bad in [&not_pem, &missing] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+            .args(["--headless", "--listen", "127.0.0.1:0"])
+            .args(["--forward-to", "https://127.0.0.1:9/hook", "--forward-ca"])
+            .arg(bad)
+            .env("ROOMWATCH_NO_JOURNAL", "true")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr
+                .lines()
+                .next()
+                .is_some_and(|l| l.contains("--forward-ca")),
             "{stderr}"
         );
     }

@@ -73,6 +73,9 @@ pub struct RelayConfig {
     pub token: Option<String>,
     /// Outcomes kept for the log (the same depth as the in-memory log).
     pub history: usize,
+    /// Certificate authorities trusted for an https target beside the built-in roots
+    /// (`--forward-ca`: a backend whose certificate a private CA signed).
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl RelayConfig {
@@ -90,6 +93,7 @@ impl RelayConfig {
             parallel: 32,
             token: None,
             history: 10_000,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -110,6 +114,24 @@ pub fn parse_target(text: &str) -> Result<Url, String> {
         return Err(format!("{text:?} has a #fragment, which HTTP never sends"));
     }
     Ok(url)
+}
+
+/// CA certificates (PEM) from `--forward-ca`, read and checked when the flags are.
+#[derive(Debug, Clone)]
+pub struct ForwardCa {
+    pub path: std::path::PathBuf,
+    pub certificates: Vec<reqwest::Certificate>,
+}
+
+pub fn parse_forward_ca(text: &str) -> Result<ForwardCa, String> {
+    let path = std::path::PathBuf::from(text);
+    let pem = std::fs::read(&path).map_err(|e| format!("cannot read {text:?}: {e}"))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("{text:?} is not PEM certificates: {e}"))?;
+    if certificates.is_empty() {
+        return Err(format!("{text:?} holds no PEM certificate"));
+    }
+    Ok(ForwardCa { path, certificates })
 }
 
 /// A relay span (see [`crate::units::parse_span`]), at most 30 days: longer than any backend

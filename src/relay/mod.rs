@@ -122,7 +122,7 @@ impl Relay {
         config: RelayConfig,
         pending_log: Arc<dyn PendingLog>,
     ) -> Result<Arc<Self>, RelayError> {
-        let client = send::client(&config.target)
+        let client = send::client(&config.target, &config.extra_roots)
             .map_err(|e| RelayError::Client(crate::outputs::send::error_chain(&e)))?;
         let (updates, _) = broadcast::channel(UPDATES_CAPACITY);
         Ok(Arc::new(Self {

@@ -50,13 +50,19 @@ impl Clients {
     }
 }
 
-pub fn client(target: &Url) -> Result<Clients, reqwest::Error> {
-    let builder = reqwest::Client::builder()
+pub fn client(
+    target: &Url,
+    extra_roots: &[reqwest::Certificate],
+) -> Result<Clients, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(AGENT)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .pool_idle_timeout(IDLE)
         .tcp_nodelay(true);
+    for root in extra_roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
     let full = if is_loopback(target) {
         builder.no_proxy().build()?
     } else {
@@ -415,7 +421,7 @@ mod tests {
 
     #[test]
     fn the_plain_client_takes_only_http_that_no_proxy_applies_to() {
-        let mut clients = client(&url("http://127.0.0.1:9/hook")).expect("clients");
+        let mut clients = client(&url("http://127.0.0.1:9/hook"), &[]).expect("clients");
         clients.proxied = false;
         assert!(clients.plain_for("http://backend.example/x").is_some());
         assert!(clients.plain_for("https://backend.example/x").is_none());
