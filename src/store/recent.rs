@@ -1,56 +1,62 @@
 //! A bounded memory of recent deliveries, to spot repeats without growing forever.
 
-use imbl::{OrdSet, Vector};
+use imbl::OrdSet;
 
 use crate::protocol::Command;
 
 /// A command and a digest of the body it came with.
 pub type Delivery = (Command, u64);
 
-/// The last `capacity` deliveries. Tencent repeats a callback within seconds or minutes, so a
-/// repeat that arrives after `capacity` newer callbacks for the same room is no longer caught.
-/// Persistent collections: a copy of the store (a dashboard resynchronising) shares them.
+/// The recent deliveries in two generations of at most `capacity` each: new ones go into the
+/// current generation; when it is full it becomes the previous one and the one before is let
+/// go. A repeat is caught while it is in either, so at least the last `capacity` deliveries
+/// (and at most twice that) are remembered. Tencent repeats a callback within seconds or
+/// minutes. Two sets instead of a set and an arrival queue: one tree update per delivery.
+/// Persistent sets: a copy of the store (a dashboard resynchronising) shares them.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(into = "Remembered", from = "Remembered")]
 pub struct RecentDeliveries {
-    set: OrdSet<Delivery>,
-    order: Vector<Delivery>,
+    current: OrdSet<Delivery>,
+    previous: OrdSet<Delivery>,
     capacity: usize,
 }
 
 impl RecentDeliveries {
     pub fn new(capacity: usize) -> Self {
         Self {
-            set: OrdSet::new(),
-            order: Vector::new(),
+            current: OrdSet::new(),
+            previous: OrdSet::new(),
             capacity: capacity.max(1),
         }
     }
 
     /// Records `delivery`; `false` when it was already among the recent ones.
     pub fn insert(&mut self, delivery: Delivery) -> bool {
-        if self.set.insert(delivery).is_some() {
+        if self.previous.contains(&delivery) || self.current.insert(delivery).is_some() {
             return false;
         }
-        self.order.push_back(delivery);
-        if self.order.len() > self.capacity
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.set.remove(&oldest);
+        if self.current.len() >= self.capacity {
+            self.previous = std::mem::take(&mut self.current);
         }
         true
     }
 
+    /// Deliveries remembered.
     pub fn len(&self) -> usize {
-        self.order.len()
+        self.current.len() + self.previous.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.current.is_empty() && self.previous.is_empty()
+    }
+
+    fn contains(&self, delivery: &Delivery) -> bool {
+        self.current.contains(delivery) || self.previous.contains(delivery)
     }
 }
 
-/// What a checkpoint keeps: the deliveries in order; the set is rebuilt from them.
+/// What a checkpoint keeps: every delivery remembered, the previous generation first. (The
+/// same shape as when they were kept in arrival order, so older checkpoints still load.)
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Remembered {
     capacity: usize,
@@ -61,26 +67,41 @@ impl From<RecentDeliveries> for Remembered {
     fn from(recent: RecentDeliveries) -> Self {
         Self {
             capacity: recent.capacity,
-            order: recent.order.iter().copied().collect(),
+            order: recent
+                .previous
+                .iter()
+                .chain(recent.current.iter())
+                .copied()
+                .collect(),
         }
     }
 }
 
 impl From<Remembered> for RecentDeliveries {
+    /// The last `capacity` listed become the current generation, any before them the
+    /// previous one: nothing a checkpoint listed is forgotten sooner than it would have been.
     fn from(kept: Remembered) -> Self {
-        let mut recent = Self::new(kept.capacity);
-        for delivery in kept.order {
-            recent.insert(delivery);
-        }
+        let capacity = kept.capacity.max(1);
+        let split = kept.order.len().saturating_sub(capacity - 1);
+        let (previous, current) = kept.order.split_at(split.min(kept.order.len()));
+        let mut recent = Self::new(capacity);
+        recent.previous = previous.iter().copied().collect();
+        recent.current = current.iter().copied().collect();
         recent
     }
 }
 
-/// Two memories are equal when they hold the same deliveries, whatever order they came in:
-/// state compared after different delivery orders must compare equal.
+/// Two memories are equal when they hold the same deliveries, whatever order (and so
+/// whichever generation) they came in: state compared after different delivery orders must
+/// compare equal.
 impl PartialEq for RecentDeliveries {
     fn eq(&self, other: &Self) -> bool {
-        self.set == other.set
+        self.len() == other.len()
+            && self
+                .previous
+                .iter()
+                .chain(self.current.iter())
+                .all(|delivery| other.contains(delivery))
     }
 }
 
@@ -100,10 +121,52 @@ mod tests {
             "the command is part of the key"
         );
         assert!(recent.insert((Command::CreateRoom, 2)));
-        assert_eq!(recent.len(), 2);
+        assert!(
+            !recent.insert((Command::CreateRoom, 1)),
+            "two newer ones: kept"
+        );
+        assert!(recent.insert((Command::CreateRoom, 3)));
         assert!(
             recent.insert((Command::CreateRoom, 1)),
-            "forgotten after two newer ones"
+            "forgotten after four newer ones"
         );
+    }
+
+    #[test]
+    fn at_least_the_last_capacity_are_remembered_and_at_most_twice_that() {
+        let capacity = 50;
+        let mut recent = RecentDeliveries::new(capacity);
+        for n in 0..1_000u64 {
+            assert!(recent.insert((Command::CreateRoom, n)));
+            assert!(recent.len() < 2 * capacity);
+            let oldest_kept = (n + 1).saturating_sub(capacity as u64);
+            for kept in oldest_kept..=n {
+                assert!(
+                    recent.contains(&(Command::CreateRoom, kept)),
+                    "{kept} at {n}"
+                );
+            }
+        }
+        assert!(!recent.contains(&(Command::CreateRoom, 0)));
+    }
+
+    #[test]
+    fn a_checkpoint_keeps_every_remembered_delivery() {
+        let mut recent = RecentDeliveries::new(4);
+        for n in 0..7 {
+            recent.insert((Command::CreateRoom, n));
+        }
+        let again = RecentDeliveries::from(Remembered::from(recent.clone()));
+        assert_eq!(again, recent);
+        assert_eq!(again.len(), recent.len());
+        // An older checkpoint: up to `capacity` in arrival order.
+        let old = Remembered {
+            capacity: 4,
+            order: (10..14).map(|n| (Command::CreateRoom, n)).collect(),
+        };
+        let mut loaded = RecentDeliveries::from(old);
+        assert_eq!(loaded.len(), 4);
+        assert!(!loaded.insert((Command::CreateRoom, 10)));
+        assert!(loaded.insert((Command::CreateRoom, 14)));
     }
 }
