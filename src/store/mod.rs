@@ -199,6 +199,8 @@ pub struct RoomStore {
     seen_roomless: RecentDeliveries,
     last_seq: u64,
     dropped_log_entries: u64,
+    /// Room keys of the last callback, their buffers reused for the next one's lookups.
+    key_scratch: Vec<RoomKey>,
 }
 
 impl RoomStore {
@@ -225,6 +227,7 @@ impl RoomStore {
             seen_roomless: RecentDeliveries::new(SEEN_ROOMLESS),
             last_seq: 0,
             dropped_log_entries: 0,
+            key_scratch: Vec::new(),
         }
     }
 
@@ -491,7 +494,6 @@ impl RoomStore {
         // Tencent never retries "before" callbacks, and two equal gifts in the same second
         // are two gifts: only "after" callbacks are checked for repeated delivery.
         let key = (callback.command, stamp.tiebreak);
-        let dedupe = !callback.command.is_before();
         match &callback.payload {
             Payload::Threshold { .. } | Payload::Follow { .. } => {
                 if !self.seen_roomless.insert(key) {
@@ -503,16 +505,42 @@ impl RoomStore {
             _ => {}
         }
         let app = event.sdkappid();
-        let rooms: Vec<RoomKey> = callback
-            .room_ids()
-            .into_iter()
-            .map(|id| RoomKey::new(app, id))
-            .collect();
-        if rooms.is_empty() {
+        let ids = callback.room_ids();
+        if ids.is_empty() {
             return Effect::NoState;
         }
+        // The keys are built in buffers kept from the last callback: no allocation per lookup.
+        let mut rooms = std::mem::take(&mut self.key_scratch);
+        rooms.truncate(ids.len());
+        for (i, id) in ids.into_iter().enumerate() {
+            match rooms.get_mut(i) {
+                Some(key) => {
+                    key.app.clear();
+                    key.app.push_str(app);
+                    key.id.clear();
+                    key.id.push_str(id);
+                }
+                None => rooms.push(RoomKey::new(app, id)),
+            }
+        }
+        let effect = self.fold_rooms(event, callback, stamp, &rooms);
+        self.key_scratch = rooms;
+        effect
+    }
+
+    /// The part of [`Self::fold`] for the rooms a callback names.
+    fn fold_rooms(
+        &mut self,
+        event: &Event,
+        callback: &Callback,
+        stamp: Stamp,
+        rooms: &[RoomKey],
+    ) -> Effect {
+        let app = event.sdkappid();
+        let key = (callback.command, stamp.tiebreak);
+        let dedupe = !callback.command.is_before();
         let mut effect = Effect::Applied;
-        for room_key in &rooms {
+        for room_key in rooms {
             if !self.rooms.contains_key(room_key) {
                 while self.rooms.len() >= self.limits.max_rooms {
                     let rooms = self.rooms.len();
@@ -558,7 +586,7 @@ impl RoomStore {
             }
         }
         if let Some(id) = battle_id(&callback.payload) {
-            for room_key in &rooms {
+            for room_key in rooms {
                 if let Some(room) = self.rooms.get_mut(room_key) {
                     Arc::make_mut(room).battles.insert(id.to_string());
                 }
