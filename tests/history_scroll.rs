@@ -337,3 +337,48 @@ fn after_following_the_tail_scrolling_up_skips_no_line() {
     let seen = walk(&mut app, &journal, KeyCode::Up, 40);
     assert_eq!(seen, (71..=111).rev().collect::<Vec<u64>>());
 }
+
+/// Lines that left memory before the journal committed them (its writer held up by another
+/// process's lock) are not jumped over when scrolling down from the journal's lines: the
+/// cursor waits at the last committed line, and goes on once the journal has them.
+#[test]
+fn scrolling_down_waits_for_lines_the_journal_has_not_committed_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, journal) = journaled(dir.path(), 20, 100);
+    let mut rx = hub.subscribe();
+    let mut app = dashboard(&hub);
+    app.set_history_limits(30, 1000);
+    key(&mut app, KeyCode::Char('g'));
+    key(&mut app, KeyCode::Up);
+    serve(&mut app, &journal);
+    // Thirty more while the journal cannot commit: 101-110 leave memory uncommitted.
+    let blocker = rusqlite::Connection::open(dir.path().join("journal.sqlite")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut commits = Vec::new();
+    for i in 100..130 {
+        let at = NOW_MS - 3_600_000 + i64::from(i) * 1000;
+        let body = create_room(&format!("h-{i:03}"), "hist", "owner", at);
+        let query = "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom";
+        commits.extend(hub.publish_durably(event(query, &body, at)).1);
+    }
+    take_bus(&mut app, &mut rx);
+    app.journal_health = hub.journal_health();
+    assert_eq!(app.journal_health.as_ref().unwrap().committed, 100);
+    let seen = walk(&mut app, &journal, KeyCode::Down, 40);
+    assert_eq!(
+        *seen.last().unwrap(),
+        100,
+        "stops at the last committed line: {seen:?}"
+    );
+
+    blocker.execute_batch("ROLLBACK").unwrap();
+    for commit in commits {
+        commit.wait_blocking().unwrap();
+    }
+    app.journal_health = hub.journal_health();
+    let rest = walk(&mut app, &journal, KeyCode::Down, 40);
+    let mut all = seen;
+    all.extend(rest.into_iter().skip(1));
+    let first = all[0];
+    assert_eq!(all, (first..=130).collect::<Vec<u64>>());
+}

@@ -257,6 +257,14 @@ impl App {
         }
     }
 
+    /// Whether the journal, as of the last tick, has not committed every position before
+    /// `held_from` (the first line held in memory).
+    fn journal_behind(&self, held_from: u64) -> bool {
+        self.journal_health
+            .as_ref()
+            .is_some_and(|health| health.committed.saturating_add(1) < held_from)
+    }
+
     /// Rows shown above the lines held in memory: those read from the journal.
     pub(super) fn rows_from_journal(&self) -> usize {
         let held_from = self.held_from();
@@ -319,8 +327,13 @@ impl App {
                 }
             }
             PageFrom::After(after) => {
-                let reached_held = page_result.rows < page.request.limit
-                    || page_result.highest.is_some_and(|h| h >= held_from);
+                // A short page reaches the held lines only when the journal holds everything
+                // before them: one still behind them (commits lag, or wait while appends
+                // fail) has positions left to read later, never to mark as read.
+                let short = page_result.rows < page.request.limit;
+                let behind = self.journal_behind(held_from);
+                let reached_held =
+                    (short && !behind) || page_result.highest.is_some_and(|h| h >= held_from);
                 let high = if reached_held {
                     held_from.saturating_sub(1)
                 } else {
@@ -355,8 +368,12 @@ impl App {
                     self.page_back(then_move);
                 }
                 PageFrom::Before(_) => self.say("start of the journal".into()),
-                PageFrom::After(_) => {
-                    if !self.page_forward(then_move) {
+                PageFrom::After(after) => {
+                    let stuck = self.history.highest_scanned() == Some(after);
+                    if stuck && self.journal_behind(self.held_from()) {
+                        // Asking again now would read the same: the next key asks again.
+                        self.say("the journal has not caught up with these lines yet".into());
+                    } else if !self.page_forward(then_move) {
                         self.move_log(then_move);
                     }
                 }
