@@ -198,11 +198,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.at + 1;
         let rest = &self.bytes[start..];
-        let end = memchr::memchr2(b'"', b'\\', rest)?;
-        let plain = &rest[..end];
-        if plain.iter().any(|&b| b < 0x20) {
-            return None;
-        }
+        let end = plain_run(rest)?;
         if rest[end] == b'"' {
             self.at = start + end + 1;
             return Some(Cow::Borrowed(&self.text[start..start + end]));
@@ -241,10 +237,7 @@ impl<'a> Reader<'a> {
                 }
                 _ => {
                     let rest = &self.bytes[self.at..];
-                    let run = memchr::memchr2(b'"', b'\\', rest)?;
-                    if rest[..run].iter().any(|&b| b < 0x20) {
-                        return None;
-                    }
+                    let run = plain_run(rest)?;
                     owned.push_str(&self.text[self.at..self.at + run]);
                     self.at += run;
                 }
@@ -281,6 +274,37 @@ impl<'a> Reader<'a> {
         }
         self.at += 4;
         Some(value)
+    }
+}
+
+/// How each byte reads inside a string: part of it, its end (a quote) or an escape (a
+/// backslash), or refused (a control character, which JSON does not allow raw).
+const PLAIN: u8 = 0;
+const STOP: u8 = 1;
+const REFUSED: u8 = 2;
+const STRING_BYTES: [u8; 256] = {
+    let mut table = [PLAIN; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = REFUSED;
+        b += 1;
+    }
+    table[b'"' as usize] = STOP;
+    table[b'\\' as usize] = STOP;
+    table
+};
+
+/// The length of the run of plain string bytes at the start of `rest`, up to a quote or a
+/// backslash; `None` at a control character or when neither comes. Strings in callbacks
+/// are short: a table walk beats a vectorised search's setup.
+fn plain_run(rest: &[u8]) -> Option<usize> {
+    let mut end = 0;
+    loop {
+        match STRING_BYTES[usize::from(*rest.get(end)?)] {
+            PLAIN => end += 1,
+            STOP => return Some(end),
+            _ => return None,
+        }
     }
 }
 
