@@ -393,6 +393,13 @@ pub struct RunArgs {
         conflicts_with = "demo"
     )]
     pub no_listen: bool,
+
+    // Journal tuning.
+    /// The journal's WAL is copied back into its database file once it holds this many 4 KiB
+    /// pages (about 40 MiB by default); the WAL file is cut back to that size afterwards.
+    /// Smaller means less disk, more copying per callback.
+    #[arg(long, env = "ROOMWATCH_JOURNAL_WAL_PAGES", default_value_t = crate::eventlog::sqlite::WAL_PAGES, value_parser = clap::value_parser!(u32).range(1..))]
+    pub journal_wal_pages: u32,
 }
 
 impl RunArgs {

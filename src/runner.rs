@@ -663,6 +663,7 @@ fn open_journal(
         retain_ms: Some(args.retain),
         retain_bytes: Some(args.retain_size),
         started: crate::outputs::headless::rfc3339(receiver::now_ms()),
+        wal_pages: args.journal_wal_pages,
         ..JournalOptions::new(&choice.path)
     };
     match SqliteJournal::open(&options) {

@@ -51,7 +51,13 @@ pub struct JournalOptions {
     pub max_pages: Option<u64>,
     /// Shown to a second process that finds the journal locked.
     pub started: String,
+    /// The WAL is copied back into the database file (a checkpoint, in SQLite's words) once it
+    /// holds this many pages; it is also the WAL file's size kept after a checkpoint.
+    pub wal_pages: u32,
 }
+
+/// The default of [`JournalOptions::wal_pages`]: a WAL of about 40 MiB.
+pub const WAL_PAGES: u32 = 10_000;
 
 impl JournalOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
@@ -65,6 +71,7 @@ impl JournalOptions {
             backlog_cap: 100_000,
             max_pages: None,
             started: String::new(),
+            wal_pages: WAL_PAGES,
         }
     }
 }
@@ -158,7 +165,7 @@ impl SqliteJournal {
                 });
             }
         }
-        configure(&conn, options.sync).map_err(sqlite)?;
+        configure(&conn, options.sync, options.wal_pages).map_err(sqlite)?;
         if let Some(pages) = options.max_pages {
             set_max_pages(&conn, pages).map_err(sqlite)?;
         }
@@ -185,6 +192,7 @@ impl SqliteJournal {
                 retain_bytes: options.retain_bytes,
                 backlog_cap: options.backlog_cap.max(1),
                 checkpoint_every: options.checkpoint_every.max(1),
+                timed_wal_sync: options.sync == SyncMode::Normal,
             },
             last_seq,
             restored.checkpoint_seq,
@@ -319,8 +327,11 @@ impl EventLog for SqliteJournal {
     }
 }
 
-/// WAL, the sync level, and a page cache big enough for group commits.
-fn configure(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
+/// What one WAL page takes on disk at most: a 4 KiB page and its 24-byte frame header.
+const WAL_BYTES_PER_PAGE: i64 = 4096 + 24;
+
+/// WAL, the sync level, and how often the WAL is copied back into the database file.
+fn configure(conn: &Connection, sync: SyncMode, wal_pages: u32) -> rusqlite::Result<()> {
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(rusqlite::Error::InvalidQuery);
@@ -330,6 +341,15 @@ fn configure(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
         SyncMode::Full => "FULL",
     };
     conn.pragma_update(None, "synchronous", level)?;
+    // Each checkpoint copies the newest version of every page the WAL holds and syncs the
+    // file: rarer checkpoints copy a page rewritten by many commits once, and sync less often.
+    let _: i64 =
+        conn.pragma_update_and_check(None, "wal_autocheckpoint", wal_pages, |r| r.get(0))?;
+    // The WAL file is reused from its start after a checkpoint, never shrunk by SQLite
+    // itself; cut back to its usual size, a WAL a stuck reader let grow gives the space back.
+    let wal_bytes = i64::from(wal_pages).saturating_mul(WAL_BYTES_PER_PAGE);
+    let _: i64 =
+        conn.pragma_update_and_check(None, "journal_size_limit", wal_bytes, |r| r.get(0))?;
     Ok(())
 }
 

@@ -26,10 +26,22 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 const RETAIN_EVERY: Duration = Duration::from_secs(10);
 /// Records deleted per retention round.
 const RETAIN_BATCH: usize = 5_000;
+/// The oldest records a retention round looks at: covered by a checkpoint (`?1`), not
+/// waiting for the relay, at most one batch, read in seq order from the start of the table.
+fn oldest() -> String {
+    format!(
+        "SELECT seq, received_at_ms FROM callbacks WHERE seq <= ?1 \
+         AND seq NOT IN (SELECT seq FROM relay_pending) ORDER BY seq LIMIT {RETAIN_BATCH}"
+    )
+}
 /// The next round, when a round found more to delete than one batch.
 const RETAIN_AGAIN: Duration = Duration::from_millis(200);
 /// A checkpoint is also taken this long after the last one when anything new came in.
 const CHECKPOINT_AFTER: Duration = Duration::from_mins(1);
+/// Under `synchronous=NORMAL` the WAL reaches the disk only at a WAL checkpoint: one at least
+/// this soon after the first commit it has not synced bounds what a power loss can roll back,
+/// however rarely the WAL fills up (`--journal-wal-pages`).
+const WAL_SYNC_EVERY: Duration = Duration::from_secs(1);
 /// How often the writer looks for a finished checkpoint encoding while nothing else wakes it.
 const ENCODING_POLL: Duration = Duration::from_millis(5);
 
@@ -87,6 +99,8 @@ pub(crate) struct WriterConfig {
     pub retain_bytes: Option<u64>,
     pub backlog_cap: usize,
     pub checkpoint_every: u64,
+    /// Commits are not synced one by one: the WAL is synced by a timed WAL checkpoint.
+    pub timed_wal_sync: bool,
 }
 
 pub(crate) struct Writer {
@@ -111,6 +125,8 @@ pub(crate) struct Writer {
     committed: watch::Sender<u64>,
     health: Arc<Mutex<Health>>,
     next_retention: Instant,
+    /// The first commit the WAL has not synced yet, when timed syncs are on.
+    unsynced_since: Option<Instant>,
 }
 
 impl Writer {
@@ -137,6 +153,7 @@ impl Writer {
             committed,
             health,
             next_retention: Instant::now() + RETAIN_EVERY,
+            unsynced_since: None,
         }
     }
 
@@ -152,6 +169,13 @@ impl Writer {
             }
             if self.encoding.is_some() {
                 wait = wait.min(ENCODING_POLL);
+            }
+            if let Some(since) = self.unsynced_since {
+                wait = wait.min(
+                    WAL_SYNC_EVERY
+                        .saturating_sub(since.elapsed())
+                        .max(Duration::from_millis(1)),
+                );
             }
             let first = match rx.recv_timeout(wait) {
                 Ok(msg) => Some(msg),
@@ -192,6 +216,7 @@ impl Writer {
             if stop {
                 return self.finish();
             }
+            self.sync_wal_when_due();
             self.collect_checkpoint();
             self.maybe_checkpoint();
             if retain_now || Instant::now() >= self.next_retention {
@@ -216,6 +241,9 @@ impl Writer {
         };
         match result {
             Ok(()) => {
+                if self.config.timed_wal_sync {
+                    self.unsynced_since.get_or_insert_with(Instant::now);
+                }
                 self.relay_ops.clear();
                 let mut newest = self.newest;
                 for (_, entry) in std::mem::take(&mut self.backlog) {
@@ -282,6 +310,25 @@ impl Writer {
                     let _ = done.send(Err(AppendError::NotJournaled(reason.clone())));
                 }
             }
+        }
+    }
+
+    /// Copies the WAL into the database file, syncing both, once the oldest unsynced commit is
+    /// [`WAL_SYNC_EVERY`] old. Passive: never waits for readers (a reader still on older pages
+    /// only keeps those in the WAL).
+    fn sync_wal_when_due(&mut self) {
+        if self
+            .unsynced_since
+            .is_none_or(|since| since.elapsed() < WAL_SYNC_EVERY)
+        {
+            return;
+        }
+        self.unsynced_since = None;
+        if let Err(error) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::warn!(%error, "journal's WAL not synced; the next commits try again");
         }
     }
 
@@ -402,7 +449,9 @@ impl Writer {
     /// Deletes one batch of the oldest records that are past `--retain` or over
     /// `--retain-size`. Only records a checkpoint covers go: the state they built lives on in
     /// it. One batch per round keeps each pause short; a full batch brings the next round
-    /// forward.
+    /// forward. Each round reads only the oldest batch of records (in seq order, which is
+    /// arrival order), never the whole journal: the age is checked within that batch, so a
+    /// round costs the same on a journal of any size.
     fn retain(&mut self) {
         if !self.backlog.is_empty() || self.last_checkpoint == 0 {
             return;
@@ -412,15 +461,18 @@ impl Writer {
         if let Some(age) = self.config.retain_ms {
             let cutoff = now_ms().saturating_sub(age);
             deleted += self.delete_batch(
-                "received_at_ms < ?1 AND seq <= ?2",
-                rusqlite::params![cutoff, covered],
+                &format!("SELECT seq FROM ({}) WHERE received_at_ms < ?2", oldest()),
+                rusqlite::params![covered, cutoff],
             );
         }
         if let Some(limit) = self.config.retain_bytes
             && deleted == 0
             && self.used_bytes().is_some_and(|used| used > limit)
         {
-            deleted += self.delete_batch("seq <= ?1", rusqlite::params![covered]);
+            deleted += self.delete_batch(
+                &format!("SELECT seq FROM ({})", oldest()),
+                rusqlite::params![covered],
+            );
         }
         if deleted >= RETAIN_BATCH {
             self.next_retention = Instant::now() + RETAIN_AGAIN;
@@ -430,10 +482,10 @@ impl Writer {
         }
     }
 
-    fn delete_batch(&mut self, condition: &str, params: &[&dyn rusqlite::ToSql]) -> usize {
-        let sql = format!(
-            "DELETE FROM callbacks WHERE seq IN (SELECT seq FROM callbacks WHERE {condition} AND seq NOT IN (SELECT seq FROM relay_pending) ORDER BY seq LIMIT {RETAIN_BATCH})"
-        );
+    /// Deletes the records whose seqs `select` lists (it binds `?1` to the newest seq a
+    /// checkpoint covers).
+    fn delete_batch(&mut self, select: &str, params: &[&dyn rusqlite::ToSql]) -> usize {
+        let sql = format!("DELETE FROM callbacks WHERE seq IN ({select})");
         match self.conn.execute(&sql, params) {
             Ok(n) => {
                 // Relay outcomes go with their callbacks (those before the oldest one kept).
