@@ -925,6 +925,59 @@ async fn retention_deletes_old_records_and_room_state_survives() {
     }
 }
 
+/// A retention round looks only at the oldest records, in arrival order: one dated far in the
+/// future (a clock step) stays, and the old records after it still go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_dated_record_does_not_hold_up_retention_of_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.sqlite");
+    let (server, _) = start(&options(&path), None).await;
+    let client = reqwest::Client::new();
+    for i in 0..30 {
+        assert_eq!(
+            post(&client, &server.base, QUERY, create_body(i)).await.0,
+            200
+        );
+    }
+    server.close().await;
+    // Record 5 as if it arrived while the clock was a year ahead.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE callbacks SET received_at_ms = received_at_ms + 31536000000 WHERE seq = 5",
+            [],
+        )
+        .unwrap();
+    let retaining = JournalOptions {
+        checkpoint_every: 10,
+        retain_ms: Some(1),
+        ..options(&path)
+    };
+    let (server, _) = start(&retaining, None).await;
+    let left = || -> Vec<i64> {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT seq FROM callbacks WHERE seq <= 30 ORDER BY seq")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while left() != [5] {
+        assert!(
+            Instant::now() < deadline,
+            "retention left {:?}, expected only the future-dated record",
+            left()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Each tenth record brings a checkpoint, and a retention round right after it.
+        post(&client, &server.base, "SdkAppid=1", String::new()).await;
+    }
+    server.close().await;
+}
+
 /// The room's index lists rooms per block of 256 records: a room seen in every block is found
 /// in all of them, in order, and a journal with the older per-room index gives the same
 /// answer before and after a roomwatch opens it and swaps the index.
