@@ -1196,3 +1196,102 @@ async fn a_lagged_dashboard_catches_up_every_line_the_hub_holds() {
     assert_eq!(app.notices.len(), 1);
     assert_eq!(app.log_index_size().0, held.len());
 }
+
+/// Under a flood the dashboard lets go of the hub's rooms after each frame (so the hub writes
+/// them in place instead of copying each one it writes) and reads them back at the next sync:
+/// what it shows must be exactly what an app holding them all along shows, through floods,
+/// quiet frames, keys and a filter; and a quiet frame keeps them.
+#[test]
+fn letting_go_of_the_rooms_between_flooded_frames_changes_nothing_shown() {
+    for filter in ["", "blue"] {
+        let hub = Hub::new(2000, 8192);
+        let mut rx_kept = hub.subscribe();
+        let mut rx_released = hub.subscribe();
+        let mut kept = app(&hub, 160, 40);
+        let mut released = app(&hub, 160, 40);
+        let mut state = 7_u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) % n
+        };
+        let mut floods = 0;
+        for frame in 0..24_i64 {
+            // Every third frame is quiet; the others bring more events than are placed one
+            // by one.
+            let events = if frame % 3 == 2 { 3 } else { 300 };
+            for i in 0..events {
+                let room = format!("r{}", next(40));
+                let at = NOW_MS - 100_000 + frame * 1000 + i;
+                let body = match next(6) {
+                    0 => create_room(&room, if next(2) == 0 { "Blue" } else { "Red" }, "h", at),
+                    1 => destroy_room(&room, at),
+                    _ => members(&room, &["w", "x"], at),
+                };
+                publish(&hub, &body, at);
+            }
+            if frame == 8 && !filter.is_empty() {
+                // As the run loop does: a key after a frame that let go reads them back first.
+                if released.rooms_released() {
+                    sync(&mut released, &hub, &mut rx_released);
+                }
+                for app in [&mut kept, &mut released] {
+                    key(app, KeyCode::Char('/'));
+                    type_text(app, filter);
+                    key(app, KeyCode::Enter);
+                }
+            }
+            sync(&mut kept, &hub, &mut rx_kept);
+            sync(&mut released, &hub, &mut rx_released);
+            if frame % 5 == 4 {
+                key(&mut kept, KeyCode::Char('j'));
+                key(&mut released, KeyCode::Char('j'));
+            }
+            assert_eq!(released.store.rooms(), kept.store.rooms(), "frame {frame}");
+            let shown = render(&mut released, 160, 40);
+            assert_eq!(shown, render(&mut kept, 160, 40), "frame {frame}");
+            assert_eq!(released.room_order(), kept.room_order(), "frame {frame}");
+            assert_eq!(released.room_counts(), kept.room_counts());
+            assert_eq!(released.selected, kept.selected, "frame {frame}");
+            assert_eq!(released.log_rows(), kept.log_rows(), "frame {frame}");
+            // Only a flooded frame lets go, and then nothing is held until the next sync. (A
+            // key prepares the view itself, so the frame after it counts no new events.)
+            let flooded = events > 256 && frame % 5 != 4;
+            assert_eq!(released.release_rooms(), flooded, "frame {frame}");
+            assert_eq!(released.rooms_released(), flooded);
+            if flooded {
+                floods += 1;
+                assert!(released.store.rooms().is_empty());
+            }
+        }
+        assert!(floods > 5);
+    }
+}
+
+/// A key after a flooded frame acts on the hub's rooms read back first: a filter typed right
+/// after the frame that let them go lists exactly the matching rooms.
+#[tokio::test]
+async fn a_key_after_a_flooded_frame_reads_the_rooms_back_first() {
+    let hub = Hub::new(2000, 4096);
+    let rx = hub.subscribe();
+    let mut app = App::new(info(), hub.snapshot(), STARTED_MS, (160, 40));
+    update(&mut app, Msg::Tick(NOW_MS));
+    for i in 0..300_i64 {
+        let name = if i % 3 == 0 { "Blue" } else { "Red" };
+        let at = NOW_MS - 10_000 + i;
+        publish(&hub, &create_room(&format!("r{i}"), name, "h", at), at);
+    }
+    let mut keys = vec![press(KeyCode::Char('/'))];
+    keys.extend(chars("blue"));
+    keys.push(press(KeyCode::Enter));
+    keys.push(press(KeyCode::Char('q')));
+    let _terminal = run_script(&hub, &mut app, rx, keys, (160, 40)).await;
+    assert_eq!(app.room_order().len(), 100);
+    assert!(app.room_order().iter().all(|k| {
+        app.store
+            .room(k)
+            .is_some_and(|r| r.name.as_ref().is_some_and(|n| n.value == "Blue"))
+    }));
+    assert_eq!(app.store.rooms().len(), 300);
+}

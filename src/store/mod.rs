@@ -366,6 +366,17 @@ impl RoomStore {
         self.advance_seq(state.last_seq);
     }
 
+    /// Lets go of the rooms and battles shared with another store (the hub's, taken with
+    /// [`Self::adopt_state`]), keeping the log and counters: a reader that holds them only
+    /// while it draws lets the other store write its rooms in place in between, instead of
+    /// copying each room it writes. The next [`Self::adopt_state`] brings them back.
+    pub fn release_rooms(&mut self) {
+        self.rooms = OrdMap::new();
+        self.evict_order = OrdSet::new();
+        self.battles = OrdMap::new();
+        self.battle_order = Vector::new();
+    }
+
     /// Takes other limits (the run's flags) for what comes next.
     pub fn set_limits(&mut self, limits: StoreLimits) {
         self.limits = limits.at_least_one();

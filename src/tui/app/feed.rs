@@ -39,6 +39,11 @@ impl App {
     pub(super) fn on_synced(&mut self, entries: &[LogEntry], state: Checkpoint) {
         let held = self.store.last_seq();
         let fresh = &entries[entries.partition_point(|e| e.event.seq <= held)..];
+        self.taken_since_frame += fresh.len();
+        if std::mem::take(&mut self.rooms_released) {
+            // The rooms as they were are gone, so none can be moved one by one.
+            self.rooms_stale = true;
+        }
         let upto = fresh.last().map_or(held, |e| e.event.seq);
         if state.last_seq() > upto {
             // The state holds events that never came through here (published after the bus
@@ -106,6 +111,7 @@ impl App {
 
     pub(super) fn on_lagged(&mut self, skipped: u64, snapshot: RoomStore) {
         self.store = snapshot;
+        self.rooms_released = false;
         // The snapshot's lines may carry other effects under sequence numbers already seen.
         self.log_index.reset();
         self.room_users.clear();

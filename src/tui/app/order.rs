@@ -15,7 +15,7 @@ use crate::store::{Room, RoomKey};
 
 /// Events between two frames whose rooms are moved in the order one by one; after a bigger
 /// burst one full sort at the next frame is cheaper.
-const PLACE_LIMIT: usize = 256;
+pub(super) const PLACE_LIMIT: usize = 256;
 
 /// Rooms one event may move one by one. Each move shifts the table's tail, so beyond this many
 /// one sort at the next frame costs less than moving them all.

@@ -139,6 +139,8 @@ where
                 .map_err(|e| RunError::Draw(e.to_string()))?;
             app.dirty = false;
             last_draw = Some(Instant::now());
+            // Under a flood, the hub's rooms are not held between frames: see `release_rooms`.
+            app.release_rooms();
         }
         if let Some(text) = app.copy_request.take() {
             // After the frame's own output, so the sequence never lands inside it.
@@ -175,6 +177,8 @@ where
                 if intake.len() >= SYNC_AT {
                     sync(app, hub, &mut bus, &mut intake);
                 }
+                // A sync between frames (above, or a catch-up) took the hub's rooms again.
+                app.release_rooms();
                 // A steady flood keeps the bus ready, and `biased` would then never reach the
                 // branches below: take a ready key and a due tick here, without waiting.
                 if input_open && let Some(event) = input.next().now_or_never() {
@@ -188,7 +192,13 @@ where
             event = input.next(), if input_open => {
                 input_open = on_input(app, hub, &mut bus, &mut intake, event)?;
             }
-            Some(page) = history_rx.recv() => update(app, Msg::History(Box::new(page))),
+            Some(page) = history_rx.recv() => {
+                // The page is filtered against the rooms.
+                if app.rooms_released() {
+                    sync(app, hub, &mut bus, &mut intake);
+                }
+                update(app, Msg::History(Box::new(page)));
+            }
             record = relay_update(relay.as_mut()), if relay_open => match record {
                 Ok(record) => update(app, Msg::Relay(record)),
                 // Missed updates only delay a label: the status and the next update catch up.
@@ -268,8 +278,8 @@ async fn relay_update(feed: Option<&mut RelayFeed>) -> Result<RelayRecord, RecvE
 }
 
 /// Applies one item from the terminal's event stream; returns whether the stream is still open.
-/// Events taken off the bus are handed to the app first: a key acts on everything received
-/// before it.
+/// Events taken off the bus are handed to the app first, with the hub's rooms if the app let
+/// go of them: a key acts on everything received before it.
 fn on_input(
     app: &mut App,
     hub: &Hub,
@@ -280,7 +290,7 @@ fn on_input(
     match event {
         Some(Ok(event)) => {
             if let Some(msg) = msg_from_terminal(&event) {
-                if !intake.is_empty() {
+                if !intake.is_empty() || app.rooms_released() {
                     sync(app, hub, bus, intake);
                 }
                 update(app, msg);

@@ -134,6 +134,14 @@ pub struct App {
     pub(super) placed: usize,
     /// Comparisons and row moves spent on the room order (see `order_work`).
     pub(super) order_work: Cell<u64>,
+    /// Events taken in since the last `prepare`.
+    pub(super) taken_since_frame: usize,
+    /// The last frame took in more events than the room order places one by one: the table
+    /// was sorted afresh, and most likely will be again.
+    pub(super) flooded: bool,
+    /// The store let go of the hub's rooms after the last frame (see
+    /// [`Self::release_rooms`]); the next sync brings them back and sorts the table afresh.
+    pub(super) rooms_released: bool,
 }
 
 impl App {
@@ -187,6 +195,9 @@ impl App {
             log_stale: true,
             placed: 0,
             order_work: Cell::new(0),
+            taken_since_frame: 0,
+            flooded: false,
+            rooms_released: false,
         };
         app.prepare();
         app
@@ -244,7 +255,12 @@ impl App {
     /// Rebuilds what changed since last time: room order, counts, selection and log lines.
     /// Cheap when nothing changed; call it before drawing.
     pub fn prepare(&mut self) {
+        debug_assert!(
+            !self.rooms_released,
+            "the rooms are read back from the hub before anything looks at them"
+        );
         self.placed = 0;
+        self.flooded = std::mem::take(&mut self.taken_since_frame) > super::order::PLACE_LIMIT;
         if self.rooms_stale {
             self.rooms_stale = false;
             self.rebuild_room_order();
@@ -259,6 +275,25 @@ impl App {
         } else {
             self.drop_expired_log_rows();
         }
+    }
+
+    /// After a frame drawn under a flood: lets go of the hub's rooms until the next sync. The
+    /// hub copies a room it writes while this store shares it, and the table is sorted
+    /// afresh at the next frame anyway, so holding them between frames buys nothing. Returns
+    /// whether they were let go; until the next sync, nothing may read the rooms.
+    pub fn release_rooms(&mut self) -> bool {
+        if !self.flooded || self.rooms_released {
+            return false;
+        }
+        self.store.release_rooms();
+        self.rooms_released = true;
+        true
+    }
+
+    /// Whether the rooms were let go after the last frame and must be read from the hub
+    /// before anything looks at them.
+    pub fn rooms_released(&self) -> bool {
+        self.rooms_released
     }
 
     /// Points the selection at the picked room's current row; at the first row while
