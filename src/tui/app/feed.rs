@@ -31,6 +31,7 @@ impl App {
             return;
         }
         self.took(&entry.event);
+        self.append_log_row(entry.event.seq);
     }
 
     /// Events from the hub with the hub's state once they were applied: the log takes the
@@ -73,13 +74,19 @@ impl App {
         for key in &touched {
             self.relist(key);
         }
+        // The log keeps the entries as given, in order, and lets go of the oldest first: those
+        // from here on are held (a batch bigger than the log loses its first ones).
+        let held_from = self.store.log().front().map_or(u64::MAX, |e| e.event.seq);
         for entry in fresh {
             self.took(&entry.event);
+            if entry.event.seq >= held_from {
+                self.append_held_log_row(entry);
+            }
         }
     }
 
-    /// What every event new to the store changes besides the rooms: the caches it makes
-    /// stale, the rate and plots, and the log's lines.
+    /// What every event new to the store changes besides the rooms and the log's lines: the
+    /// caches it makes stale, the rate and plots.
     fn took(&mut self, event: &Event) {
         let at = event.received_at_ms;
         self.throughput
@@ -106,7 +113,6 @@ impl App {
         }
         self.arrivals.push_back(at);
         self.dirty = true;
-        self.append_log_row(event.seq);
     }
 
     pub(super) fn on_lagged(&mut self, skipped: u64, snapshot: RoomStore) {

@@ -11,7 +11,8 @@ use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
-use super::{LogRow, entry_rooms};
+use super::LogRow;
+use super::log_rows::entry_rooms_in;
 use crate::event::Verdict;
 use crate::relay::outcome::RelayState;
 use crate::store::{Effect, LogEntry, Room, RoomKey, RoomStore};
@@ -222,10 +223,12 @@ impl LogIndex {
 
     fn key(&mut self, entry: &LogEntry) -> LineKey {
         let event = &entry.event;
+        // Read once: finding it in the query costs more than the rest of the record.
+        let app = event.sdkappid();
         LineKey {
             seq: event.seq,
             received_at_ms: event.received_at_ms,
-            rooms: Slots::new(entry_rooms(event).iter().map(|key| {
+            rooms: Slots::new(entry_rooms_in(event, app).iter().map(|key| {
                 let (slot, new) = self.rooms.acquire(key);
                 if new {
                     let at = slot as usize;
@@ -236,7 +239,7 @@ impl LogIndex {
                 }
                 slot
             })),
-            app: self.apps.acquire(event.sdkappid()).0,
+            app: self.apps.acquire(app).0,
             command: event.command.as_deref().map(|c| self.commands.acquire(c).0),
             accounts: event
                 .callback

@@ -48,6 +48,10 @@ impl App {
     }
 
     pub(super) fn entry_matches(&self, entry: &LogEntry) -> bool {
+        if self.scope_room.is_none() && self.query.is_empty() {
+            // Every line shows: listing its rooms would be the cost of every callback.
+            return true;
+        }
         let rooms = entry_rooms(&entry.event);
         if let Some(scope) = &self.scope_room
             && !rooms.contains(scope)
@@ -111,14 +115,23 @@ impl App {
         // the capped log (many events since the last frame) is not shown.
         let log = self.store.log();
         let at = log.partition_point(|e| e.event.seq < seq);
-        let matches = log
-            .get(at)
-            .is_some_and(|e| e.event.seq == seq && self.entry_matches(e));
-        if matches {
-            self.log_rows.push(LogRow { seq, notice: None });
-            if self.log_cursor.is_some() {
-                self.new_while_paused += 1;
-            }
+        if let Some(entry) = log.get(at).filter(|e| e.event.seq == seq).cloned() {
+            self.append_held_log_row(&entry);
+        }
+    }
+
+    /// [`Self::append_log_row`] for an entry known to be the one the store's log holds under
+    /// its number: no search through the log (a cold event per step) for it.
+    pub(super) fn append_held_log_row(&mut self, entry: &LogEntry) {
+        if self.log_stale || !self.entry_matches(entry) {
+            return;
+        }
+        self.log_rows.push(LogRow {
+            seq: entry.event.seq,
+            notice: None,
+        });
+        if self.log_cursor.is_some() {
+            self.new_while_paused += 1;
         }
     }
 }
@@ -126,7 +139,11 @@ impl App {
 /// Every room an event concerns, under the event's app: the typed callback's rooms, else the
 /// id the receiver guessed.
 pub fn entry_rooms(event: &Event) -> Vec<RoomKey> {
-    let app = event.sdkappid();
+    entry_rooms_in(event, event.sdkappid())
+}
+
+/// [`entry_rooms`], with the event's app already read (`event.sdkappid()`).
+pub(super) fn entry_rooms_in(event: &Event, app: &str) -> Vec<RoomKey> {
     let mut rooms: Vec<RoomKey> = event
         .callback
         .as_ref()

@@ -21,7 +21,17 @@ fn grapheme_width(grapheme: &str) -> usize {
 
 /// Display width of `text` as ratatui draws it; the one width count of the dashboard.
 pub fn width(text: &str) -> usize {
+    if text.is_ascii() {
+        // Most of what a frame measures. In ASCII every grapheme is one byte (or CR LF, both
+        // controls): printable ones take a cell, controls none.
+        return text.bytes().map(ascii_cells).sum();
+    }
     text.graphemes(true).map(grapheme_width).sum()
+}
+
+/// Cells an ASCII byte takes: one when printable, none for a control.
+fn ascii_cells(byte: u8) -> usize {
+    usize::from(matches!(byte, b' '..=b'~'))
 }
 
 /// `text` escaped and cut to at most `max` cells, with `…` when cut; not padded.
@@ -35,6 +45,19 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
     let mut out = String::new();
     let mut used = 0;
+    if text.is_ascii() {
+        // As below, byte by byte: controls take no cell and never end the cut.
+        for byte in text.bytes() {
+            let w = ascii_cells(byte);
+            if used + w > max - 1 {
+                break;
+            }
+            out.push(char::from(byte));
+            used += w;
+        }
+        out.push('…');
+        return out;
+    }
     for grapheme in text.graphemes(true) {
         let w = grapheme_width(grapheme);
         if used + w > max - 1 {
@@ -171,6 +194,51 @@ mod tests {
         assert_eq!(width("🇯🇵"), 2);
         assert_eq!(width("e\u{301}"), 1);
         assert_eq!(width("直播"), 4);
+    }
+
+    /// The ASCII shortcut counts and cuts exactly as the grapheme walk does, controls and
+    /// CR LF included.
+    #[test]
+    fn ascii_widths_and_cuts_equal_the_grapheme_walk() {
+        let slow_width = |t: &str| t.graphemes(true).map(grapheme_width).sum::<usize>();
+        let slow_truncate = |t: &str, max: usize| {
+            let t = escape(t).into_owned();
+            if slow_width(&t) <= max {
+                return t;
+            }
+            let mut out = String::new();
+            let mut used = 0;
+            for g in t.graphemes(true) {
+                let w = grapheme_width(g);
+                if used + w > max - 1 {
+                    break;
+                }
+                out.push_str(g);
+                used += w;
+            }
+            out.push('…');
+            out
+        };
+        let cases = [
+            "plain ascii",
+            "",
+            "a\r\nb",
+            "tab\there",
+            "\r\n\r\n",
+            "x\u{7f}y\u{1}z",
+            "a\u{1b}[2Jb",
+            "bench_1_430 Bench room 110430",
+        ];
+        for text in cases {
+            assert_eq!(width(text), slow_width(text), "{text:?}");
+            for max in 1..=text.len() + 8 {
+                assert_eq!(
+                    truncate(text, max),
+                    slow_truncate(text, max),
+                    "{text:?} at {max}"
+                );
+            }
+        }
     }
 
     #[test]
