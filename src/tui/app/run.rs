@@ -26,8 +26,8 @@ const BUS_BATCH: usize = 512;
 /// Events taken off the bus that are handed to the app before the frame is due, so that what
 /// waits for a frame stays bounded under a flood.
 const SYNC_AT: usize = 4096;
-/// A bus wake this soon after the previous one waits out the rest of this time first, so that
-/// a flood is taken in batches: each wake costs the receiver a futex wake and a context switch.
+/// After a bus wake the bus is left alone this long, so that a flood is taken in batches: each
+/// wake costs the receiver a futex wake and a context switch.
 const BUS_LINGER: Duration = Duration::from_millis(2);
 
 /// Why the loop stopped with an error.
@@ -151,17 +151,18 @@ where
         if let Some(request) = app.take_history_request() {
             read_history(hub, request, history_tx.clone());
         }
+        // The bus is listened to again once the linger after its last wake is over; until
+        // then a timer wakes the loop instead (one wake, where waiting after the bus's wake
+        // would take two).
+        let bus_due = last_bus_wake.map(|last| last + BUS_LINGER);
+        let bus_listened = bus_due.is_none_or(|due| due <= Instant::now());
         tokio::select! {
             biased;
             () = &mut shutdown => break,
             // Wakes the loop when a pending change may be drawn.
             () = tokio::time::sleep_until(frame_due), if frame_wanted => {}
-            received = bus.recv(), if bus_open => {
-                if let Some(rest) =
-                    last_bus_wake.and_then(|last| BUS_LINGER.checked_sub(last.elapsed()))
-                {
-                    tokio::time::sleep(rest).await;
-                }
+            () = sleep_until_some(bus_due), if bus_open && !bus_listened => {}
+            received = bus.recv(), if bus_open && bus_listened => {
                 last_bus_wake = Some(Instant::now());
                 match received {
                     Ok(entry) => {
@@ -268,6 +269,14 @@ fn read_history(
             .map_err(|e| e.to_string());
         let _ = done.send(HistoryPage { request, result });
     });
+}
+
+/// Sleeps until `at`; never ends without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn relay_update(feed: Option<&mut RelayFeed>) -> Result<RelayRecord, RecvError> {
