@@ -50,10 +50,14 @@ pub struct Event {
     pub auth: Option<AuthVerdict>,
     /// The body bytes as received; for a refused body, at most its first
     /// [`REFUSED_BODY_KEPT`](crate::rawbody::REFUSED_BODY_KEPT) bytes. The only copy of the
-    /// body kept: views parse it when they need it. Whenever the verdict is not `Rejected`
-    /// these bytes parsed as one JSON value ([`Event::body_is_json`]).
+    /// body kept: views parse it when they need it.
     #[serde(skip)]
     pub raw_body: Bytes,
+    /// `raw_body` parsed as JSON when this event was built (on arrival, or read back from a
+    /// journal or a stream): the printer copies it without checking again. Not carried by
+    /// records: whoever rebuilds an event from one says it again.
+    #[serde(skip)]
+    pub body_parsed: bool,
     /// The request's `Content-Type`, relayed as received.
     #[serde(skip)]
     pub content_type: Option<String>,
@@ -82,10 +86,9 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
 }
 
 impl Event {
-    /// Whether the body is known to be JSON without parsing it again: it was parsed on
-    /// arrival, since only a body that parses is accepted or unrecognized.
+    /// Whether the body is known to be JSON without parsing it again.
     pub fn body_is_json(&self) -> bool {
-        self.verdict != Verdict::Rejected
+        self.body_parsed
     }
 
     /// The time the event happened by its own account, else when it arrived (Unix ms).

@@ -846,9 +846,7 @@ fn resume_relays(
     }
 }
 
-/// Where the dashboard's `r` resends: `--resend-to`, else the forward target; through the
-/// relay when there is one (its client and token), else a relay of its own that forwards
-/// nothing.
+/// The CA certificates `--forward-ca` adds for https targets.
 fn extra_roots(args: &RunArgs) -> Vec<reqwest::Certificate> {
     args.forward_ca
         .as_ref()
@@ -856,6 +854,9 @@ fn extra_roots(args: &RunArgs) -> Vec<reqwest::Certificate> {
         .unwrap_or_default()
 }
 
+/// Where the dashboard's `r` resends: `--resend-to`, else the forward target; through the
+/// relay when there is one (its client and token), else a relay of its own that forwards
+/// nothing.
 fn resend_relay(
     args: &RunArgs,
     relay: Option<&Arc<Relay>>,

@@ -408,6 +408,11 @@ fn a_printer_waits_for_a_journal_that_is_behind_the_in_memory_log() {
         0,
         "printed before the journal held the events"
     );
+    // Without the wait it would have counted them lost and finished (the hub is closed).
+    assert!(
+        !printer.is_finished(),
+        "the printer did not wait for the journal"
+    );
     blocker.execute_batch("ROLLBACK").unwrap();
     for commit in commits {
         commit.wait_blocking().unwrap();
@@ -425,6 +430,40 @@ fn a_printer_waits_for_a_journal_that_is_behind_the_in_memory_log() {
         })
         .collect();
     assert_eq!(seqs, (1..=count as u64).collect::<Vec<_>>());
+}
+
+/// A record read back from a stream (or a journal) whose body does not parse, whatever
+/// verdict it carries (another publisher on the subject, another version): its line is still
+/// JSON, the body escaped text, no raw terminal control in it.
+#[test]
+fn a_stored_body_that_does_not_parse_is_printed_as_escaped_text() {
+    let sample = &SAMPLES[0];
+    let judged = judge(
+        "",
+        BodyRead::Complete(sample.json.as_bytes().to_vec()),
+        &open(),
+    );
+    assert_eq!(judged.verdict, Verdict::Accepted);
+    let outgoing = roomwatch::nats::record::encode("rw", &judged, "test");
+    let hostile = axum::body::Bytes::from_static(b"\x1b]0;owned\x07 {\"a\":\xff}");
+    let event = roomwatch::nats::record::decode(Some(&outgoing.headers), &hostile, 1).unwrap();
+    assert_eq!(
+        event.verdict,
+        Verdict::Accepted,
+        "the recorded verdict is kept"
+    );
+    let hub = Arc::new(Hub::new(10, 10));
+    let rx = hub.subscribe();
+    hub.publish_numbered(event).unwrap();
+    let (text, progress) = print_all(&hub, rx);
+    assert_eq!(progress.printed(), 1);
+    let line = text.lines().next().unwrap();
+    assert!(
+        !line.contains('\u{1b}') && !line.contains('\u{7}'),
+        "{line}"
+    );
+    let value: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(value["body"], "\u{1b}]0;owned\u{7} {\"a\":\\xff}");
 }
 
 /// Without a journal, what left the in-memory log is counted as not printed (and said on

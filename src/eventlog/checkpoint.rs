@@ -34,9 +34,11 @@ pub struct Encoded {
 pub fn encode(checkpoint: &Checkpoint, size_hint: usize) -> Result<Encoded, SaveError> {
     let mut buffer = Vec::with_capacity(size_hint.max(FORMAT_APPS.len()));
     buffer.extend_from_slice(FORMAT_APPS);
+    // Shared, not copied: completing the order adds only the order.
+    let stored = checkpoint.clone().for_storage();
     Ok(Encoded {
-        seq: checkpoint.last_seq(),
-        state: postcard::to_extend(checkpoint, buffer)?,
+        seq: stored.last_seq(),
+        state: postcard::to_extend(&stored, buffer)?,
     })
 }
 

@@ -213,13 +213,14 @@ impl StoredRow {
             Some(detail) => Some(serde_json::from_str(detail)?),
             None => None,
         };
-        let (callback, trimmed) = if verdict == Verdict::Rejected {
-            (None, Vec::new())
+        let (callback, trimmed, body_parsed) = if verdict == Verdict::Rejected {
+            (None, Vec::new(), false)
         } else {
             match protocol::parse(query.get("CallbackCommand"), &self.body) {
-                Ok(parsed) => (parsed.callback, parsed.trimmed),
-                // It parsed when it arrived; keep it readable even if the parser changed.
-                Err(_) => (None, Vec::new()),
+                Ok(parsed) => (parsed.callback, parsed.trimmed, true),
+                // It parsed when it arrived; keep it readable even if the parser changed
+                // (or the record did not come from a roomwatch: nothing in it is trusted).
+                Err(_) => (None, Vec::new(), false),
             }
         };
         let event = Event {
@@ -237,6 +238,7 @@ impl StoredRow {
             auth: self.auth.and_then(auth_from),
             fingerprint: fingerprint(&self.body),
             raw_body: self.body,
+            body_parsed,
             content_type: self.content_type,
             body_len: usize::try_from(self.body_len).unwrap_or(0),
             callback,

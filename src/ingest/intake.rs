@@ -56,6 +56,7 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
         raw_query: arrival.raw_query,
         content_type: arrival.content_type,
         raw_body: Bytes::new(),
+        body_parsed: false,
         remote: arrival.remote,
         room_id: None,
         verdict: Verdict::Accepted,
@@ -96,6 +97,7 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
     event.body_len = bytes.len();
     event.fingerprint = fingerprint(&bytes);
     event.raw_body = Bytes::from(bytes);
+    event.body_parsed = true;
     event.command = parsed.command_name;
     event.verdict = if parsed.callback.is_some() {
         Verdict::Accepted

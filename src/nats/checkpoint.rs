@@ -79,7 +79,7 @@ impl StreamLog {
         // Encoding a large state takes a while: off the runtime's threads.
         let bytes = tokio::task::spawn_blocking(move || {
             let mut bytes = MAGIC.to_vec();
-            postcard::to_io(&state.checkpoint(), &mut bytes)?;
+            postcard::to_io(&state.checkpoint().for_storage(), &mut bytes)?;
             Ok::<_, postcard::Error>(bytes)
         })
         .await

@@ -172,6 +172,20 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The checkpoint as written to a journal or a stream: the eviction order complete even
+    /// where the store does not keep it (below half the room cap). Every roomwatch that reads
+    /// a checkpoint evicts by that order, and an older one expects every room in it: with an
+    /// empty order it could not make room at its cap.
+    #[must_use]
+    pub fn for_storage(mut self) -> Self {
+        if self.evict_order.len() != self.rooms.len() {
+            self.evict_order = self.rooms.values().map(|room| evict_key(room)).collect();
+        }
+        self
+    }
+}
+
+impl Checkpoint {
     /// The last seq the state includes.
     pub fn last_seq(&self) -> u64 {
         self.last_seq
@@ -319,7 +333,7 @@ impl RoomStore {
     /// A store from a checkpoint, with an empty log of `log_capacity`.
     pub fn from_checkpoint(checkpoint: Checkpoint, log_capacity: usize) -> Self {
         // Rooms do not encode their app: the key gives it back.
-        let rooms = checkpoint
+        let rooms: OrdMap<RoomKey, Arc<Room>> = checkpoint
             .rooms
             .into_iter()
             .map(|(key, mut room)| {
@@ -329,9 +343,17 @@ impl RoomStore {
                 (key, room)
             })
             .collect();
+        let limits = StoreLimits::default();
+        // Stored checkpoints carry the whole order (see `for_storage`); far below the cap it
+        // is not kept (see `keep_evict_order_if_due`), and `set_limits` builds it if due.
+        let evict_order = if rooms.len() < limits.max_rooms / 2 {
+            OrdSet::new()
+        } else {
+            checkpoint.evict_order
+        };
         Self {
             rooms,
-            evict_order: checkpoint.evict_order,
+            evict_order,
             battles: checkpoint.battles,
             battle_order: checkpoint.battle_order,
             counters: checkpoint.counters,
@@ -829,4 +851,66 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp, caps: RoomL
         _ => {}
     }
     log
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::auth::AuthConfig;
+    use crate::ingest::intake::{self, Arrival, BodyRead};
+
+    fn create(room: &str, at_ms: i64) -> Event {
+        let body = format!(
+            r#"{{"CallbackCommand":"Live.CallbackAfterCreateRoom","Operator_Account":"op","RoomInfo":{{"RoomId":"{room}"}},"EventTime":{at_ms}}}"#
+        );
+        let arrival = Arrival {
+            method: "POST".into(),
+            path: "/callback".into(),
+            raw_query: String::new(),
+            content_type: None,
+            remote: None,
+            received_at_ms: at_ms,
+        };
+        let open = AuthConfig {
+            window_s: 60,
+            ..AuthConfig::default()
+        };
+        intake::judge(arrival, BodyRead::Complete(body.into_bytes()), &open)
+    }
+
+    /// Far below the cap the store keeps no eviction order, but what it stores does: a
+    /// roomwatch reading the checkpoint (an older one among them) evicts by it.
+    #[test]
+    fn stored_checkpoints_carry_the_whole_eviction_order() {
+        let mut store = RoomStore::with_limits(StoreLimits {
+            max_rooms: 100,
+            ..StoreLimits::default()
+        });
+        for i in 0..10 {
+            let mut event = create(&format!("r{i}"), 1_700_000_000_000 + i);
+            event.seq = u64::try_from(i + 1).expect("small");
+            store.apply(Arc::new(event));
+        }
+        assert!(
+            store.evict_order.is_empty(),
+            "not kept this far below the cap"
+        );
+        let stored = store.checkpoint().for_storage();
+        assert_eq!(stored.evict_order.len(), 10);
+        assert_eq!(
+            stored.evict_order.iter().next().map(|k| k.2.id.as_str()),
+            Some("r0")
+        );
+        // Read back with a cap the rooms are at: the first new room evicts the oldest.
+        let mut restored = RoomStore::from_checkpoint(stored, 100);
+        restored.set_limits(StoreLimits {
+            max_rooms: 10,
+            ..StoreLimits::default()
+        });
+        let mut event = create("new", 1_700_000_000_100);
+        event.seq = 11;
+        restored.apply(Arc::new(event));
+        assert_eq!(restored.rooms().len(), 10);
+        assert!(!restored.rooms().keys().any(|k| k.id == "r0"));
+    }
 }

@@ -13,7 +13,7 @@ pub type Delivery = (Command, u64);
 /// (and at most twice that) are remembered. Tencent repeats a callback within seconds or
 /// minutes. Two sets instead of a set and an arrival queue: one tree update per delivery.
 /// Persistent sets: a copy of the store (a dashboard resynchronising) shares them.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(into = "Remembered", from = "Remembered")]
 pub struct RecentDeliveries {
     current: OrdSet<Delivery>,
@@ -78,15 +78,12 @@ impl From<RecentDeliveries> for Remembered {
 }
 
 impl From<Remembered> for RecentDeliveries {
-    /// The last `capacity` listed become the current generation, any before them the
-    /// previous one: nothing a checkpoint listed is forgotten sooner than it would have been.
+    /// Everything listed becomes the previous generation: kept for at least `capacity` more
+    /// deliveries, so nothing is forgotten sooner than it would have been without the restart
+    /// (the list is not in arrival order, so no part of it may go first).
     fn from(kept: Remembered) -> Self {
-        let capacity = kept.capacity.max(1);
-        let split = kept.order.len().saturating_sub(capacity - 1);
-        let (previous, current) = kept.order.split_at(split.min(kept.order.len()));
-        let mut recent = Self::new(capacity);
-        recent.previous = previous.iter().copied().collect();
-        recent.current = current.iter().copied().collect();
+        let mut recent = Self::new(kept.capacity);
+        recent.previous = kept.order.into_iter().collect();
         recent
     }
 }
@@ -106,6 +103,19 @@ impl PartialEq for RecentDeliveries {
 }
 
 impl Eq for RecentDeliveries {}
+
+/// The deliveries remembered, in order, whichever generation holds them: equal memories
+/// print the same.
+impl std::fmt::Debug for RecentDeliveries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all: std::collections::BTreeSet<&Delivery> =
+            self.previous.iter().chain(self.current.iter()).collect();
+        f.debug_struct("RecentDeliveries")
+            .field("deliveries", &all)
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -168,5 +178,27 @@ mod tests {
         assert_eq!(loaded.len(), 4);
         assert!(!loaded.insert((Command::CreateRoom, 10)));
         assert!(loaded.insert((Command::CreateRoom, 14)));
+    }
+
+    /// A checkpoint lists the deliveries by digest, not by arrival: after a restore every one
+    /// of them is still caught as long as it would have been without the restart.
+    #[test]
+    fn a_restore_forgets_nothing_sooner() {
+        let mut running = RecentDeliveries::new(4);
+        for n in [13, 12, 11, 10, 20] {
+            assert!(running.insert((Command::CreateRoom, n)));
+        }
+        let mut restored = RecentDeliveries::from(Remembered::from(running.clone()));
+        assert_eq!(restored, running);
+        assert!(running.insert((Command::CreateRoom, 21)));
+        assert!(restored.insert((Command::CreateRoom, 21)));
+        assert!(
+            !running.insert((Command::CreateRoom, 10)),
+            "running: caught"
+        );
+        assert!(
+            !restored.insert((Command::CreateRoom, 10)),
+            "restored: caught"
+        );
     }
 }

@@ -258,11 +258,13 @@ impl App {
     }
 
     /// Whether the journal, as of the last tick, has not committed every position before
-    /// `held_from` (the first line held in memory).
+    /// `held_from` (the first line held in memory) and is committing: one whose appends fail
+    /// (disk full) is not waited for, as the headless output does not wait for it either; the
+    /// lines it holds back are counted in the header as not journaled.
     fn journal_behind(&self, held_from: u64) -> bool {
-        self.journal_health
-            .as_ref()
-            .is_some_and(|health| health.committed.saturating_add(1) < held_from)
+        self.journal_health.as_ref().is_some_and(|health| {
+            health.failing.is_none() && health.committed.saturating_add(1) < held_from
+        })
     }
 
     /// Rows shown above the lines held in memory: those read from the journal.
