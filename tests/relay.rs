@@ -1031,6 +1031,55 @@ fn an_unreadable_or_empty_forward_ca_exits_2_with_the_reason() {
     }
 }
 
+/// The binary with `--forward-ca`: an https backend signed by a private CA receives the
+/// callback (the flag reaches the relay's client).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_relays_to_an_https_backend_with_forward_ca() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    common::private_ca(dir.path());
+    let backend = Backend::start_tls(Behave::Ack, dir.path()).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+        .args(["--headless", "--listen", "127.0.0.1:0"])
+        .args(["--forward-to", &format!("https://{}/hook", backend.addr)])
+        .arg("--forward-ca")
+        .arg(dir.path().join("ca.pem"))
+        .env("ROOMWATCH_NO_JOURNAL", "true")
+        .env_remove("ROOMWATCH_JOURNAL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "roomwatch exited early"
+        );
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split('/').next().unwrap().to_string();
+        }
+    };
+    let body = after_body("r", 0);
+    let answer = post(
+        &client(),
+        &format!("http://{addr}"),
+        &unsigned_query("Live.CallbackAfterUpdateRoomInfo"),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    wait_until("the backend's delivery", || !backend.got().is_empty()).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let got = &backend.got()[0];
+    assert_eq!(got.path, "/hook");
+    assert_eq!(got.body, body.as_bytes());
+    assert_eq!(got.version, "HTTP/2.0");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_lines_carry_the_relay_outcome_and_later_outcomes_follow() {
     use std::io::BufRead;
