@@ -400,6 +400,21 @@ pub struct RunArgs {
     /// Smaller means less disk, more copying per callback.
     #[arg(long, env = "ROOMWATCH_JOURNAL_WAL_PAGES", default_value_t = crate::eventlog::sqlite::WAL_PAGES, value_parser = clap::value_parser!(u32).range(1..))]
     pub journal_wal_pages: u32,
+
+    // Threads.
+    /// Threads that receive callbacks (the async runtime's workers). Default: one fewer than
+    /// the CPU cores, at least one. The printer, the dashboard and the journal writer run on
+    /// threads of their own, and the room state is one, behind a lock: more receiving threads
+    /// mostly wait for each other and pass the state's memory between cores.
+    #[arg(long, env = "ROOMWATCH_WORKERS", value_name = "N", value_parser = crate::relay::config::parse_count)]
+    pub workers: Option<usize>,
+}
+
+/// The default of `--workers`: one fewer than the CPU cores, at least one.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get().saturating_sub(1))
+        .max(1)
 }
 
 impl RunArgs {

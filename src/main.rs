@@ -12,7 +12,15 @@ fn main() -> ExitCode {
     let (cli, config) = roomwatch::config::parse_args(std::env::args_os().collect());
     roomwatch::tui::keymap::set_overrides(config.keys.overrides);
     roomwatch::tui::ui::theme::set_overrides(config.theme.styles);
-    match tokio::runtime::Runtime::new() {
+    let workers = cli
+        .run
+        .workers
+        .unwrap_or_else(roomwatch::cli::default_workers);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build();
+    match runtime {
         Ok(runtime) => runtime.block_on(roomwatch::run(cli)),
         Err(e) => {
             eprintln!("roomwatch: cannot start the async runtime: {e}");

@@ -98,6 +98,35 @@ fn a_bare_port_listens_on_loopback_and_demo_events_end_the_headless_run() {
     }
 }
 
+/// `--workers`: any positive count runs (here 3 receiving threads, the demo's callbacks all
+/// printed); zero or a word is refused with status 2.
+#[test]
+fn the_receiving_threads_are_set_by_workers() {
+    let out = run(
+        &[
+            "--headless",
+            "--listen",
+            ":0",
+            "--workers",
+            "3",
+            "--demo",
+            "--demo-events",
+            "25",
+            "--demo-rate",
+            "500",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{:?}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 25);
+    for bad in ["0", "many"] {
+        let out = run(&["--headless", "--workers", bad], &[]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--workers"), "{stderr}");
+    }
+}
+
 #[test]
 fn a_bad_sdkappid_is_refused_with_status_2() {
     for args in [
