@@ -402,19 +402,17 @@ pub struct RunArgs {
     pub journal_wal_pages: u32,
 
     // Threads.
-    /// Threads that receive callbacks (the async runtime's workers). Default: one fewer than
-    /// the CPU cores, at least one. The printer, the dashboard and the journal writer run on
-    /// threads of their own, and the room state is one, behind a lock: more receiving threads
-    /// mostly wait for each other and pass the state's memory between cores.
+    /// Threads that receive callbacks (the async runtime's workers). Default: the CPU cores.
+    /// The printer, the dashboard and the journal writer run on threads of their own, and the
+    /// room state is one, behind a lock: a headless receiver on a small machine shared with
+    /// other work may do better with fewer.
     #[arg(long, env = "ROOMWATCH_WORKERS", value_name = "N", value_parser = crate::relay::config::parse_count)]
     pub workers: Option<usize>,
 }
 
-/// The default of `--workers`: one fewer than the CPU cores, at least one.
+/// The default of `--workers`: the CPU cores.
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |cores| cores.get().saturating_sub(1))
-        .max(1)
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 impl RunArgs {
