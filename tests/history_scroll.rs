@@ -267,12 +267,16 @@ fn lines_answered_while_the_journal_fails_say_so() {
 /// Publishes `count` more rooms after the first `from`, every record committed.
 fn more_rooms(hub: &Hub, from: usize, count: usize) {
     for i in from..from + count {
-        let at = NOW_MS - 3_600_000 + i64::try_from(i).unwrap() * 1000;
-        let body = create_room(&format!("h-{i:03}"), "hist", "owner", at);
-        let query = "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom";
-        let (_, commit) = hub.publish_durably(event(query, &body, at));
-        commit.unwrap().wait_blocking().unwrap();
+        new_room(hub, i).wait_blocking().unwrap();
     }
+}
+
+/// Publishes room `h-<i>` (created `i` seconds after the first); its journal commit to wait for.
+fn new_room(hub: &Hub, i: usize) -> roomwatch::eventlog::Commit {
+    let at = NOW_MS - 3_600_000 + i64::try_from(i).unwrap() * 1000;
+    let body = create_room(&format!("h-{i:03}"), "hist", "owner", at);
+    let query = "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom";
+    hub.publish_durably(event(query, &body, at)).1.unwrap()
 }
 
 /// Hands the hub's new events to the app, as the run loop does each frame.
@@ -354,13 +358,7 @@ fn scrolling_down_waits_for_lines_the_journal_has_not_committed_yet() {
     // Thirty more while the journal cannot commit: 101-110 leave memory uncommitted.
     let blocker = rusqlite::Connection::open(dir.path().join("journal.sqlite")).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let mut commits = Vec::new();
-    for i in 100..130 {
-        let at = NOW_MS - 3_600_000 + i64::from(i) * 1000;
-        let body = create_room(&format!("h-{i:03}"), "hist", "owner", at);
-        let query = "SdkAppid=1400000001&CallbackCommand=Live.CallbackAfterCreateRoom";
-        commits.extend(hub.publish_durably(event(query, &body, at)).1);
-    }
+    let commits: Vec<_> = (100..130).map(|i| new_room(&hub, i)).collect();
     take_bus(&mut app, &mut rx);
     app.journal_health = hub.journal_health();
     assert_eq!(app.journal_health.as_ref().unwrap().committed, 100);

@@ -214,14 +214,7 @@ fn the_batched_printer_writes_every_event_once_in_order() {
     hub.close();
     printer.join().unwrap().unwrap();
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let seqs: Vec<u64> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let seqs = seqs(&text);
     assert_eq!(seqs, (1..=count as u64).collect::<Vec<_>>());
     assert_eq!(progress.printed(), count as u64);
     assert_eq!(progress.lost(), 0);
@@ -298,6 +291,28 @@ fn partial_writes_count_exactly_the_lines_the_output_took() {
     }
 }
 
+/// A hub journaling into `path` that holds 10 events in memory, with a bus of 4: a printer
+/// started late misses almost everything.
+fn small_journaled_hub(path: &std::path::Path) -> Arc<Hub> {
+    let options = roomwatch::eventlog::JournalOptions {
+        log_capacity: 10,
+        ..roomwatch::eventlog::JournalOptions::new(path)
+    };
+    let (journal, restored) = roomwatch::eventlog::SqliteJournal::open(&options).unwrap();
+    Arc::new(Hub::with_journal(restored.store, 4, Arc::new(journal)))
+}
+
+/// The `seq` of every NDJSON line in `text`.
+fn seqs(text: &str) -> Vec<u64> {
+    text.lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
 /// Publishes `count` sample callbacks to `hub`, waiting for each journal commit when there
 /// is a journal.
 fn publish_samples(hub: &Hub, count: usize) {
@@ -337,13 +352,8 @@ fn print_all(
 fn a_printer_behind_the_in_memory_log_catches_up_from_the_journal() {
     let count = 2_500;
     let dir = tempfile::tempdir().unwrap();
-    let options = roomwatch::eventlog::JournalOptions {
-        log_capacity: 10,
-        ..roomwatch::eventlog::JournalOptions::new(dir.path().join("journal.sqlite"))
-    };
-    let (journal, restored) = roomwatch::eventlog::SqliteJournal::open(&options).unwrap();
     // A channel of 4 and a log of 10: the printer, started late, misses almost everything.
-    let hub = Arc::new(Hub::with_journal(restored.store, 4, Arc::new(journal)));
+    let hub = small_journaled_hub(&dir.path().join("journal.sqlite"));
     let rx = hub.subscribe();
     publish_samples(&hub, count);
     // The same callbacks in a hub that keeps them all give the lines expected.
@@ -373,12 +383,7 @@ fn a_printer_waits_for_a_journal_that_is_behind_the_in_memory_log() {
     let count = 300;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
-    let options = roomwatch::eventlog::JournalOptions {
-        log_capacity: 10,
-        ..roomwatch::eventlog::JournalOptions::new(&path)
-    };
-    let (journal, restored) = roomwatch::eventlog::SqliteJournal::open(&options).unwrap();
-    let hub = Arc::new(Hub::with_journal(restored.store, 4, Arc::new(journal)));
+    let hub = small_journaled_hub(&path);
     let rx = hub.subscribe();
     // Another writer holds the lock: the journal's commits wait (SQLite's busy timeout).
     let blocker = rusqlite::Connection::open(&path).unwrap();
@@ -421,14 +426,7 @@ fn a_printer_waits_for_a_journal_that_is_behind_the_in_memory_log() {
     assert_eq!(progress.lost(), 0);
     assert_eq!(progress.printed(), count as u64);
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let seqs: Vec<u64> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let seqs = seqs(&text);
     assert_eq!(seqs, (1..=count as u64).collect::<Vec<_>>());
 }
 
@@ -474,14 +472,7 @@ fn without_a_journal_a_printer_behind_the_log_counts_what_it_lost() {
     let rx = hub.subscribe();
     publish_samples(&hub, 100);
     let (text, progress) = print_all(&hub, rx);
-    let seqs: Vec<u64> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let seqs = seqs(&text);
     assert_eq!(seqs, (91..=100).collect::<Vec<_>>());
     assert_eq!(progress.printed(), 10);
     assert_eq!(progress.lost(), 90);
@@ -494,12 +485,7 @@ fn a_run_of_unreadable_records_never_ends_the_catch_up() {
     let count = 2_500;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.sqlite");
-    let options = roomwatch::eventlog::JournalOptions {
-        log_capacity: 10,
-        ..roomwatch::eventlog::JournalOptions::new(&path)
-    };
-    let (journal, restored) = roomwatch::eventlog::SqliteJournal::open(&options).unwrap();
-    let hub = Arc::new(Hub::with_journal(restored.store, 4, Arc::new(journal)));
+    let hub = small_journaled_hub(&path);
     let rx = hub.subscribe();
     publish_samples(&hub, count);
     // Wait until the journal holds every record, then break 1,201 of them in a row (more
@@ -522,14 +508,7 @@ fn a_run_of_unreadable_records_never_ends_the_catch_up() {
     assert_eq!(broken, 1201);
 
     let (text, progress) = print_all(&hub, rx);
-    let seqs: Vec<u64> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let seqs = seqs(&text);
     let expected: Vec<u64> = (1..100).chain(1301..=count as u64).collect();
     assert_eq!(seqs, expected);
     assert_eq!(progress.lost(), 1201);

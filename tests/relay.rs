@@ -1035,7 +1035,6 @@ fn an_unreadable_or_empty_forward_ca_exits_2_with_the_reason() {
 /// callback (the flag reaches the relay's client).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_relays_to_an_https_backend_with_forward_ca() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     common::private_ca(dir.path());
     let backend = Backend::start_tls(Behave::Ack, dir.path()).await;
@@ -1051,17 +1050,8 @@ async fn the_binary_relays_to_an_https_backend_with_forward_ca() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "roomwatch exited early"
-        );
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split('/').next().unwrap().to_string();
-        }
-    };
+    // Kept open to the end: roomwatch goes on writing to it.
+    let (addr, _stderr, _) = common::read_listen_address(&mut child);
     let body = after_body("r", 0);
     let answer = post(
         &client(),
@@ -1100,17 +1090,8 @@ async fn headless_lines_carry_the_relay_outcome_and_later_outcomes_follow() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "roomwatch exited early"
-        );
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split('/').next().unwrap().to_string();
-        }
-    };
+    // Kept open to the end: roomwatch goes on writing to it.
+    let (addr, _stderr, _) = common::read_listen_address(&mut child);
     let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
