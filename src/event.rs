@@ -86,11 +86,6 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
 }
 
 impl Event {
-    /// Whether the body is known to be JSON without parsing it again.
-    pub fn body_is_json(&self) -> bool {
-        self.body_parsed
-    }
-
     /// The time the event happened by its own account, else when it arrived (Unix ms).
     /// An `EventTime` too far ahead of arrival (`clock_skew`) is not trusted.
     pub fn event_time_ms(&self) -> i64 {

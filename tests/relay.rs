@@ -988,21 +988,23 @@ async fn without_a_token_a_stale_copy_goes_as_recorded_with_a_note() {
 #[test]
 fn an_invalid_forward_target_exits_2_with_the_reason() {
     for bad in ["ftp://example.com/hook", "not a url", "http://"] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
-            .args(["--headless", "--listen", "127.0.0.1:0", "--forward-to", bad])
-            .env("ROOMWATCH_NO_JOURNAL", "true")
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{bad}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr
-                .lines()
-                .next()
-                .is_some_and(|l| l.contains("--forward-to")),
-            "{stderr}"
-        );
+        let first_line = refused_at_start(&["--forward-to", bad]);
+        assert!(first_line.contains("--forward-to"), "{bad}: {first_line}");
     }
+}
+
+/// Runs the binary headless with `args`, which must be refused at start: exit status 2. The
+/// first line of stderr.
+fn refused_at_start(args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
+        .args(["--headless", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("ROOMWATCH_NO_JOURNAL", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    stderr.lines().next().unwrap_or_default().to_string()
 }
 
 #[test]
@@ -1012,22 +1014,13 @@ fn an_unreadable_or_empty_forward_ca_exits_2_with_the_reason() {
     std::fs::write(&not_pem, "hello\n").unwrap();
     let missing = dir.path().join("missing.pem");
     for bad in [&not_pem, &missing] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_roomwatch"))
-            .args(["--headless", "--listen", "127.0.0.1:0"])
-            .args(["--forward-to", "https://127.0.0.1:9/hook", "--forward-ca"])
-            .arg(bad)
-            .env("ROOMWATCH_NO_JOURNAL", "true")
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{bad:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr
-                .lines()
-                .next()
-                .is_some_and(|l| l.contains("--forward-ca")),
-            "{stderr}"
-        );
+        let first_line = refused_at_start(&[
+            "--forward-to",
+            "https://127.0.0.1:9/hook",
+            "--forward-ca",
+            bad.to_str().unwrap(),
+        ]);
+        assert!(first_line.contains("--forward-ca"), "{bad:?}: {first_line}");
     }
 }
 

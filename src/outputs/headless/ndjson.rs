@@ -99,7 +99,7 @@ impl LineWriter {
             out.push(b']');
         }
         out.extend_from_slice(b",\"body\":");
-        if event.body_is_json() {
+        if event.body_parsed {
             rawbody::compact_known_json_into(&event.raw_body, out);
         } else if !rawbody::compact_json_into(&event.raw_body, out) {
             value(out, &rawbody::escaped_text(&event.raw_body));
