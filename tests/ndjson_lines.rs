@@ -514,3 +514,73 @@ fn a_run_of_unreadable_records_never_ends_the_catch_up() {
     assert_eq!(progress.lost(), 1201);
     assert_eq!(progress.printed(), count as u64 - 1201);
 }
+
+/// While the journal fails (disk full), each line says whether its callback waits in memory
+/// for the journal or was dropped from that backlog; every other byte is the usual line.
+#[test]
+fn lines_the_journal_does_not_hold_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let options = roomwatch::eventlog::JournalOptions {
+        backlog_cap: 5,
+        ..roomwatch::eventlog::JournalOptions::new(&path)
+    };
+    let (journal, restored) = roomwatch::eventlog::SqliteJournal::open(&options).unwrap();
+    let pages: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "page_count", |r| r.get(0))
+        .unwrap();
+    // No room to grow: commits meet SQLITE_FULL once the file's free pages are used up.
+    journal.set_max_pages(pages.try_into().unwrap());
+    let journal = Arc::new(journal);
+    let hub = Arc::new(Hub::with_journal(restored.store, 4096, journal.clone()));
+    let rx = hub.subscribe();
+    let count = 40;
+    for i in 0..count {
+        let sample = &SAMPLES[i % SAMPLES.len()];
+        let event = judge(
+            "",
+            BodyRead::Complete(sample.json.as_bytes().to_vec()),
+            &open(),
+        );
+        if let (_, Some(commit)) = hub.publish_durably(event) {
+            // Answered either way: from memory when the commit fails.
+            let _ = commit.wait_blocking();
+        }
+    }
+    let health = roomwatch::eventlog::EventLog::health(journal.as_ref());
+    assert!(health.failing.is_some(), "{health:?}");
+    assert!(!health.lost_ranges.is_empty(), "{health:?}");
+    let expected: Vec<String> = hub.read(|store| store.log().iter().map(headless::line).collect());
+
+    let (text, progress) = print_all(&hub, rx);
+    assert_eq!(progress.printed(), count as u64);
+    let mut marks = std::collections::BTreeMap::new();
+    for (line, plain) in text.lines().zip(&expected) {
+        let value: Value = serde_json::from_str(line).unwrap();
+        let seq = value["seq"].as_u64().unwrap();
+        let mark = value
+            .get("journal")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mark = mark.as_deref();
+        let fate = match health.journaled(seq) {
+            roomwatch::eventlog::Journaled::Yes => None,
+            roomwatch::eventlog::Journaled::Waiting => Some("waiting"),
+            roomwatch::eventlog::Journaled::Lost => Some("lost"),
+        };
+        assert_eq!(mark, fate, "line {seq}");
+        *marks.entry(mark.map(str::to_owned)).or_insert(0) += 1;
+        // The mark is the only difference from the usual line.
+        let unmarked = match mark {
+            Some(mark) => line.replacen(&format!(",\"journal\":\"{mark}\""), "", 1),
+            None => line.to_string(),
+        };
+        assert_eq!(&unmarked, plain);
+    }
+    assert_eq!(
+        marks.len(),
+        3,
+        "journaled, waiting and lost lines: {marks:?}"
+    );
+}

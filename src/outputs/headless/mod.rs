@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
+use crate::eventlog::{Journaled, SharedLog};
 use crate::hub::Hub;
 use crate::relay::{Relay, RelayRecord};
 use crate::store::LogEntry;
@@ -233,7 +234,7 @@ pub fn print_events_with_relay(
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
-        batch.write(&mut out, progress, relay)?;
+        batch.write(&mut out, progress, relay, hub.journal())?;
     }
 }
 
@@ -340,7 +341,8 @@ impl Batch {
             if self.last_taken == before {
                 return Ok(());
             }
-            self.write(out, progress, relay)?;
+            // Read back from the journal: journaled, whatever its health now.
+            self.write(out, progress, relay, None)?;
         }
     }
 
@@ -364,16 +366,22 @@ impl Batch {
     }
 
     /// Writes and flushes every taken event, counting each as printed once written: the count
-    /// is exactly what a reader can get.
+    /// is exactly what a reader can get. Lines whose callback `journal` does not hold (it is
+    /// failing) say so.
     fn write(
         &mut self,
         out: &mut impl Write,
         progress: &Progress,
         relay: Option<&RelayLines>,
+        journal: Option<&SharedLog>,
     ) -> io::Result<()> {
         let Some(last) = self.entries.last().map(|entry| entry.event.seq) else {
             return Ok(());
         };
+        // Asked once per batch; only a failing journal (or one that lost some) marks lines.
+        let health = journal.map(|journal| journal.health()).filter(|h| {
+            h.failing.is_some() || h.waiting_from.is_some() || !h.lost_ranges.is_empty()
+        });
         // Held from reading the outcomes to marking them printed, so that the relay printer
         // prints every later outcome on a line of its own.
         let mut printed = relay.map(RelayLines::printed);
@@ -381,7 +389,11 @@ impl Batch {
         self.line_ends.clear();
         for entry in &self.entries {
             let record = relay.and_then(|r| r.relay.record(entry.event.seq));
-            self.writer.write(&mut self.buffer, entry, record.as_ref());
+            let journaled = health
+                .as_ref()
+                .map_or(Journaled::Yes, |h| h.journaled(entry.event.seq));
+            self.writer
+                .write_marked(&mut self.buffer, entry, record.as_ref(), journaled);
             self.line_ends.push(self.buffer.len());
         }
         // Whole lines, at most PIPE_BUF bytes per write (a longer line goes alone): a pipe

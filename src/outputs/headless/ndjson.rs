@@ -7,6 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::eventlog::Journaled;
 use crate::rawbody;
 use crate::relay::RelayRecord;
 use crate::store::LogEntry;
@@ -20,8 +21,25 @@ pub struct LineWriter {
 impl LineWriter {
     /// Appends the line for `entry` (with its relay outcome so far, when given) and a newline.
     pub fn write(&mut self, out: &mut Vec<u8>, entry: &LogEntry, relay: Option<&RelayRecord>) {
+        self.write_marked(out, entry, relay, Journaled::Yes);
+    }
+
+    /// [`write`](Self::write), with `"journal":"waiting"` or `"journal":"lost"` on a line
+    /// whose callback was not in the journal when printed (appends failing, e.g. disk full).
+    pub fn write_marked(
+        &mut self,
+        out: &mut Vec<u8>,
+        entry: &LogEntry,
+        relay: Option<&RelayRecord>,
+        journaled: Journaled,
+    ) {
         let start = out.len();
         self.fields(out, entry);
+        match journaled {
+            Journaled::Yes => {}
+            Journaled::Waiting => out.extend_from_slice(b",\"journal\":\"waiting\""),
+            Journaled::Lost => out.extend_from_slice(b",\"journal\":\"lost\""),
+        }
         if let Some(record) = relay {
             out.extend_from_slice(b",\"relay\":");
             value(out, &record.summary_fields());
