@@ -48,7 +48,8 @@ pub fn line_with_relay(entry: &LogEntry, relay: Option<&RelayRecord>) -> String 
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// A relay outcome that came after its event's line was printed.
+/// A relay outcome that came after its event's line was printed (the printer writes the same
+/// text with [`LineWriter::write_relay`]).
 pub fn relay_line(record: &RelayRecord) -> String {
     let mut text = String::with_capacity(160);
     text.push_str("{\"kind\":\"relay\",\"seq\":");
@@ -130,8 +131,7 @@ pub fn print_relay_updates(
                 // "pending" is where every relay starts: its event's line already says it.
                 let news = record.state != crate::relay::outcome::RelayState::Pending;
                 if news && record.seq <= *printed {
-                    buffer.extend_from_slice(relay_line(&record).as_bytes());
-                    buffer.push(b'\n');
+                    LineWriter::write_relay(&mut buffer, &record);
                 }
             }
             if !buffer.is_empty() {

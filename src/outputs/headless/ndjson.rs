@@ -49,6 +49,20 @@ impl LineWriter {
         out.push(b'\n');
     }
 
+    /// Appends the line of a relay outcome that came after its event's line was printed
+    /// (`{"kind":"relay","seq":..,"relay":{..}}`) and a newline: the same text as
+    /// [`super::relay_line`], without a string per line.
+    pub fn write_relay(out: &mut Vec<u8>, record: &RelayRecord) {
+        let start = out.len();
+        out.extend_from_slice(b"{\"kind\":\"relay\",\"seq\":");
+        value(out, &record.seq);
+        out.extend_from_slice(b",\"relay\":");
+        value(out, &record.summary_fields());
+        out.push(b'}');
+        escape_unsafe(out, start);
+        out.push(b'\n');
+    }
+
     fn fields(&mut self, out: &mut Vec<u8>, entry: &LogEntry) {
         let event = &entry.event;
         out.extend_from_slice(b"{\"seq\":");
@@ -323,5 +337,38 @@ mod tests {
         assert!(!push_rfc3339(&mut out, -1));
         assert!(!push_rfc3339(&mut out, HAND_WRITTEN_MS.end));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn streamed_relay_lines_match_the_string_ones() {
+        use crate::relay::outcome::{Attempt, Mode, RelayState};
+        let mut records = vec![RelayRecord::new(7, Mode::After)];
+        let mut delivered = RelayRecord::new(8, Mode::After);
+        delivered.state = RelayState::Delivered {
+            status: 200,
+            latency_ms: 3,
+        };
+        delivered.attempts.push(Attempt {
+            at_ms: 1_735_690_200_000,
+            latency_ms: 3,
+            status: Some(200),
+            result: "200".into(),
+            resigned: false,
+            resend: false,
+        });
+        records.push(delivered);
+        let mut failed = RelayRecord::new(9, Mode::Before);
+        // Text from the backend: quotes, a terminal escape, DEL and non-ASCII.
+        failed.state = RelayState::Failed {
+            reason: "bad \"gateway\" \u{1b}[31m\u{7f} 网关".into(),
+        };
+        failed.note = Some("sent unsigned \u{9b}".into());
+        records.push(failed);
+        for record in &records {
+            let mut out = Vec::new();
+            LineWriter::write_relay(&mut out, record);
+            let expected = super::super::relay_line(record) + "\n";
+            assert_eq!(String::from_utf8(out).expect("UTF-8"), expected);
+        }
     }
 }
