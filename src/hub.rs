@@ -122,13 +122,15 @@ impl Hub {
             return None;
         }
         let event = Arc::new(event);
-        let effect = inner.store.apply(Arc::clone(&event))?;
+        let (effect, evicted) = inner.store.apply_evicting(Arc::clone(&event))?;
         if let Some(tx) = &inner.tx {
             let _ = tx.send(LogEntry {
                 event: Arc::clone(&event),
                 effect,
             });
         }
+        drop(inner);
+        drop(evicted);
         Some(event)
     }
 
@@ -154,7 +156,9 @@ impl Hub {
         let event = Arc::new(event);
         numbered(&event);
         let mut commit = None;
-        if let Some(effect) = inner.store.apply(Arc::clone(&event)) {
+        let mut evicted = None;
+        if let Some((effect, pushed_out)) = inner.store.apply_evicting(Arc::clone(&event)) {
+            evicted = Some(pushed_out);
             let entry = LogEntry {
                 event: Arc::clone(&event),
                 effect,
@@ -165,6 +169,9 @@ impl Hub {
                 let _ = tx.send(entry);
             }
         }
+        // Old events are freed after the lock is let go (see `RoomStore::apply_evicting`).
+        drop(inner);
+        drop(evicted);
         (event, commit)
     }
 

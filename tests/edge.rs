@@ -158,6 +158,35 @@ async fn slowloris_headers_are_cut_at_the_header_timeout() {
     assert!(read_until_closed(&mut silent).await.is_empty());
 }
 
+#[tokio::test]
+async fn a_slow_head_after_a_kept_alive_answer_is_cut_at_the_header_timeout() {
+    // The idle timeout (30 s) is longer than the test's patience: only the header timeout,
+    // counted from the next head's first byte, can close this connection in time.
+    let edge = start(
+        ServerLimits {
+            header_timeout: Duration::from_millis(400),
+            ..limits()
+        },
+        1 << 20,
+    )
+    .await;
+    let mut stream = TcpStream::connect(&edge.addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_one_response(&mut stream).await;
+    assert_eq!(status_of(&answer), Some(200), "{answer}");
+    // Idle past one header timeout, then a head that never ends.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stream
+        .write_all(b"POST /callback HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let answer = dribble_until_closed(stream, b"X-Slow: aaaa\r\n", Duration::from_millis(50)).await;
+    assert!(answer.is_empty(), "{answer}");
+}
+
 /// Reads one response with a `content-length`, leaving the connection open.
 async fn read_one_response(stream: &mut TcpStream) -> String {
     let mut seen = Vec::new();

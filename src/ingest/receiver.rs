@@ -1,5 +1,6 @@
 //! The embedded HTTP receiver: every POST is a callback, checked and answered at once.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,7 +22,7 @@ use crate::ingest::auth::AuthConfig;
 use crate::ingest::intake::{self, Arrival, BodyRead};
 use crate::ingest::server::{self, ServerLimits, SourceCheck};
 use crate::nats::{Durable, StreamSink};
-use crate::protocol::Rejection;
+use crate::protocol::{ACK_OK, Rejection};
 use crate::relay::{Relay, request::is_synchronous};
 
 /// Bytes of an over-limit body kept for the log.
@@ -153,15 +154,30 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
     if let Some(relay) = relay {
         return relayed(&state, relay, event).await;
     }
-    let reply = event.reply.clone();
+    let (status, body) = answer_of(&event.reply);
     durable(state.hub.publish_durably(event)).await;
-    own_answer(reply, allow_post, refuse_unread)
+    own_answer(status, body, allow_post, refuse_unread)
+}
+
+/// The status and body to answer with, taken before the event goes to the hub. The usual
+/// acknowledgement is answered from the static text: no copy of the body per callback.
+fn answer_of(reply: &Reply) -> (u16, Cow<'static, str>) {
+    let body = if reply.body == ACK_OK {
+        Cow::Borrowed(ACK_OK)
+    } else {
+        Cow::Owned(reply.body.clone())
+    };
+    (reply.status, body)
 }
 
 /// roomwatch's own answer: the judged status and body, with `Allow: POST` for a wrong method
 /// and `Connection: close` for an oversize body refused unread.
-fn own_answer(reply: Reply, allow_post: bool, refuse_unread: bool) -> Response {
-    let Reply { status, body } = reply;
+fn own_answer(
+    status: u16,
+    body: Cow<'static, str>,
+    allow_post: bool,
+    refuse_unread: bool,
+) -> Response {
     let mut response = json_response(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         body,
@@ -314,7 +330,8 @@ async fn streamed(
         }
         return backend_answer(answer);
     }
-    own_answer(event.reply, allow_post, refuse_unread)
+    let Reply { status, body } = event.reply;
+    own_answer(status, Cow::Owned(body), allow_post, refuse_unread)
 }
 
 /// Ready unless callbacks would be refused: the relay backlog is full (after-callbacks would
@@ -352,7 +369,11 @@ async fn readyz(State(state): State<Arc<ReceiverState>>) -> Response {
     json_response(code, body)
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+fn json_response(status: StatusCode, body: impl Into<Cow<'static, str>>) -> Response {
+    let body = match body.into() {
+        Cow::Borrowed(text) => AxumBody::from(text),
+        Cow::Owned(text) => AxumBody::from(text),
+    };
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

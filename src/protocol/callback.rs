@@ -28,11 +28,15 @@ pub enum SeatMode {
 
 impl SeatMode {
     fn parse(text: &str) -> Self {
-        match text.to_ascii_lowercase().as_str() {
-            "none" => Self::None,
-            "freetotake" => Self::FreeToTake,
-            "applytotake" => Self::ApplyToTake,
-            _ => Self::Other(text.to_string()),
+        // Compared in place: no lower-cased copy per callback.
+        if text.eq_ignore_ascii_case("none") {
+            Self::None
+        } else if text.eq_ignore_ascii_case("freetotake") {
+            Self::FreeToTake
+        } else if text.eq_ignore_ascii_case("applytotake") {
+            Self::ApplyToTake
+        } else {
+            Self::Other(text.to_string())
         }
     }
 
@@ -82,7 +86,7 @@ impl RoomInfo {
             custom_info: f.string("CustomInfo"),
             seat_enabled: f.bool("IsSeatEnabled"),
             max_seat_count: f.int("MaxSeatCount"),
-            seat_mode: f.string("TakeSeatMode").map(|s| SeatMode::parse(&s)),
+            seat_mode: f.text("TakeSeatMode").map(SeatMode::parse),
             create_time_s: f.int("CreateTime"),
             public: f.bool("IsPublicVisible"),
             cover_url: f.string("CoverURL"),
@@ -338,7 +342,7 @@ pub fn parse_callback(command: Command, body: &Object<'_>) -> Callback {
         },
         Command::MemberStateChanged => Payload::MemberState {
             room_id: f.string("RoomId"),
-            online: f.string("EventType").and_then(|t| online_from(&t)),
+            online: f.text("EventType").and_then(online_from),
             cause: f.string("EventCause"),
             members: members(f),
         },
@@ -430,7 +434,6 @@ pub fn parse_callback(command: Command, body: &Object<'_>) -> Callback {
             from: f.string("From_Account"),
             to: f
                 .list("FollowList")
-                .into_iter()
                 .filter_map(|item| match item {
                     Json::Object(o) => Fields(o).string("To_Account"),
                     other => as_string(other),
@@ -466,16 +469,18 @@ pub fn parse_callback(command: Command, body: &Object<'_>) -> Callback {
 }
 
 fn online_from(event_type: &str) -> Option<bool> {
-    match event_type.to_ascii_lowercase().as_str() {
-        "online" | "enter" => Some(true),
-        "offline" | "leave" => Some(false),
-        _ => None,
+    let is = |name: &str| event_type.eq_ignore_ascii_case(name);
+    if is("online") || is("enter") {
+        Some(true)
+    } else if is("offline") || is("leave") {
+        Some(false)
+    } else {
+        None
     }
 }
 
 fn members(f: Fields<'_>) -> Vec<String> {
     f.list("MemberList")
-        .into_iter()
         .filter_map(|item| match item {
             Json::Object(o) => Fields(o).string("Member_Account"),
             other => as_string(other),
@@ -539,3 +544,22 @@ fn event_time_ms(f: Fields<'_>) -> Option<i64> {
 
 /// 3000-01-01T00:00:00Z in Unix milliseconds.
 const LATEST_PLAUSIBLE_MS: i64 = 32_503_680_000_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seat_modes_and_member_events_match_ignoring_case() {
+        assert_eq!(SeatMode::parse("freetotake"), SeatMode::FreeToTake);
+        assert_eq!(SeatMode::parse("APPLYTOTAKE"), SeatMode::ApplyToTake);
+        assert_eq!(SeatMode::parse("None"), SeatMode::None);
+        assert_eq!(
+            SeatMode::parse("Lottery"),
+            SeatMode::Other("Lottery".into())
+        );
+        assert_eq!(online_from("ENTER"), Some(true));
+        assert_eq!(online_from("Offline"), Some(false));
+        assert_eq!(online_from("kicked"), None);
+    }
+}

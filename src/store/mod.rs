@@ -103,6 +103,25 @@ impl Effect {
     }
 }
 
+/// Log entries that left the log, to be freed by whoever holds them (see
+/// [`RoomStore::apply_evicting`]). The usual one is held in place: no allocation per event.
+#[derive(Default)]
+#[must_use = "dropping it frees the entries here and now"]
+pub struct Evicted {
+    first: Option<LogEntry>,
+    more: Vec<LogEntry>,
+}
+
+impl Evicted {
+    fn keep(&mut self, entry: LogEntry) {
+        if self.first.is_none() {
+            self.first = Some(entry);
+        } else {
+            self.more.push(entry);
+        }
+    }
+}
+
 /// An event with what it did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogEntry {
@@ -423,8 +442,15 @@ impl RoomStore {
     /// Appends to the log, then trims it by count and by bytes, oldest first; the newest
     /// event always stays.
     fn push_log(&mut self, entry: LogEntry) {
+        drop(self.push_log_evicting(entry));
+    }
+
+    /// [`Self::push_log`], returning the entries that left the log (at most one, unless the
+    /// byte budget makes room for a large event) for the caller to free.
+    fn push_log_evicting(&mut self, entry: LogEntry) -> Evicted {
         self.log_bytes += entry.event.retained_bytes();
         self.log.push_back(entry);
+        let mut evicted = Evicted::default();
         while self.log.len() > self.limits.history
             || (self.log_bytes > self.limits.history_bytes && self.log.len() > 1)
         {
@@ -433,7 +459,9 @@ impl RoomStore {
             };
             self.log_bytes = self.log_bytes.saturating_sub(oldest.event.retained_bytes());
             self.dropped_log_entries += 1;
+            evicted.keep(oldest);
         }
+        evicted
     }
 
     /// Numbers given out so far reach at least `seq` (a journal's unreadable last record keeps
@@ -445,6 +473,13 @@ impl RoomStore {
     /// Applies one event and records it in the log. An event whose sequence number was
     /// already applied (a replica catching up after a resync) is skipped and returns `None`.
     pub fn apply(&mut self, event: Arc<Event>) -> Option<Effect> {
+        self.apply_evicting(event).map(|(effect, _)| effect)
+    }
+
+    /// [`Self::apply`], handing back the log entries the event pushed out instead of freeing
+    /// them: the hub frees them after letting go of its lock, so the receiving threads do not
+    /// wait on one another while an old event's memory (long out of cache) is given back.
+    pub fn apply_evicting(&mut self, event: Arc<Event>) -> Option<(Effect, Evicted)> {
         if event.seq != 0 && event.seq <= self.last_seq {
             return None;
         }
@@ -463,8 +498,8 @@ impl RoomStore {
         if !event.trimmed.is_empty() {
             self.counters.trimmed += 1;
         }
-        self.push_log(LogEntry { event, effect });
-        Some(effect)
+        let evicted = self.push_log_evicting(LogEntry { event, effect });
+        Some((effect, evicted))
     }
 
     /// Makes room for one more room: the longest-ended room goes first; when every room is
@@ -791,10 +826,10 @@ fn apply_to_room(room: &mut Room, callback: &Callback, stamp: Stamp, caps: RoomL
             }
         }
         Payload::ChangeOwner { current, .. } => {
-            log.field(
+            log.field_ref(
                 "owner",
                 &mut room.owner,
-                current.clone(),
+                current.as_ref(),
                 stamp,
                 String::clone,
             );

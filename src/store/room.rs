@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::recent::RecentDeliveries;
-use super::versioned::{Stamp, Versioned, Write, known, write};
+use super::versioned::{Stamp, Versioned, Write, known, write, write_from};
 use crate::protocol::{Command, RoomInfo, SeatMode, Statistic};
 
 /// Deliveries remembered per room for duplicate detection (about 40 bytes each).
@@ -193,10 +193,39 @@ impl WriteLog {
             .as_ref()
             .and_then(|new| known(field).filter(|current| *current != new))
             .map(&show);
-        match write(field, value, stamp) {
+        let wrote = write(field, value, stamp);
+        self.record(name, known(field), wrote, before, show);
+    }
+
+    /// [`Self::field`] from a borrowed value, copied into the register only when it changed.
+    pub fn field_ref<T: PartialEq + Clone>(
+        &mut self,
+        name: &'static str,
+        field: &mut Option<Versioned<T>>,
+        value: Option<&T>,
+        stamp: Stamp,
+        show: impl Fn(&T) -> String,
+    ) {
+        let before = value
+            .and_then(|new| known(field).filter(|current| *current != new))
+            .map(&show);
+        let wrote = write_from(field, value, stamp);
+        self.record(name, known(field), wrote, before, show);
+    }
+
+    /// Notes what a write did; a change is listed with the value before (when known) and after.
+    fn record<T>(
+        &mut self,
+        name: &'static str,
+        now: Option<&T>,
+        wrote: Write,
+        before: Option<String>,
+        show: impl Fn(&T) -> String,
+    ) {
+        match wrote {
             Write::Changed => {
                 self.wrote = true;
-                if let Some(after) = known(field).map(&show) {
+                if let Some(after) = now.map(&show) {
                     self.changes.push(FieldChange {
                         field: Cow::Borrowed(name),
                         before,
@@ -269,110 +298,110 @@ impl Room {
     /// Copies every field a room snapshot carries.
     pub fn write_info(&mut self, info: &RoomInfo, stamp: Stamp, log: &mut WriteLog) {
         let text = String::clone;
-        log.field("name", &mut self.name, info.name.clone(), stamp, text);
-        log.field(
+        log.field_ref("name", &mut self.name, info.name.as_ref(), stamp, text);
+        log.field_ref(
             "type",
             &mut self.room_type,
-            info.room_type.clone(),
+            info.room_type.as_ref(),
             stamp,
             text,
         );
-        log.field("owner", &mut self.owner, info.owner.clone(), stamp, text);
-        log.field(
+        log.field_ref("owner", &mut self.owner, info.owner.as_ref(), stamp, text);
+        log.field_ref(
             "member cap",
             &mut self.max_member_count,
-            info.max_member_count,
+            info.max_member_count.as_ref(),
             stamp,
             i64::to_string,
         );
-        log.field(
+        log.field_ref(
             "messages off",
             &mut self.message_disabled,
-            info.message_disabled,
+            info.message_disabled.as_ref(),
             stamp,
             show_bool,
         );
-        log.field(
+        log.field_ref(
             "custom info",
             &mut self.custom_info,
-            info.custom_info.clone(),
+            info.custom_info.as_ref(),
             stamp,
             text,
         );
-        log.field(
+        log.field_ref(
             "seats on",
             &mut self.seat_enabled,
-            info.seat_enabled,
+            info.seat_enabled.as_ref(),
             stamp,
             show_bool,
         );
-        log.field(
+        log.field_ref(
             "seat count",
             &mut self.max_seat_count,
-            info.max_seat_count,
+            info.max_seat_count.as_ref(),
             stamp,
             i64::to_string,
         );
-        log.field(
+        log.field_ref(
             "seat mode",
             &mut self.seat_mode,
-            info.seat_mode.clone(),
+            info.seat_mode.as_ref(),
             stamp,
             |m| m.label().to_string(),
         );
-        log.field(
+        log.field_ref(
             "created at",
             &mut self.create_time_s,
-            info.create_time_s,
+            info.create_time_s.as_ref(),
             stamp,
             i64::to_string,
         );
-        log.field(
+        log.field_ref(
             "visibility",
             &mut self.public,
-            info.public,
+            info.public.as_ref(),
             stamp,
             show_public,
         );
-        log.field(
+        log.field_ref(
             "cover",
             &mut self.cover_url,
-            info.cover_url.clone(),
+            info.cover_url.as_ref(),
             stamp,
             text,
         );
-        log.field(
+        log.field_ref(
             "category",
             &mut self.category,
-            info.category.clone(),
+            info.category.as_ref(),
             stamp,
             |c| show_list(c),
         );
-        log.field(
+        log.field_ref(
             "activity",
             &mut self.activity_status,
-            info.activity_status,
+            info.activity_status.as_ref(),
             stamp,
             i64::to_string,
         );
-        log.field(
+        log.field_ref(
             "views",
             &mut self.view_count,
-            info.view_count,
+            info.view_count.as_ref(),
             stamp,
             i64::to_string,
         );
-        log.field(
+        log.field_ref(
             "background",
             &mut self.background_url,
-            info.background_url.clone(),
+            info.background_url.as_ref(),
             stamp,
             text,
         );
-        log.field(
+        log.field_ref(
             "unlimited",
             &mut self.unlimited,
-            info.unlimited,
+            info.unlimited.as_ref(),
             stamp,
             show_bool,
         );

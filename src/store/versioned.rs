@@ -56,6 +56,38 @@ pub fn write<T: PartialEq>(
     }
 }
 
+/// [`write`] from a borrowed value: copied only when it differs from the register's (into the
+/// register's own buffer where it has one), so a repeated value costs no allocation.
+pub fn write_from<T: PartialEq + Clone>(
+    field: &mut Option<Versioned<T>>,
+    value: Option<&T>,
+    stamp: Stamp,
+) -> Write {
+    let Some(value) = value else {
+        return Write::Absent;
+    };
+    match field {
+        Some(current) if current.stamp > stamp => Write::Stale,
+        Some(current) if current.stamp == stamp => Write::Same,
+        Some(current) => {
+            current.stamp = stamp;
+            if current.value == *value {
+                Write::Same
+            } else {
+                current.value.clone_from(value);
+                Write::Changed
+            }
+        }
+        None => {
+            *field = Some(Versioned {
+                value: value.clone(),
+                stamp,
+            });
+            Write::Changed
+        }
+    }
+}
+
 /// The value of a register, if known.
 pub fn known<T>(field: &Option<Versioned<T>>) -> Option<&T> {
     field.as_ref().map(|v| &v.value)
