@@ -207,6 +207,63 @@ async fn a_small_checkpoint_interval_restores_the_same_state() {
     server.close().await;
 }
 
+/// Checkpoints are written with remembered deliveries in their compact layout; a journal
+/// whose checkpoint has the layout written before (each delivery's command by name) restores
+/// the same state, repeats still recognised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_in_the_previous_layout_restores_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite");
+    let (server, _) = start(&options(&path), None).await;
+    mixed_history(&server.base).await;
+    let snapshot = server.hub.snapshot();
+    let before = fingerprint(&snapshot);
+    server.close().await;
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (seq, compact): (i64, Vec<u8>) = conn
+        .query_row(
+            "SELECT seq, state FROM checkpoints ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(seq as u64, before.3, "a clean stop checkpoints everything");
+    assert!(
+        compact.starts_with(b"\0rw3"),
+        "written in the compact layout"
+    );
+    // The previous layout: its prefix, then the store as postcard encodes it by default.
+    let mut previous = b"\0rw2".to_vec();
+    previous.extend(postcard::to_allocvec(&snapshot.checkpoint().for_storage()).unwrap());
+    assert!(
+        previous.len() > compact.len(),
+        "the compact layout is smaller"
+    );
+    conn.execute(
+        "UPDATE checkpoints SET state = ?1 WHERE seq = ?2",
+        rusqlite::params![previous, seq],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM checkpoints WHERE seq <> ?1", [seq])
+        .unwrap();
+    drop(conn);
+
+    // Restored from that checkpoint, not by replaying every record past an unreadable one.
+    let (journal, restored) = SqliteJournal::open(&options(&path)).unwrap();
+    assert_eq!(restored.checkpoint_seq, before.3);
+    drop(journal);
+    let (server, skipped) = start(&options(&path), None).await;
+    assert_eq!(skipped, 0);
+    assert_eq!(before, fingerprint(&server.hub.snapshot()));
+    // The deliveries came back too: the first create again is a repeat.
+    let client = reqwest::Client::new();
+    post(&client, &server.base, QUERY, create_body(0)).await;
+    let last = server.hub.snapshot().log().back().cloned().unwrap();
+    assert_eq!(last.effect, roomwatch::store::Effect::Duplicate);
+    server.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_taken_from_the_live_state_never_run_ahead_of_the_records() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::ingest::query::QueryParams;
-use crate::store::{Checkpoint, LegacyCheckpoint, RoomStore};
+use crate::store::{Checkpoint, LegacyCheckpoint, RoomStore, compact_deliveries};
 
 /// Checkpoints kept; older ones are deleted when a new one lands.
 const KEEP: i64 = 2;
@@ -15,6 +15,12 @@ const KEEP: i64 = 2;
 /// never start this way: a leading 0 (no rooms) there is followed by another 0 (no
 /// eviction entries either).
 const FORMAT_APPS: &[u8] = b"\0rw2";
+
+/// Starts every checkpoint written now: the layout of [`FORMAT_APPS`] with remembered
+/// deliveries in their compact form (see [`compact_deliveries`]), about a quarter of the size
+/// on a journal that has seen many callbacks. An older roomwatch does not read it (it skips it
+/// as unreadable and replays the whole journal instead).
+const FORMAT_COMPACT: &[u8] = b"\0rw3";
 
 /// Where the journal takes the state for its checkpoints: the live store's, as of its last
 /// seq; `None` once that store is gone.
@@ -32,13 +38,13 @@ pub struct Encoded {
 /// `size_hint` is the expected size (the last checkpoint's, with room to grow): a buffer
 /// grown by doubling would briefly hold up to three times the state.
 pub fn encode(checkpoint: &Checkpoint, size_hint: usize) -> Result<Encoded, SaveError> {
-    let mut buffer = Vec::with_capacity(size_hint.max(FORMAT_APPS.len()));
-    buffer.extend_from_slice(FORMAT_APPS);
+    let mut buffer = Vec::with_capacity(size_hint.max(FORMAT_COMPACT.len()));
+    buffer.extend_from_slice(FORMAT_COMPACT);
     // Shared, not copied: completing the order adds only the order.
     let stored = checkpoint.clone().for_storage();
     Ok(Encoded {
         seq: stored.last_seq(),
-        state: postcard::to_extend(&stored, buffer)?,
+        state: compact_deliveries(|| postcard::to_extend(&stored, buffer))?,
     })
 }
 
@@ -100,8 +106,11 @@ pub fn load_newest(conn: &Connection, log_capacity: usize) -> Option<(u64, RoomS
 /// from the query string of their latest accepted callback still in the journal; a room whose
 /// callbacks retention already removed keeps no app.
 fn decode(conn: &Connection, state: &[u8]) -> Result<Checkpoint, postcard::Error> {
-    if let Some(current) = state.strip_prefix(FORMAT_APPS) {
-        return postcard::from_bytes(current);
+    if let Some(current) = state.strip_prefix(FORMAT_COMPACT) {
+        return compact_deliveries(|| postcard::from_bytes(current));
+    }
+    if let Some(plain) = state.strip_prefix(FORMAT_APPS) {
+        return postcard::from_bytes(plain);
     }
     let legacy: LegacyCheckpoint = postcard::from_bytes(state)?;
     let mut stmt = conn

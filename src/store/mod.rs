@@ -2,6 +2,7 @@
 //! Pure: reads no clock, does no I/O; time comes from the events themselves.
 
 mod battle;
+mod compact;
 mod key;
 mod legacy;
 mod recent;
@@ -15,6 +16,7 @@ use imbl::{OrdMap, OrdSet, Vector};
 use serde::{Deserialize, Serialize};
 
 pub use battle::{Battle, BattlePhase};
+pub use compact::compact_deliveries;
 pub use key::{BattleKey, RoomKey};
 pub use legacy::LegacyCheckpoint;
 pub use room::{

@@ -60,6 +60,7 @@ impl RecentDeliveries {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Remembered {
     capacity: usize,
+    #[serde(with = "super::compact::deliveries")]
     order: Vec<Delivery>,
 }
 
