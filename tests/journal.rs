@@ -209,7 +209,7 @@ async fn a_small_checkpoint_interval_restores_the_same_state() {
 
 /// Checkpoints are written with remembered deliveries in their compact layout; a journal
 /// whose checkpoint has the layout written before (each delivery's command by name) restores
-/// the same state, repeats still recognised.
+/// the same state from it, repeats still recognised.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_in_the_previous_layout_restores_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -247,15 +247,19 @@ async fn a_checkpoint_in_the_previous_layout_restores_the_same_state() {
     .unwrap();
     conn.execute("DELETE FROM checkpoints WHERE seq <> ?1", [seq])
         .unwrap();
+    // Without the records, the state can only come from that checkpoint: one that did not
+    // read would leave no rooms at all.
+    conn.execute("DELETE FROM callbacks", []).unwrap();
     drop(conn);
 
-    // Restored from that checkpoint, not by replaying every record past an unreadable one.
-    let (journal, restored) = SqliteJournal::open(&options(&path)).unwrap();
-    assert_eq!(restored.checkpoint_seq, before.3);
-    drop(journal);
     let (server, skipped) = start(&options(&path), None).await;
     assert_eq!(skipped, 0);
-    assert_eq!(before, fingerprint(&server.hub.snapshot()));
+    let after = fingerprint(&server.hub.snapshot());
+    assert_eq!(
+        (&before.0, &before.1, &before.2, before.3),
+        (&after.0, &after.1, &after.2, after.3)
+    );
+    assert!(before.0.contains("r19"), "rooms to compare");
     // The deliveries came back too: the first create again is a repeat.
     let client = reqwest::Client::new();
     post(&client, &server.base, QUERY, create_body(0)).await;
