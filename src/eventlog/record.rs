@@ -100,6 +100,23 @@ impl StoredRow {
         row
     }
 
+    /// About the bytes the row takes in the table (its text and blob fields).
+    pub fn stored_bytes(&self) -> u64 {
+        let text = |field: &Option<String>| field.as_ref().map_or(0, String::len);
+        let len = self.method.len()
+            + self.path.len()
+            + self.raw_query.len()
+            + self.body.len()
+            + self.reply.len()
+            + text(&self.remote)
+            + text(&self.content_type)
+            + text(&self.command)
+            + text(&self.room_id)
+            + text(&self.error)
+            + text(&self.error_detail);
+        len as u64
+    }
+
     /// CRC-32 over every stored field, each length-prefixed so that moving bytes between
     /// fields changes it too.
     pub fn compute_checksum(&self) -> i64 {

@@ -38,6 +38,10 @@ fn oldest() -> String {
 const RETAIN_AGAIN: Duration = Duration::from_millis(200);
 /// A checkpoint is also taken this long after the last one when anything new came in.
 const CHECKPOINT_AFTER: Duration = Duration::from_mins(1);
+/// A checkpoint larger than this is taken again only once the records committed since hold as
+/// many bytes: the state (the delivery memory above all) grows with a journal's history, and
+/// at a fixed interval a large one would write more than the records themselves.
+const SIZED_CHECKPOINT_FROM: u64 = 4 << 20;
 /// Under `synchronous=NORMAL` the WAL reaches the disk only at a WAL checkpoint: one at least
 /// this soon after the first commit it has not synced bounds what a power loss can roll back,
 /// however rarely the WAL fills up (`--journal-wal-pages`).
@@ -118,6 +122,9 @@ pub(crate) struct Writer {
     last_checkpoint_at: Instant,
     /// The size the next checkpoint's buffer starts at: the last one's, and an eighth more.
     checkpoint_size_hint: usize,
+    /// The last checkpoint's size and the bytes of the records committed since it.
+    last_checkpoint_bytes: u64,
+    bytes_since_checkpoint: u64,
     /// Answered but not yet committed, oldest first.
     backlog: VecDeque<(StoredRow, LogEntry)>,
     /// Relay changes not yet committed (kept across failed commits, in order).
@@ -148,6 +155,8 @@ impl Writer {
             last_checkpoint,
             last_checkpoint_at: Instant::now(),
             checkpoint_size_hint: 0,
+            last_checkpoint_bytes: 0,
+            bytes_since_checkpoint: 0,
             backlog: VecDeque::new(),
             relay_ops: Vec::new(),
             committed,
@@ -246,12 +255,16 @@ impl Writer {
                 }
                 self.relay_ops.clear();
                 let mut newest = self.newest;
-                for (_, entry) in std::mem::take(&mut self.backlog) {
+                let mut bytes = 0;
+                for (row, entry) in std::mem::take(&mut self.backlog) {
                     newest = newest.max(entry.event.seq);
+                    bytes += row.stored_bytes();
                 }
-                for (_, Pending { entry, .. }) in &group {
+                for (row, Pending { entry, .. }) in &group {
                     newest = newest.max(entry.event.seq);
+                    bytes += row.stored_bytes();
                 }
+                self.bytes_since_checkpoint += bytes;
                 self.newest = newest;
                 let recovered = {
                     let mut health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
@@ -359,9 +372,15 @@ impl Writer {
     }
 
     fn checkpoint_due(&self) -> bool {
-        self.newest > self.last_checkpoint
-            && (self.newest - self.last_checkpoint >= self.config.checkpoint_every
-                || self.last_checkpoint_at.elapsed() >= CHECKPOINT_AFTER)
+        checkpoint_due(
+            &Since {
+                records: self.newest.saturating_sub(self.last_checkpoint),
+                bytes: self.bytes_since_checkpoint,
+                last_checkpoint_bytes: self.last_checkpoint_bytes,
+                elapsed: self.last_checkpoint_at.elapsed(),
+            },
+            self.config.checkpoint_every,
+        )
     }
 
     /// Takes a finished encoding, and stores the encoded checkpoint once every record it
@@ -408,6 +427,8 @@ impl Writer {
                 self.last_checkpoint = encoded.seq;
                 self.last_checkpoint_at = Instant::now();
                 self.checkpoint_size_hint = encoded.state.len() + encoded.state.len() / 8;
+                self.last_checkpoint_bytes = encoded.state.len() as u64;
+                self.bytes_since_checkpoint = 0;
                 // What the checkpoint covers may now be deleted.
                 self.next_retention = Instant::now();
             }
@@ -548,6 +569,28 @@ impl Writer {
     }
 }
 
+/// What came in since the last checkpoint.
+struct Since {
+    records: u64,
+    /// Bytes of those records as stored.
+    bytes: u64,
+    last_checkpoint_bytes: u64,
+    elapsed: Duration,
+}
+
+/// A checkpoint is due every `every` records, and once a quiet minute passed with anything new.
+/// After a checkpoint over [`SIZED_CHECKPOINT_FROM`], the records since must also hold as many
+/// bytes as it: checkpoints never write more than the records do, and a restore after a crash
+/// replays at most about one checkpoint's size of records (or `every`).
+fn checkpoint_due(since: &Since, every: u64) -> bool {
+    if since.records == 0 {
+        return false;
+    }
+    let sized = since.last_checkpoint_bytes <= SIZED_CHECKPOINT_FROM
+        || since.bytes >= since.last_checkpoint_bytes;
+    (since.records >= every && sized) || since.elapsed >= CHECKPOINT_AFTER
+}
+
 fn insert_all<'a>(
     conn: &mut Connection,
     rows: impl Iterator<Item = &'a StoredRow>,
@@ -613,5 +656,51 @@ fn describe(error: &rusqlite::Error) -> String {
         Some(rusqlite::ErrorCode::ReadOnly) => "journal is read-only".to_string(),
         Some(rusqlite::ErrorCode::SystemIoFailure) => format!("I/O error: {error}"),
         _ => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn since(records: u64, bytes: u64, last_checkpoint_bytes: u64) -> Since {
+        Since {
+            records,
+            bytes,
+            last_checkpoint_bytes,
+            elapsed: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn small_checkpoints_come_every_so_many_records() {
+        assert!(!checkpoint_due(&since(0, 0, 0), 1));
+        assert!(!checkpoint_due(&since(19_999, 10 << 20, 1 << 20), 20_000));
+        assert!(checkpoint_due(&since(20_000, 1, 1 << 20), 20_000));
+        assert!(checkpoint_due(
+            &since(20_000, 1, SIZED_CHECKPOINT_FROM),
+            20_000
+        ));
+    }
+
+    #[test]
+    fn a_large_checkpoint_waits_until_the_records_since_hold_as_many_bytes() {
+        let last = 37 << 20;
+        assert!(!checkpoint_due(&since(20_000, 14 << 20, last), 20_000));
+        assert!(!checkpoint_due(&since(50_000, last - 1, last), 20_000));
+        assert!(checkpoint_due(&since(53_000, last, last), 20_000));
+        // Never sooner than every so many records.
+        assert!(!checkpoint_due(&since(100, 100 << 20, last), 20_000));
+    }
+
+    #[test]
+    fn a_quiet_minute_with_news_brings_a_checkpoint_whatever_its_size() {
+        let quiet = Since {
+            records: 1,
+            bytes: 700,
+            last_checkpoint_bytes: 37 << 20,
+            elapsed: CHECKPOINT_AFTER,
+        };
+        assert!(checkpoint_due(&quiet, 20_000));
     }
 }
