@@ -151,9 +151,12 @@ impl Hub {
         event.clock_skew = event
             .claimed_time_ms()
             .is_some_and(|t| t > event.received_at_ms.saturating_add(self.max_clock_skew_ms));
+        // Allocated before the lock is taken: the lock covers numbering and applying only.
+        let mut event = Arc::new(event);
         let mut inner = self.lock();
-        event.seq = inner.store.last_seq() + 1;
-        let event = Arc::new(event);
+        if let Some(unnumbered) = Arc::get_mut(&mut event) {
+            unnumbered.seq = inner.store.last_seq() + 1;
+        }
         numbered(&event);
         let mut commit = None;
         let mut evicted = None;

@@ -85,7 +85,7 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
     };
     let (parts, body) = request.into_parts();
     let arrival = Arrival {
-        method: parts.method.to_string(),
+        method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_string(),
         raw_query: parts.uri.query().unwrap_or_default().to_string(),
         content_type: parts
