@@ -7,10 +7,12 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::event::Verdict;
 use crate::eventlog::Journaled;
+use crate::ingest::auth::AuthVerdict;
 use crate::rawbody;
 use crate::relay::RelayRecord;
-use crate::store::LogEntry;
+use crate::store::{Effect, LogEntry};
 
 /// Scratch space kept between lines, so that a steady stream allocates nothing per line.
 #[derive(Default)]
@@ -76,14 +78,14 @@ impl LineWriter {
         out.extend_from_slice(b",\"sdkappid\":");
         opt_string(out, Some(event.sdkappid()).filter(|a| !a.is_empty()));
         out.extend_from_slice(b",\"verdict\":");
-        value(out, &event.verdict);
+        out.extend_from_slice(verdict_json(event.verdict));
         out.extend_from_slice(b",\"error\":");
         match &event.error {
             Some(error) => self.display(out, error),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"effect\":");
-        value(out, &entry.effect);
+        out.extend_from_slice(effect_json(entry.effect));
         out.extend_from_slice(b",\"event_time\":");
         match event.claimed_time_ms() {
             Some(ms) => timestamp(out, ms),
@@ -92,7 +94,7 @@ impl LineWriter {
         out.extend_from_slice(b",\"operator\":");
         opt_string(out, event.operator());
         out.extend_from_slice(b",\"auth\":");
-        value(out, &event.auth);
+        out.extend_from_slice(auth_json(event.auth));
         out.extend_from_slice(b",\"path\":");
         string(out, &event.path);
         out.extend_from_slice(b",\"query\":[");
@@ -170,6 +172,34 @@ fn opt_string(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => string(out, text),
         None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// The verdict as serde writes it, without a serialiser pass per line.
+fn verdict_json(verdict: Verdict) -> &'static [u8] {
+    match verdict {
+        Verdict::Accepted => b"\"accepted\"",
+        Verdict::Rejected => b"\"rejected\"",
+        Verdict::Unrecognized => b"\"unrecognized\"",
+    }
+}
+
+/// The effect as serde writes it.
+fn effect_json(effect: Effect) -> &'static [u8] {
+    match effect {
+        Effect::Applied => b"\"applied\"",
+        Effect::Stale => b"\"stale\"",
+        Effect::Duplicate => b"\"duplicate\"",
+        Effect::NoState => b"\"no_state\"",
+    }
+}
+
+/// The authentication verdict as serde writes it.
+fn auth_json(auth: Option<AuthVerdict>) -> &'static [u8] {
+    match auth {
+        Some(AuthVerdict::Signed) => b"\"signed\"",
+        Some(AuthVerdict::Unchecked) => b"\"unchecked\"",
+        None => b"null",
     }
 }
 
@@ -292,6 +322,31 @@ impl std::fmt::Write for StrOut<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enum_labels_are_what_serde_writes() {
+        fn json(item: &impl Serialize) -> Vec<u8> {
+            serde_json::to_vec(item).expect("plain enums serialise")
+        }
+        for verdict in [Verdict::Accepted, Verdict::Rejected, Verdict::Unrecognized] {
+            assert_eq!(verdict_json(verdict), json(&verdict));
+        }
+        for effect in [
+            Effect::Applied,
+            Effect::Stale,
+            Effect::Duplicate,
+            Effect::NoState,
+        ] {
+            assert_eq!(effect_json(effect), json(&effect));
+        }
+        for auth in [
+            Some(AuthVerdict::Signed),
+            Some(AuthVerdict::Unchecked),
+            None,
+        ] {
+            assert_eq!(auth_json(auth), json(&auth));
+        }
+    }
 
     fn by_time(ms: i64) -> String {
         super::super::rfc3339(ms)
