@@ -1,6 +1,8 @@
 //! One received callback, as everything downstream sees it: stamped by the receiver with a
 //! sequence number and arrival time, with its verdict, raw body and the answer sent.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -25,7 +27,8 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reply {
     pub status: u16,
-    pub body: String,
+    /// The usual acknowledgement is borrowed from its static text: no copy kept per event.
+    pub body: Cow<'static, str>,
 }
 
 /// A received callback.

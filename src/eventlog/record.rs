@@ -92,7 +92,7 @@ impl StoredRow {
             auth: event.auth.map(auth_name),
             effect: effect_name(entry.effect),
             status: i64::from(event.reply.status),
-            reply: event.reply.body.clone(),
+            reply: event.reply.body.to_string(),
             checksum: 0,
             clock_skew: event.clock_skew,
         };
@@ -261,7 +261,7 @@ impl StoredRow {
             callback,
             reply: Reply {
                 status: u16::try_from(self.status).unwrap_or(0),
-                body: self.reply,
+                body: self.reply.into(),
             },
             trimmed,
             clock_skew: self.clock_skew,

@@ -66,7 +66,7 @@ pub fn judge(arrival: Arrival, body: BodyRead, auth_config: &AuthConfig) -> Even
         callback: None,
         reply: Reply {
             status: 200,
-            body: ACK_OK.to_string(),
+            body: Cow::Borrowed(ACK_OK),
         },
         fingerprint: 0,
         trimmed: Vec::new(),
@@ -145,7 +145,7 @@ fn reject(mut event: Event, bytes: &[u8], rejection: Rejection) -> Event {
     event.verdict = Verdict::Rejected;
     event.reply = Reply {
         status: rejection.status(),
-        body: rejection.body(),
+        body: rejection.body().into(),
     };
     event.error = Some(rejection);
     event

@@ -22,7 +22,7 @@ use crate::ingest::auth::AuthConfig;
 use crate::ingest::intake::{self, Arrival, BodyRead};
 use crate::ingest::server::{self, ServerLimits, SourceCheck};
 use crate::nats::{Durable, StreamSink};
-use crate::protocol::{ACK_OK, Rejection};
+use crate::protocol::Rejection;
 use crate::relay::{Relay, request::is_synchronous};
 
 /// Bytes of an over-limit body kept for the log.
@@ -154,20 +154,10 @@ async fn callback(State(state): State<Arc<ReceiverState>>, request: Request) -> 
     if let Some(relay) = relay {
         return relayed(&state, relay, event).await;
     }
-    let (status, body) = answer_of(&event.reply);
+    // The usual acknowledgement is static text: taking the answer copies nothing.
+    let Reply { status, body } = event.reply.clone();
     durable(state.hub.publish_durably(event)).await;
     own_answer(status, body, allow_post, refuse_unread)
-}
-
-/// The status and body to answer with, taken before the event goes to the hub. The usual
-/// acknowledgement is answered from the static text: no copy of the body per callback.
-fn answer_of(reply: &Reply) -> (u16, Cow<'static, str>) {
-    let body = if reply.body == ACK_OK {
-        Cow::Borrowed(ACK_OK)
-    } else {
-        Cow::Owned(reply.body.clone())
-    };
-    (reply.status, body)
 }
 
 /// roomwatch's own answer: the judged status and body, with `Allow: POST` for a wrong method
@@ -236,7 +226,7 @@ async fn relayed(state: &ReceiverState, relay: &Arc<Relay>, mut event: Event) ->
         let answer = relay.before(&event, command).await;
         event.reply = Reply {
             status: answer.status,
-            body: String::from_utf8_lossy(&answer.body).into_owned(),
+            body: String::from_utf8_lossy(&answer.body).into_owned().into(),
         };
         durable(
             state
@@ -261,7 +251,7 @@ async fn relayed(state: &ReceiverState, relay: &Arc<Relay>, mut event: Event) ->
             let body = crate::relay::busy_body(&full);
             event.reply = Reply {
                 status: 503,
-                body: body.clone(),
+                body: body.clone().into(),
             };
             durable(state.hub.publish_durably_with(event, |numbered| {
                 relay.record_refused(numbered.seq, &full);
@@ -296,7 +286,7 @@ async fn streamed(
             let answer = relay.before(&event, command).await;
             event.reply = Reply {
                 status: answer.status,
-                body: String::from_utf8_lossy(&answer.body).into_owned(),
+                body: String::from_utf8_lossy(&answer.body).into_owned().into(),
             };
             Some((relay, answer))
         }
@@ -331,7 +321,7 @@ async fn streamed(
         return backend_answer(answer);
     }
     let Reply { status, body } = event.reply;
-    own_answer(status, Cow::Owned(body), allow_post, refuse_unread)
+    own_answer(status, body, allow_post, refuse_unread)
 }
 
 /// Ready unless callbacks would be refused: the relay backlog is full (after-callbacks would

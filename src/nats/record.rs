@@ -118,7 +118,7 @@ pub fn encode(prefix: &str, event: &Event, receiver: &str) -> Outgoing {
             .filter(|d| d.len() <= TEXT_KEPT),
         auth: event.auth.map(|a| auth_name(a).to_string()),
         status: event.reply.status,
-        reply: kept(event.reply.body.clone()),
+        reply: kept(event.reply.body.to_string()),
         clock_skew: event.clock_skew,
         receiver: kept(receiver.to_string()),
     };
