@@ -701,3 +701,55 @@ fn one_app_shows_no_app_column() {
     assert!(!screen.contains("APP "), "{screen}");
     assert!(!screen.contains(" app 1400000001"), "{screen}");
 }
+
+/// A failing backend is an alarm on the header's first line at every size, not only in the
+/// relay segment at the end of the second, which a narrow screen cuts off.
+#[test]
+fn a_failing_relay_is_a_badge_even_on_a_narrow_screen() {
+    let hub = seeded();
+    let failing = roomwatch::relay::RelayStatus {
+        target: "http://127.0.0.1:9/hook".into(),
+        health: roomwatch::relay::outcome::Health::Failing {
+            since_ms: 1_735_690_200_000,
+            reason: "connection refused".into(),
+        },
+        backlog: 21,
+        backlog_bytes: 8_000,
+        backlog_full: false,
+        p50_ms: None,
+        p99_ms: None,
+    };
+    for (w, h) in SIZES {
+        let mut app = app(&hub, w, h);
+        update(&mut app, Msg::RelayStatus(failing.clone()));
+        let screen = render(&mut app, w, h);
+        let first = screen.lines().next().unwrap();
+        assert!(first.contains("RELAY FAILING · 21 waiting"), "{screen}");
+        // Healthy again: the alarm goes.
+        let ok = roomwatch::relay::RelayStatus {
+            health: roomwatch::relay::outcome::Health::Ok,
+            backlog: 0,
+            ..failing.clone()
+        };
+        update(&mut app, Msg::RelayStatus(ok));
+        let screen = render(&mut app, w, h);
+        assert!(!screen.contains("RELAY"), "{screen}");
+    }
+    // A full backlog says so whatever the health.
+    let full = roomwatch::relay::RelayStatus {
+        health: roomwatch::relay::outcome::Health::Ok,
+        backlog_full: true,
+        ..failing
+    };
+    let mut app = app(&hub, 80, 24);
+    update(&mut app, Msg::RelayStatus(full));
+    let screen = render(&mut app, 80, 24);
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap()
+            .contains("RELAY BACKLOG FULL · 21 waiting"),
+        "{screen}"
+    );
+}

@@ -182,6 +182,9 @@ fn header(frame: &mut Frame, app: &App, area: Rect) {
     if let Some(badge) = stream_badge(app) {
         badges.push(badge);
     }
+    if let Some(badge) = app.relay.status.as_ref().and_then(relay::header_badge) {
+        badges.push(badge);
+    }
     let badge_w: usize = badges.iter().map(|(t, _)| text::width(t) + 1).sum();
     let info = &app.info;
     // Narrow terminals get shorter labels so the badges and uptime still fit.

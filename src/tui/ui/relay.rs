@@ -64,6 +64,20 @@ pub fn header_segment(status: &RelayStatus, narrow: bool) -> Vec<(String, Style)
     parts
 }
 
+/// A loud badge while the backend fails or the backlog is full, so that the alarm shows on a
+/// narrow screen too, where the header's relay segment is cut off.
+pub fn header_badge(status: &RelayStatus) -> Option<(String, Style)> {
+    let what = match (&status.health, status.backlog_full) {
+        (_, true) => "BACKLOG FULL",
+        (Health::Failing { .. }, false) => "FAILING",
+        _ => return None,
+    };
+    Some((
+        format!(" RELAY {what} · {} waiting ", status.backlog),
+        theme::badge_alarm(),
+    ))
+}
+
 /// The callback view's relay section: outcome, every attempt, the backend's answer.
 pub fn view_lines(record: &RelayRecord) -> Vec<String> {
     let mut lines = vec![
