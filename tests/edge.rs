@@ -606,3 +606,46 @@ async fn a_request_head_over_max_head_gets_431_and_one_under_it_passes() {
     let _ = big.write_all(request(20 * 1024).as_bytes()).await;
     assert_eq!(status_of(&read_until_closed(&mut big).await), Some(431));
 }
+
+/// The default shape (idle timeout longer than the header timeout, 60 s against 10 s): the
+/// watchdog is not woken when a request ends, and reaches the idle deadline by looks of at most
+/// one header timeout each. An idle keep-alive connection stays usable past several header
+/// timeouts, and is closed at the idle timeout.
+#[tokio::test]
+async fn idle_longer_than_header_keeps_then_closes_an_idle_connection() {
+    let edge = start(
+        ServerLimits {
+            header_timeout: Duration::from_millis(200),
+            idle_timeout: Duration::from_secs(2),
+            ..limits()
+        },
+        1 << 20,
+    )
+    .await;
+    let mut stream = TcpStream::connect(&edge.addr).await.unwrap();
+    let mut buf = [0u8; 4096];
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let n = timeout(PATIENCE, stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        // Idle past two header timeouts, well within the idle timeout: still usable.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Then the idle timeout closes it.
+    let closed = timeout(PATIENCE, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "idle connection never closed");
+}

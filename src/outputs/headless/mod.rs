@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
-use crate::eventlog::{Journaled, SharedLog};
+use crate::eventlog::{EventLog, Journaled};
 use crate::hub::Hub;
 use crate::relay::{Relay, RelayRecord};
 use crate::store::LogEntry;
@@ -234,7 +234,7 @@ pub fn print_events_with_relay(
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
-        batch.write(&mut out, progress, relay, hub.journal())?;
+        batch.write(&mut out, progress, relay, hub.journal().map(AsRef::as_ref))?;
     }
 }
 
@@ -341,8 +341,9 @@ impl Batch {
             if self.last_taken == before {
                 return Ok(());
             }
-            // Read back from the journal: journaled, whatever its health now.
-            self.write(out, progress, relay, None)?;
+            // Read back from the journal: journaled, as its health says; the batch may also
+            // hold events taken from the bus before the lag, which the health marks if need be.
+            self.write(out, progress, relay, Some(journal))?;
         }
     }
 
@@ -373,13 +374,13 @@ impl Batch {
         out: &mut impl Write,
         progress: &Progress,
         relay: Option<&RelayLines>,
-        journal: Option<&SharedLog>,
+        journal: Option<&dyn EventLog>,
     ) -> io::Result<()> {
         let Some(last) = self.entries.last().map(|entry| entry.event.seq) else {
             return Ok(());
         };
         // Asked once per batch; only a failing journal (or one that lost some) marks lines.
-        let health = journal.map(|journal| journal.health()).filter(|h| {
+        let health = journal.map(EventLog::health).filter(|h| {
             h.failing.is_some() || h.waiting_from.is_some() || !h.lost_ranges.is_empty()
         });
         // Held from reading the outcomes to marking them printed, so that the relay printer
