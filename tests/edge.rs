@@ -28,6 +28,14 @@ struct Edge {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// Sends `GET /healthz` on a kept-alive connection.
+async fn ask_healthz(stream: &mut TcpStream) {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+}
+
 fn limits() -> ServerLimits {
     ServerLimits {
         header_timeout: Duration::from_secs(30),
@@ -171,10 +179,7 @@ async fn a_slow_head_after_a_kept_alive_answer_is_cut_at_the_header_timeout() {
     )
     .await;
     let mut stream = TcpStream::connect(&edge.addr).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    ask_healthz(&mut stream).await;
     let answer = read_one_response(&mut stream).await;
     assert_eq!(status_of(&answer), Some(200), "{answer}");
     // Idle past one header timeout, then a head that never ends.
@@ -226,10 +231,7 @@ async fn a_kept_alive_connection_waits_for_the_idle_timeout_not_the_header_timeo
     .await;
     let mut stream = TcpStream::connect(&edge.addr).await.unwrap();
     for _ in 0..2 {
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
+        ask_healthz(&mut stream).await;
         let answer = read_one_response(&mut stream).await;
         assert_eq!(status_of(&answer), Some(200), "{answer}");
         // Idle well past the header timeout: the connection stays usable.
@@ -306,10 +308,7 @@ async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
     )
     .await;
     let mut stream = TcpStream::connect(&edge.addr).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    ask_healthz(&mut stream).await;
     // The answer arrives, then the kept-alive connection sits idle until the server closes it.
     let answer = read_until_closed(&mut stream).await;
     assert_eq!(status_of(&answer), Some(200), "{answer}");
@@ -625,10 +624,7 @@ async fn idle_longer_than_header_keeps_then_closes_an_idle_connection() {
     let mut stream = TcpStream::connect(&edge.addr).await.unwrap();
     let mut buf = [0u8; 4096];
     for _ in 0..2 {
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
+        ask_healthz(&mut stream).await;
         let n = timeout(PATIENCE, stream.read(&mut buf))
             .await
             .unwrap()

@@ -313,16 +313,21 @@ fn seqs(text: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The `i`th sample callback (cycling through the samples), judged with open auth.
+fn sample_event(i: usize) -> Event {
+    let sample = &SAMPLES[i % SAMPLES.len()];
+    judge(
+        "",
+        BodyRead::Complete(sample.json.as_bytes().to_vec()),
+        &open(),
+    )
+}
+
 /// Publishes `count` sample callbacks to `hub`, waiting for each journal commit when there
 /// is a journal.
 fn publish_samples(hub: &Hub, count: usize) {
     for i in 0..count {
-        let sample = &SAMPLES[i % SAMPLES.len()];
-        let event = judge(
-            "",
-            BodyRead::Complete(sample.json.as_bytes().to_vec()),
-            &open(),
-        );
+        let event = sample_event(i);
         if let (_, Some(commit)) = hub.publish_durably(event) {
             commit.wait_blocking().unwrap();
         }
@@ -390,12 +395,7 @@ fn a_printer_waits_for_a_journal_that_is_behind_the_in_memory_log() {
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut commits = Vec::new();
     for i in 0..count {
-        let sample = &SAMPLES[i % SAMPLES.len()];
-        let event = judge(
-            "",
-            BodyRead::Complete(sample.json.as_bytes().to_vec()),
-            &open(),
-        );
+        let event = sample_event(i);
         commits.extend(hub.publish_durably(event).1);
     }
     assert_eq!(hub.journal().unwrap().health().committed, 0);
@@ -537,12 +537,7 @@ fn lines_the_journal_does_not_hold_say_so() {
     let rx = hub.subscribe();
     let count = 40;
     for i in 0..count {
-        let sample = &SAMPLES[i % SAMPLES.len()];
-        let event = judge(
-            "",
-            BodyRead::Complete(sample.json.as_bytes().to_vec()),
-            &open(),
-        );
+        let event = sample_event(i);
         if let (_, Some(commit)) = hub.publish_durably(event) {
             // Answered either way: from memory when the commit fails.
             let _ = commit.wait_blocking();
